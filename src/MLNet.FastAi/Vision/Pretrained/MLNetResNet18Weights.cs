@@ -1,0 +1,170 @@
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Vision.Modules;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Vision.Pretrained;
+
+/// <summary>
+/// Imports the ImageNet ResNet-18 that ships offline in the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18
+/// (<c>ResNet18.onnx</c>, a CNTK export ending at the 512-feature average pool) into a <see cref="ResNetBody"/>.
+/// </summary>
+/// <remarks>
+/// That network is not torchvision's resnet18: its last stage has three basic blocks ([2, 2, 2, 3], 22 convolutions),
+/// and it was trained on BGR pixels in 0..255 minus a 224×224 mean image (<c>ResNetPreprocess.onnx</c>). The import
+/// maps every convolution and batch norm in graph order onto the same topology, then folds the difference between
+/// the package's input normalization (RGB in 0..1, <c>(x - mean) / std</c>) and the CNTK input into the stem:
+/// the first convolution's input channels are reordered and scaled by <c>255·std</c>, and the constant offset
+/// <c>Σ W·(255·mean − m)</c> it then lacks is absorbed by the first batch norm's running mean. The per-channel average
+/// of the mean image stands in for the image itself so that any input size works; the fold is exact away from the
+/// image border (zero padding differs where <c>255·mean ≠ m</c>).
+/// </remarks>
+internal static class MLNetResNet18Weights
+{
+    /// <summary>Environment variable naming ResNet18.onnx explicitly.</summary>
+    public const string OnnxPathEnvironmentVariable = "MLNET_FASTAI_RESNET18_ONNX";
+
+    private const string PackageFolder = "microsoft.ml.dnnimagefeaturizer.resnet18";
+    private const string PackageVersion = "0.23.1";
+
+    /// <summary>Finds ResNet18.onnx beside the application, through the environment variable, or in the NuGet cache.</summary>
+    /// <exception cref="FileNotFoundException">Says where it looked and how to provide it.</exception>
+    public static string LocateOnnx(string fileName = "ResNet18.onnx", string folder = "ResNet18Onnx")
+    {
+        var candidates = new List<string>();
+        string? configured = Environment.GetEnvironmentVariable(OnnxPathEnvironmentVariable);
+        if (!string.IsNullOrEmpty(configured))
+            candidates.Add(fileName == "ResNet18.onnx" ? configured : Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(configured)!)!, folder, fileName));
+        candidates.Add(Path.Combine(AppContext.BaseDirectory, "DnnImageModels", folder, fileName));
+        string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        candidates.Add(Path.Combine(packages, PackageFolder, PackageVersion, "tools", "DnnImageModels", folder, fileName));
+        return candidates.FirstOrDefault(File.Exists) ?? throw new FileNotFoundException(
+            $"The pretrained ResNet-18 weights ({fileName}) were not found. Looked in: {string.Join("; ", candidates)}. " +
+            $"Reference the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 {PackageVersion} (MLNet.FastAi brings it), " +
+            $"or set {OnnxPathEnvironmentVariable} to the file.", fileName);
+    }
+
+    /// <summary>
+    /// The per-channel averages of the CNTK mean image, in RGB order and 0..255 units (read from ResNetPreprocess.onnx).
+    /// </summary>
+    public static float[] ChannelMeansRgb(string? preprocessPath = null)
+    {
+        var model = OnnxModelReader.Read(preprocessPath ?? LocateOnnx("ResNetPreprocess.onnx", "ResNetPrepOnnx"));
+        var mean = model.Graph.Initializers.FirstOrDefault(t => t.Name == "MeanImage" && t.Floats is not null && t.Dims.Length == 4 && t.Dims[1] == 3)
+            ?? throw new InvalidDataException("ResNetPreprocess.onnx has no 1×3×H×W 'MeanImage' tensor.");
+        int plane = (int)(mean.Dims[2] * mean.Dims[3]);
+        var bgr = Enumerable.Range(0, 3).Select(c => (float)mean.Floats!.Skip(c * plane).Take(plane).Average(v => (double)v)).ToArray();
+        return new[] { bgr[2], bgr[1], bgr[0] };
+    }
+
+    /// <summary>
+    /// Loads the weights into <paramref name="body"/> (architecture ResNet18Cntk for all of them, or ResNet18, which
+    /// drops the third block of the last stage) and folds <paramref name="stats"/> into the stem.
+    /// </summary>
+    public static void Load(ResNetBody body, NormalizationStats stats, string? onnxPath = null, string? preprocessPath = null)
+    {
+        stats.Validate();
+        var arch = body.Architecture;
+        bool full = arch.BlocksPerStage.SequenceEqual(ResNetArchitecture.ResNet18Cntk.BlocksPerStage);
+        bool trimmed = arch.BlocksPerStage.SequenceEqual(ResNetArchitecture.ResNet18.BlocksPerStage);
+        if (arch.Block != ResidualBlockKind.Basic || !(full || trimmed))
+            throw new ArgumentException($"ML.NET's ResNet-18 weights fit resnet18-cntk ([2, 2, 2, 3]) or resnet18 ([2, 2, 2, 2]), not {arch}.");
+
+        string path = onnxPath ?? LocateOnnx();
+        var pairs = ConvBatchNormPairs(OnnxModelReader.Read(path), path);
+        var targets = TargetsInGraphOrder(ResNetArchitecture.ResNet18Cntk.BlocksPerStage);
+        if (pairs.Count != targets.Count)
+            throw new InvalidDataException($"'{path}' has {pairs.Count} convolutions; ML.NET's ResNet-18 has {targets.Count}. Is it another model?");
+
+        var modules = ModulesInGraphOrder(body, trimmed);
+        using var _ = no_grad();
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            var (stage, block, role) = targets[i];
+            if (!modules.TryGetValue((stage, block, role), out var module)) continue; // the dropped block of resnet18
+            var (convW, bnScale, bnBias, bnMean, bnVar, eps) = pairs[i];
+            CopyChecked(module.Conv.weight, convW, $"{path}: convolution {i} ({Describe(targets[i])})");
+            CopyChecked(module.Norm.weight, bnScale, $"{path}: batch norm {i} scale");
+            CopyChecked(module.Norm.bias!, bnBias, $"{path}: batch norm {i} bias");
+            CopyChecked(module.Norm.running_mean!, bnMean, $"{path}: batch norm {i} mean");
+            CopyChecked(module.Norm.running_var!, bnVar, $"{path}: batch norm {i} variance");
+            module.Norm.eps = eps;
+        }
+        FoldInputNormalization(body, stats, ChannelMeansRgb(preprocessPath));
+    }
+
+    /// <summary>Rewrites the stem so that inputs normalized with <paramref name="stats"/> give the CNTK network's activations.</summary>
+    internal static void FoldInputNormalization(ResNetBody body, NormalizationStats stats, float[] cntkMeansRgb)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var weight = body.StemConv.weight;                   // [64, 3, 7, 7], input channels in BGR order
+        var rgbWeight = weight.flip(1);                      // now R, G, B
+        var scale = tensor(Enumerable.Range(0, 3).Select(c => 255f * stats.StdOf(c)).ToArray()).reshape(1, 3, 1, 1);
+        var offset = tensor(Enumerable.Range(0, 3).Select(c => 255f * stats.MeanOf(c) - cntkMeansRgb[c]).ToArray()).reshape(1, 3, 1, 1);
+        var constantResponse = (rgbWeight * offset).sum(new long[] { 1, 2, 3 });
+        weight.copy_(rgbWeight * scale);
+        body.StemNorm.running_mean!.sub_(constantResponse);
+    }
+
+    private static void CopyChecked(Tensor target, OnnxTensor source, string what)
+    {
+        if (!source.Dims.SequenceEqual(target.shape))
+            throw new InvalidDataException($"{what}: tensor '{source.Name}' has shape [{string.Join(", ", source.Dims)}] but the model expects [{string.Join(", ", target.shape)}].");
+        target.copy_(tensor(source.Floats!).reshape(source.Dims));
+    }
+
+    private static List<(OnnxTensor W, OnnxTensor Scale, OnnxTensor Bias, OnnxTensor Mean, OnnxTensor Var, float Eps)> ConvBatchNormPairs(OnnxModel model, string path)
+    {
+        var initializers = model.Graph.Initializers.ToDictionary(t => t.Name);
+        OnnxTensor Init(string name) => initializers.TryGetValue(name, out var t) && t.Floats is not null
+            ? t : throw new InvalidDataException($"'{path}' has no float initializer '{name}'.");
+        var byInput = model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").ToDictionary(n => n.Inputs[0]);
+        var pairs = new List<(OnnxTensor, OnnxTensor, OnnxTensor, OnnxTensor, OnnxTensor, float)>();
+        foreach (var conv in model.Graph.Nodes.Where(n => n.OpType == "Conv"))
+        {
+            if (conv.Inputs.Count > 2) throw new InvalidDataException($"'{path}': convolution '{conv.Name}' has a bias; ResNet convolutions have none.");
+            if (!byInput.TryGetValue(conv.Outputs[0], out var bn))
+                throw new InvalidDataException($"'{path}': convolution '{conv.Name}' is not followed by a batch norm.");
+            float eps = bn.Attribute("epsilon")?.F ?? 1e-5f;
+            pairs.Add((Init(conv.Inputs[1]), Init(bn.Inputs[1]), Init(bn.Inputs[2]), Init(bn.Inputs[3]), Init(bn.Inputs[4]), eps));
+        }
+        return pairs;
+    }
+
+    /// <summary>Where each convolution sits, in the order CNTK wrote them: the projection shortcut before its block's main path.</summary>
+    private static List<(int Stage, int Block, int Role)> TargetsInGraphOrder(IReadOnlyList<int> blocksPerStage)
+    {
+        var order = new List<(int, int, int)> { (-1, 0, 0) };
+        for (int s = 0; s < 4; s++)
+            for (int b = 0; b < blocksPerStage[s]; b++)
+            {
+                if (s > 0 && b == 0) order.Add((s, b, -1));
+                order.Add((s, b, 0));
+                order.Add((s, b, 1));
+            }
+        return order;
+    }
+
+    private static Dictionary<(int, int, int), (Conv2d Conv, BatchNorm2d Norm)> ModulesInGraphOrder(ResNetBody body, bool trimmed)
+    {
+        var map = new Dictionary<(int, int, int), (Conv2d, BatchNorm2d)> { [(-1, 0, 0)] = (body.StemConv, body.StemNorm) };
+        for (int s = 0; s < 4; s++)
+        {
+            var blocks = body.Stages[s].children().Cast<ResidualBlock>().ToList();
+            for (int b = 0; b < blocks.Count; b++)
+            {
+                if (blocks[b].Shortcut is { } shortcut) map[(s, b, -1)] = shortcut;
+                for (int r = 0; r < blocks[b].MainPath.Count; r++)
+                    map[(s, b, r)] = (blocks[b].MainPath[r].Conv, blocks[b].MainPath[r].Norm);
+            }
+        }
+        return map;
+    }
+
+    private static string Describe((int Stage, int Block, int Role) t) =>
+        t.Stage < 0 ? "stem" : $"layer{t.Stage + 1}.{t.Block}.{(t.Role < 0 ? "downsample" : "conv" + (t.Role + 1))}";
+}
