@@ -1,0 +1,98 @@
+using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Data.Decoding;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Data.Batching;
+
+/// <summary>
+/// Turns a decoded split into mini-batches on a device: optional shuffling each epoch (seeded), dropping the last
+/// partial batch for training as fastai does, augmentation for training batches, then normalization. The uint8 cache
+/// moves to the device once, so a batch costs one gather, one conversion and the augmentation kernels.
+/// </summary>
+internal sealed class BatchLoader : IDisposable
+{
+    private readonly ImageTensorSet _data;
+    private readonly bool _ownsData;
+    private readonly Tensor _mean;
+    private readonly Tensor _std;
+    private readonly BatchAugmenter? _augmenter;
+    private readonly int _seed;
+
+    public BatchLoader(ImageTensorSet data, int batchSize, bool shuffle, bool dropLast, Device device,
+        NormalizationStats normalization, AugmentationOptions? augmentation, int seed)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "Batch size must be at least 1.");
+        normalization.Validate();
+        _data = data.To(device);
+        _ownsData = !ReferenceEquals(_data, data);
+        BatchSize = batchSize;
+        Shuffle = shuffle;
+        DropLast = dropLast && data.Count > batchSize;
+        Device = device;
+        _mean = tensor(Enumerable.Range(0, 3).Select(normalization.MeanOf).ToArray(), device: device).view(1, 3, 1, 1).DetachFromDisposeScope();
+        _std = tensor(Enumerable.Range(0, 3).Select(normalization.StdOf).ToArray(), device: device).view(1, 3, 1, 1).DetachFromDisposeScope();
+        _augmenter = augmentation is null ? null : new BatchAugmenter(augmentation);
+        _seed = seed;
+    }
+
+    public int BatchSize { get; }
+
+    public bool Shuffle { get; }
+
+    public bool DropLast { get; }
+
+    public Device Device { get; }
+
+    public long ItemCount => _data.Count;
+
+    public int BatchCount => (int)(DropLast ? _data.Count / BatchSize : (_data.Count + BatchSize - 1) / BatchSize);
+
+    /// <summary>
+    /// The batches of one epoch. Each batch's tensors belong to the dispose scope that is current when it is
+    /// produced; callers open a scope per batch.
+    /// </summary>
+    public IEnumerable<Batch> Batches(int epoch)
+    {
+        Tensor? order = null;
+        using var generator = new Generator((ulong)unchecked((uint)HashCode.Combine(_seed, epoch)));
+        try
+        {
+            if (Shuffle) order = randperm(_data.Count, generator: generator).DetachFromDisposeScope();
+            for (int b = 0; b < BatchCount; b++)
+            {
+                long start = (long)b * BatchSize, length = Math.Min(BatchSize, _data.Count - start);
+                var indices = order is null ? arange(start, start + length, dtype: ScalarType.Int64) : order.narrow(0, start, length);
+                yield return Assemble(indices, generator);
+            }
+        }
+        finally
+        {
+            order?.Dispose();
+        }
+    }
+
+    /// <summary>One batch from explicit positions (for show_batch, predictions on chosen items, tests).</summary>
+    public Batch Assemble(Tensor indices, Generator? generator = null)
+    {
+        var onDevice = indices.to(Device);
+        var x = _data.Images.index_select(0, onDevice).to(ScalarType.Float32).div_(255f);
+        if (_augmenter is not null)
+        {
+            using var fallback = generator is null ? new Generator((ulong)_seed) : null;
+            x = _augmenter.Apply(x, generator ?? fallback!);
+        }
+        x = x.sub_(_mean).div_(_std);
+        return new Batch(x, _data.Labels.index_select(0, onDevice), onDevice);
+    }
+
+    /// <summary>Undoes normalization: pixels back in 0..1 for display.</summary>
+    public Tensor Denormalize(Tensor images) => (images * _std + _mean).clamp(0, 1);
+
+    public void Dispose()
+    {
+        if (_ownsData) _data.Dispose();
+        _mean.Dispose();
+        _std.Dispose();
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace MLNet.FastAi.Data.Decoding;
+
+/// <summary>
+/// The one definition of how an image file becomes model input pixels: ML.NET ImageAnalytics' LoadImages →
+/// ResizeImages → ExtractPixels (planar R, G, B, 0..255). Training decodes its cache with exactly this chain and the
+/// saved ML.NET model replays it, so training and prediction see the same pixels.
+/// </summary>
+/// <param name="Width">Target width in pixels.</param>
+/// <param name="Height">Target height in pixels.</param>
+/// <param name="Resize">How the aspect ratio is handled.</param>
+public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = ResizeMethod.Squish)
+{
+    internal const string LoadedColumn = "__FastAiImage";
+    internal const string ResizedColumn = "__FastAiResized";
+
+    /// <summary>Number of values per image: 3 × height × width.</summary>
+    public int PixelCount => 3 * Width * Height;
+
+    /// <summary>Checks the size is usable.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A side is not positive or unreasonably large.</exception>
+    public void Validate()
+    {
+        if (Width < 1 || Height < 1 || Width > 4096 || Height > 4096)
+            throw new ArgumentOutOfRangeException(nameof(Width), $"Image size must be between 1 and 4096 pixels per side; got {Width}×{Height}.");
+    }
+
+    /// <summary>
+    /// The ML.NET estimator chain from a column of image paths (text) or of loaded images (<see cref="MLImage"/>) to a
+    /// planar RGB vector column <paramref name="pixelsColumn"/> of bytes, or of floats in 0..255.
+    /// </summary>
+    public IEstimator<ITransformer> BuildEstimator(MLContext context, string imageColumn, bool imageColumnIsPath,
+        string pixelsColumn, bool asFloat, string imageFolder = "")
+    {
+        Validate();
+        IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
+        string source = imageColumn;
+        if (imageColumnIsPath)
+        {
+            chain = chain.Append(context.Transforms.LoadImages(LoadedColumn, imageFolder, imageColumn));
+            source = LoadedColumn;
+        }
+        return chain
+            .Append(context.Transforms.ResizeImages(ResizedColumn, Width, Height, source, ToMLNet(Resize), ImageResizingEstimator.Anchor.Center))
+            .Append(context.Transforms.ExtractPixels(pixelsColumn, ResizedColumn, ImagePixelExtractingEstimator.ColorBits.Rgb,
+                ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, offsetImage: 0, scaleImage: 1, outputAsFloatArray: asFloat));
+    }
+
+    private static ImageResizingEstimator.ResizingKind ToMLNet(ResizeMethod method) => method switch
+    {
+        ResizeMethod.Squish => ImageResizingEstimator.ResizingKind.Fill,
+        ResizeMethod.Crop => ImageResizingEstimator.ResizingKind.IsoCrop,
+        ResizeMethod.Pad => ImageResizingEstimator.ResizingKind.IsoPad,
+        _ => throw new ArgumentOutOfRangeException(nameof(method), method, "Unknown resize method."),
+    };
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Width}×{Height} ({Resize})";
+}

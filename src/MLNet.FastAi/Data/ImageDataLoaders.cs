@@ -1,0 +1,202 @@
+using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Data.Batching;
+using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Data.Sources;
+using MLNet.FastAi.Runtime;
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Data;
+
+/// <summary>
+/// A labelled image dataset ready for training: training, validation and (optionally) test splits, the class list,
+/// the resize definition, batch size, normalization and augmentation — fastai's <c>ImageDataLoaders</c>. Images are
+/// decoded once, in parallel, when the loaders are built; unreadable files stop the build with an error naming them
+/// (or are skipped, per <see cref="ImageDataOptions.OnBadImage"/>).
+/// </summary>
+/// <remarks>Not thread-safe to reconfigure; safe to read from several threads once built.</remarks>
+public sealed partial class ImageDataLoaders : IDisposable
+{
+    private readonly Dictionary<ImageSplit, ImageTensorSet> _decoded = new();
+    private readonly List<BadImage> _skipped = new();
+    private readonly ImageDataOptions _options;
+
+    private ImageDataLoaders(IReadOnlyList<string> classes, ImagePipeline pipeline, ImageDataOptions options, int seed)
+    {
+        Classes = classes;
+        Pipeline = pipeline;
+        _options = options;
+        Seed = seed;
+        Normalization = options.Normalization;
+        Augmentation = options.Augmentation;
+        Train = Valid = null!;
+    }
+
+    /// <summary>Class names in index order (sorted ordinally, as fastai's vocab).</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>Number of classes.</summary>
+    public int ClassCount => Classes.Count;
+
+    /// <summary>The training images (after any unreadable ones were skipped).</summary>
+    public ImageSplit Train { get; private set; }
+
+    /// <summary>The validation images.</summary>
+    public ImageSplit Valid { get; private set; }
+
+    /// <summary>The test images, kept apart from training and validation; null when no test set was given.</summary>
+    public ImageSplit? Test { get; private set; }
+
+    /// <summary>How each file becomes pixels: the same definition the saved ML.NET model applies.</summary>
+    public ImagePipeline Pipeline { get; }
+
+    /// <summary>Training batch size.</summary>
+    public int BatchSize => _options.BatchSize;
+
+    /// <summary>Batch size for validation, test and predictions.</summary>
+    public int ValidBatchSize => _options.ValidBatchSize ?? 2 * _options.BatchSize;
+
+    /// <summary>The seed used for the split, shuffling and augmentation.</summary>
+    public int Seed { get; }
+
+    /// <summary>Input normalization; null until set with <see cref="Normalize"/> or chosen by a learner.</summary>
+    public NormalizationStats? Normalization { get; private set; }
+
+    /// <summary>Training augmentation, or null.</summary>
+    public AugmentationOptions? Augmentation { get; private set; }
+
+    /// <summary>Images that could not be decoded and were left out (only with <see cref="BadImageHandling.Skip"/>).</summary>
+    public IReadOnlyList<BadImage> SkippedImages => _skipped;
+
+    /// <summary>Files that were not images (by extension) and were ignored while scanning folders.</summary>
+    public int IgnoredNonImageFiles { get; private set; }
+
+    /// <summary>Sets the normalization statistics (fastai's <c>.normalize(stats)</c>); returns this object.</summary>
+    public ImageDataLoaders Normalize(NormalizationStats stats)
+    {
+        stats.Validate();
+        Normalization = stats;
+        return this;
+    }
+
+    /// <summary>Sets training augmentation (fastai's <c>batch_tfms=aug_transforms()</c>); null turns it off. Returns this object.</summary>
+    public ImageDataLoaders Augment(AugmentationOptions? options = null)
+    {
+        options ??= AugmentationOptions.Default;
+        options.Validate();
+        Augmentation = options;
+        return this;
+    }
+
+    /// <summary>Turns training augmentation off; returns this object.</summary>
+    public ImageDataLoaders WithoutAugmentation()
+    {
+        Augmentation = null;
+        return this;
+    }
+
+    /// <summary>
+    /// A split of new images to predict on with this dataset's classes and pixel pipeline (fastai's <c>test_dl</c>).
+    /// Labels are optional; a label outside <see cref="Classes"/> is an error.
+    /// </summary>
+    public ImageSplit TestSplit(IEnumerable<string> imagePaths, IEnumerable<string?>? labels = null)
+    {
+        var paths = imagePaths.Select(Path.GetFullPath).ToList();
+        var labelList = labels?.ToList();
+        if (labelList is not null && labelList.Count != paths.Count)
+            throw new ArgumentException($"{paths.Count} images but {labelList.Count} labels.", nameof(labels));
+        var indices = paths.Select((p, i) => labelList?[i] is { } l ? IndexOfClass(l, p) : -1).ToList();
+        var split = new ImageSplit("test", paths, indices, Classes);
+        Decode(split);
+        return split;
+    }
+
+    /// <summary>The decoded tensors of a split of this dataset.</summary>
+    internal ImageTensorSet Decoded(ImageSplit split)
+    {
+        lock (_decoded)
+        {
+            return _decoded.TryGetValue(split, out var set) ? set : Decode(split);
+        }
+    }
+
+    /// <summary>A batch loader for a split on a device: shuffled, augmented and dropping the last batch only for training.</summary>
+    internal BatchLoader Loader(ImageSplit split, Device device, bool training, NormalizationStats normalization) =>
+        new(Decoded(split), training ? BatchSize : ValidBatchSize, shuffle: training, dropLast: training, device,
+            normalization, training ? Augmentation : null, Seed);
+
+    private ImageTensorSet Decode(ImageSplit split)
+    {
+        var bad = new List<BadImage>();
+        var (set, kept) = ImageDecoder.Decode(split, Pipeline, _options.OnBadImage, bad);
+        _skipped.AddRange(bad);
+        var survivor = kept.Length == split.Count ? split
+            : new ImageSplit(split.Name, kept.Select(i => split.Paths[i]).ToList(), kept.Select(i => split.LabelIndices[i]).ToList(), Classes);
+        lock (_decoded) _decoded[survivor] = set;
+        if (ReferenceEquals(split, Train)) Train = survivor;
+        else if (ReferenceEquals(split, Valid)) Valid = survivor;
+        else if (ReferenceEquals(split, Test)) Test = survivor;
+        return set;
+    }
+
+    private int IndexOfClass(string label, string path)
+    {
+        int index = Classes.ToList().IndexOf(label);
+        if (index < 0)
+            throw new InvalidDataException($"Image '{path}' is labelled '{label}', a class the training set does not have (classes: {string.Join(", ", Classes)}).");
+        return index;
+    }
+
+    /// <summary>Frees the decoded images.</summary>
+    public void Dispose()
+    {
+        lock (_decoded)
+        {
+            foreach (var set in _decoded.Values) set.Dispose();
+            _decoded.Clear();
+        }
+    }
+
+    /// <summary>Builds the loaders from labelled lists; every factory ends here.</summary>
+    internal static ImageDataLoaders FromItems(IReadOnlyList<(string Path, string Label)> train, IReadOnlyList<(string Path, string Label)> valid,
+        IReadOnlyList<(string Path, string? Label)>? test, ImageDataOptions? options, int ignoredFiles = 0)
+    {
+        options ??= new ImageDataOptions();
+        options.Validate();
+        TorchRuntime.EnsureInitialized();
+        if (train.Count == 0) throw new InvalidDataException("The training set is empty.");
+        if (valid.Count == 0) throw new InvalidDataException("The validation set is empty.");
+        var classes = train.Select(t => t.Label).Distinct().OrderBy(l => l, StringComparer.Ordinal).ToList();
+        if (classes.Count < 2)
+            throw new InvalidDataException($"The training set has {classes.Count} class{(classes.Count == 1 ? $" ('{classes[0]}')" : "es")}; a classifier needs at least two.");
+        int size = options.ImageSize ?? SizeOfFirstImage(train[0].Path);
+        var data = new ImageDataLoaders(classes, new ImagePipeline(size, size, options.Resize), options, options.Seed ?? Random.Shared.Next())
+        {
+            IgnoredNonImageFiles = ignoredFiles,
+        };
+        data.Train = new ImageSplit("train", train.Select(t => t.Path).ToList(), train.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
+        data.Valid = new ImageSplit("valid", valid.Select(t => t.Path).ToList(), valid.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
+        if (test is not null)
+            data.Test = new ImageSplit("test", test.Select(t => t.Path).ToList(), test.Select(t => t.Label is null ? -1 : data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
+        try
+        {
+            data.Decode(data.Train);
+            data.Decode(data.Valid);
+            if (data.Test is not null) data.Decode(data.Test);
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+        return data;
+    }
+
+    private static int SizeOfFirstImage(string path)
+    {
+        using var codec = SKCodec.Create(path)
+            ?? throw new InvalidDataException($"Could not read the size of image '{path}'; set ImageDataOptions.ImageSize explicitly or fix the file.");
+        return Math.Max(codec.Info.Width, codec.Info.Height);
+    }
+}

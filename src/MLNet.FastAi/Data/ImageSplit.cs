@@ -1,0 +1,57 @@
+using Microsoft.ML;
+
+namespace MLNet.FastAi.Data;
+
+/// <summary>One subset of a dataset (training, validation or test): image paths and, when known, their labels.</summary>
+public sealed class ImageSplit
+{
+    internal ImageSplit(string name, IReadOnlyList<string> paths, IReadOnlyList<int> labels, IReadOnlyList<string> classes)
+    {
+        if (paths.Count != labels.Count) throw new ArgumentException("Every image needs a label index (-1 for none).");
+        Name = name;
+        Paths = paths;
+        LabelIndices = labels;
+        Classes = classes;
+    }
+
+    /// <summary>"train", "valid" or "test".</summary>
+    public string Name { get; }
+
+    /// <summary>Full paths of the images, in a fixed order.</summary>
+    public IReadOnlyList<string> Paths { get; }
+
+    /// <summary>Index of each image's class in <see cref="Classes"/>, or -1 where the image has no label.</summary>
+    public IReadOnlyList<int> LabelIndices { get; }
+
+    /// <summary>The class names, shared by every split of the dataset.</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>Number of images.</summary>
+    public int Count => Paths.Count;
+
+    /// <summary>True when every image has a label.</summary>
+    public bool IsLabeled => LabelIndices.All(l => l >= 0);
+
+    /// <summary>The label of image <paramref name="index"/>, or null.</summary>
+    public string? LabelOf(int index) => LabelIndices[index] >= 0 ? Classes[LabelIndices[index]] : null;
+
+    /// <summary>
+    /// This split as an ML.NET <see cref="IDataView"/> with a text column <c>ImagePath</c> and a text column <c>Label</c>
+    /// (empty for unlabeled images), ready for <c>MapValueToKey("Label")</c>.
+    /// </summary>
+    public IDataView ToDataView(MLContext context) =>
+        context.Data.LoadFromEnumerable(Enumerable.Range(0, Count).Select(i => new ImageRow { ImagePath = Paths[i], Label = LabelOf(i) ?? "" }));
+
+    /// <summary>The rows of <see cref="ToDataView"/>.</summary>
+    public sealed class ImageRow
+    {
+        /// <summary>Full path of the image file.</summary>
+        public string ImagePath { get; set; } = "";
+
+        /// <summary>Class name; empty when unknown.</summary>
+        public string Label { get; set; } = "";
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name}: {Count} images";
+}

@@ -1,0 +1,57 @@
+namespace MLNet.FastAi.Training;
+
+/// <summary>
+/// A learning rate for every parameter group: one value for all, or fastai's <c>slice</c>: <c>slice(stop)</c> gives
+/// the last group <c>stop</c> and the others <c>stop/10</c>; <c>slice(start, stop)</c> spaces the groups geometrically.
+/// </summary>
+public readonly record struct LearningRates
+{
+    private LearningRates(double? start, double stop, bool isSlice)
+    {
+        Start = start;
+        Stop = stop;
+        IsSlice = isSlice;
+    }
+
+    /// <summary>First group's rate of a two-ended slice, or null.</summary>
+    public double? Start { get; }
+
+    /// <summary>The last group's rate (the one value, for a single rate).</summary>
+    public double Stop { get; }
+
+    /// <summary>True for a slice, false for one rate for every group.</summary>
+    public bool IsSlice { get; }
+
+    /// <summary>The same rate for every group (fastai <c>lr=1e-3</c>).</summary>
+    public static LearningRates Single(double lr) => new(null, lr, false);
+
+    /// <summary>fastai <c>slice(stop)</c>: earlier groups get stop/10.</summary>
+    public static LearningRates Slice(double stop) => new(null, stop, true);
+
+    /// <summary>fastai <c>slice(start, stop)</c>: geometric spacing from start to stop across groups.</summary>
+    public static LearningRates Slice(double start, double stop) => new(start, stop, true);
+
+    /// <summary>One rate per group for <paramref name="groupCount"/> groups.</summary>
+    public double[] ForGroups(int groupCount)
+    {
+        Validate();
+        if (!IsSlice) return Enumerable.Repeat(Stop, groupCount).ToArray();
+        if (Start is null) return Enumerable.Range(0, groupCount).Select(i => i == groupCount - 1 ? Stop : Stop / 10).ToArray();
+        if (groupCount == 1) return new[] { Stop };
+        double ratio = Math.Pow(Stop / Start.Value, 1.0 / (groupCount - 1));
+        return Enumerable.Range(0, groupCount).Select(i => Start.Value * Math.Pow(ratio, i)).ToArray();
+    }
+
+    /// <summary>Checks the rates are positive and finite.</summary>
+    public void Validate()
+    {
+        if (!(Stop > 0) || double.IsInfinity(Stop) || Start is { } s && (!(s > 0) || double.IsInfinity(s)))
+            throw new ArgumentOutOfRangeException(nameof(Stop), $"Learning rates must be positive and finite; got {this}.");
+    }
+
+    /// <summary>A single rate converts implicitly, so <c>Fit(5, 1e-3)</c> reads as in fastai.</summary>
+    public static implicit operator LearningRates(double lr) => Single(lr);
+
+    /// <inheritdoc/>
+    public override string ToString() => !IsSlice ? $"{Stop:g3}" : Start is null ? $"slice({Stop:g3})" : $"slice({Start:g3}, {Stop:g3})";
+}
