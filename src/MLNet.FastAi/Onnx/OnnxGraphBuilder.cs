@@ -1,0 +1,172 @@
+namespace MLNet.FastAi.Onnx;
+
+/// <summary>One dimension of a graph input or output: a fixed size or a symbolic name such as "batch".</summary>
+internal readonly record struct OnnxDim(long? Value, string? Name)
+{
+    public static implicit operator OnnxDim(long value) => new(value, null);
+
+    public static implicit operator OnnxDim(int value) => new(value, null);
+
+    public static implicit operator OnnxDim(string name) => new(null, name);
+}
+
+/// <summary>
+/// Builds an ONNX graph (standard domain, opset <see cref="OpsetVersion"/>, IR version <see cref="IrVersion"/>)
+/// with unique value and node names. Each node method returns the name of its output, to feed into the next.
+/// </summary>
+/// <remarks>
+/// Convenience methods cover what an image-classifier export needs; <see cref="AddNode"/> adds anything else.
+/// Methods that take weights as arrays store them as initializers, named after <c>name</c> when one is given
+/// (for example <c>layer1.0.conv1.weight</c>), which keeps exported graphs readable next to the PyTorch model.
+/// </remarks>
+internal sealed partial class OnnxGraphBuilder
+{
+    public const int OpsetVersion = 13;
+    public const long IrVersion = 7;
+
+    private readonly OnnxGraph _graph;
+    // ONNX keeps node names and value names (inputs, initializers, node outputs) in separate namespaces.
+    private readonly NameSet _valueNames = new();
+    private readonly NameSet _nodeNames = new();
+
+    public OnnxGraphBuilder(string graphName = "main")
+    {
+        _graph = new OnnxGraph { Name = graphName };
+    }
+
+    /// <summary>The graph built so far.</summary>
+    public OnnxGraph Graph => _graph;
+
+    /// <summary>A model holding the graph, importing the standard operator set at <see cref="OpsetVersion"/>.</summary>
+    public OnnxModel BuildModel(string producerName = "MLNet.FastAi", string producerVersion = "")
+    {
+        var model = new OnnxModel
+        {
+            IrVersion = IrVersion,
+            ProducerName = producerName,
+            ProducerVersion = producerVersion,
+            Graph = _graph,
+        };
+        model.OperatorSets[""] = OpsetVersion;
+        return model;
+    }
+
+    /// <summary>Declares a graph input; its name is taken as given and must be unused.</summary>
+    public string AddInput(string name, OnnxDataType elementType, params OnnxDim[] shape)
+    {
+        Claim(name);
+        _graph.Inputs.Add(ValueInfo(name, elementType, shape));
+        return name;
+    }
+
+    /// <summary>Declares an existing value (an input, a node output or an initializer) as a graph output.</summary>
+    public string AddOutput(string valueName, OnnxDataType elementType, params OnnxDim[] shape)
+    {
+        if (!_valueNames.Contains(valueName))
+            throw new InvalidOperationException($"ONNX graph '{_graph.Name}': output '{valueName}' is not a value of the graph.");
+        if (_graph.Outputs.Any(o => o.Name == valueName))
+            throw new InvalidOperationException($"ONNX graph '{_graph.Name}': '{valueName}' is already an output.");
+        _graph.Outputs.Add(ValueInfo(valueName, elementType, shape));
+        return valueName;
+    }
+
+    /// <summary>Reserves a unique value name starting with <paramref name="hint"/>: the hint itself when free, else hint_1, hint_2, ...</summary>
+    public string UniqueName(string hint) => _valueNames.Reserve(hint);
+
+    public string AddInitializer(float[] data, long[] dims, string nameHint = "const") =>
+        AddInitializer(OnnxTensor.FromFloats(nameHint, data, dims));
+
+    public string AddInitializer(long[] data, long[] dims, string nameHint = "const") =>
+        AddInitializer(OnnxTensor.FromInt64s(nameHint, data, dims));
+
+    public string AddInitializer(string[] data, long[] dims, string nameHint = "const") =>
+        AddInitializer(OnnxTensor.FromStrings(nameHint, data, dims));
+
+    /// <summary>Adds a constant tensor; its name is made unique from the tensor's own name. Returns that name.</summary>
+    public string AddInitializer(OnnxTensor tensor)
+    {
+        CheckElementCount(tensor);
+        tensor.Name = UniqueName(tensor.Name);
+        _graph.Initializers.Add(tensor);
+        return tensor.Name;
+    }
+
+    /// <summary>Adds a node with one output and returns the output's name (<paramref name="outputName"/> when given, else made from the node name).</summary>
+    public string AddNode(string opType, IReadOnlyList<string> inputs, IEnumerable<OnnxAttribute>? attributes = null, string? name = null, string? outputName = null) =>
+        AddNodeWithOutputs(opType, inputs, 1, attributes, name, outputName is null ? null : [outputName])[0];
+
+    /// <summary>Adds a node with several outputs. An empty input name marks an omitted optional input, as ONNX allows.</summary>
+    public string[] AddNodeWithOutputs(string opType, IReadOnlyList<string> inputs, int outputCount, IEnumerable<OnnxAttribute>? attributes = null, string? name = null, IReadOnlyList<string>? outputNames = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(opType);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputCount, 1);
+        foreach (string input in inputs)
+            if (input.Length > 0 && !_valueNames.Contains(input))
+                throw new InvalidOperationException($"ONNX graph '{_graph.Name}': {opType} node '{name ?? opType}' reads '{input}', which no input, initializer or earlier node defines.");
+        if (outputNames is not null && outputNames.Count != outputCount)
+            throw new ArgumentException($"{opType}: {outputNames.Count} output names given for {outputCount} outputs.", nameof(outputNames));
+
+        var node = new OnnxNode { OpType = opType, Name = _nodeNames.Reserve(name ?? opType) };
+        node.Inputs.AddRange(inputs);
+        for (int i = 0; i < outputCount; i++)
+        {
+            if (outputNames is not null) node.Outputs.Add(Claim(outputNames[i]));
+            else node.Outputs.Add(UniqueName(outputCount == 1 ? $"{node.Name}_out" : $"{node.Name}_out{i}"));
+        }
+        if (attributes is not null) node.Attributes.AddRange(attributes);
+        _graph.Nodes.Add(node);
+        return node.Outputs.ToArray();
+    }
+
+    private string Claim(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (!_valueNames.TryAdd(name))
+            throw new InvalidOperationException($"ONNX graph '{_graph.Name}': the name '{name}' is already used.");
+        return name;
+    }
+
+    private static void CheckElementCount(OnnxTensor t)
+    {
+        long count = t.ElementCount;
+        long actual = t.DataType switch
+        {
+            OnnxDataType.Float => t.Floats?.LongLength ?? -1,
+            OnnxDataType.Int64 => t.Int64s?.LongLength ?? -1,
+            OnnxDataType.Int32 => t.Int32s?.LongLength ?? -1,
+            OnnxDataType.String => t.Strings?.LongLength ?? -1,
+            _ => throw new NotSupportedException($"ONNX tensor '{t.Name}': element type {t.DataType} is not supported for constants."),
+        };
+        if (actual != count)
+            throw new ArgumentException($"ONNX tensor '{t.Name}' has {Math.Max(actual, 0)} values but its shape [{string.Join(", ", t.Dims)}] needs {count}.");
+    }
+
+    private sealed class NameSet
+    {
+        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _nextSuffix = new(StringComparer.Ordinal);
+
+        public bool Contains(string name) => _names.Contains(name);
+
+        public bool TryAdd(string name) => _names.Add(name);
+
+        public string Reserve(string hint)
+        {
+            if (string.IsNullOrEmpty(hint)) hint = "v";
+            if (_names.Add(hint)) return hint;
+            int n = _nextSuffix.GetValueOrDefault(hint, 1);
+            string candidate;
+            do candidate = $"{hint}_{n++}"; while (!_names.Add(candidate));
+            _nextSuffix[hint] = n;
+            return candidate;
+        }
+    }
+
+    private static OnnxValueInfo ValueInfo(string name, OnnxDataType type, OnnxDim[] shape) => new()
+    {
+        Name = name,
+        ElementType = type,
+        Shape = shape.Select(d => d.Value).ToArray(),
+        SymbolicDims = shape.Select(d => d.Name).ToArray(),
+    };
+}

@@ -1,0 +1,35 @@
+using System.Buffers.Binary;
+using System.Numerics;
+
+namespace MLNet.FastAi.Training.TensorBoard;
+
+/// <summary>
+/// CRC-32C (Castagnoli) and the TFRecord masking TensorFlow applies to every stored checksum
+/// (tensorflow/core/lib/hash/crc32c.h: <c>Mask</c>, <c>kMaskDelta</c>).
+/// </summary>
+internal static class Crc32C
+{
+    private const uint MaskDelta = 0xA282EAD8;
+
+    /// <summary>
+    /// The standard CRC-32C of <paramref name="data"/> (initial value and final xor 0xFFFFFFFF).
+    /// <see cref="BitOperations.Crc32C(uint, ulong)"/> is the bare reflected polynomial step (hardware accelerated
+    /// where the CPU has it), so the inversions are applied here.
+    /// </summary>
+    public static uint Compute(ReadOnlySpan<byte> data)
+    {
+        uint crc = 0xFFFFFFFF;
+        while (data.Length >= 8)
+        {
+            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
+            data = data[8..];
+        }
+        foreach (byte b in data) crc = BitOperations.Crc32C(crc, b);
+        return ~crc;
+    }
+
+    /// <summary>Rotates right by 15 bits and adds a constant, so a CRC stored next to the data it covers does not checksum to a fixed value.</summary>
+    public static uint Mask(uint crc) => unchecked(((crc >> 15) | (crc << 17)) + MaskDelta);
+
+    public static uint Masked(ReadOnlySpan<byte> data) => Mask(Compute(data));
+}

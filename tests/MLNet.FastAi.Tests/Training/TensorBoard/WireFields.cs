@@ -1,0 +1,36 @@
+using MLNet.FastAi.Internal.Protobuf;
+
+namespace MLNet.FastAi.Tests.Training.TensorBoard;
+
+/// <summary>One field of a message as the wire format stores it: varints and fixed words as numbers, the rest as bytes.</summary>
+internal sealed record WireField(int Number, WireType Wire, ulong Number64, byte[] Bytes);
+
+/// <summary>Splits a message into its fields with no knowledge of the schema, so tests can check field numbers and wire types.</summary>
+internal static class WireFields
+{
+    public static List<WireField> Parse(byte[] message)
+    {
+        var fields = new List<WireField>();
+        var r = new ProtoReader(message, "message under test");
+        while (r.TryReadTag(out int number, out var wire))
+        {
+            fields.Add(wire switch
+            {
+                WireType.Varint => new WireField(number, wire, r.ReadVarint(), []),
+                WireType.Fixed64 => new WireField(number, wire, r.ReadFixed64(), []),
+                WireType.Fixed32 => new WireField(number, wire, r.ReadFixed32(), []),
+                WireType.LengthDelimited => new WireField(number, wire, 0, r.ReadBytes().ToArray()),
+                _ => throw new InvalidDataException($"unexpected wire type {wire}"),
+            });
+        }
+        return fields;
+    }
+
+    /// <summary>The single field with this number, checking its wire type.</summary>
+    public static WireField Single(List<WireField> fields, int number, WireType wire)
+    {
+        var field = Assert.Single(fields, f => f.Number == number);
+        Assert.Equal(wire, field.Wire);
+        return field;
+    }
+}
