@@ -19,6 +19,7 @@ namespace MLNet.FastAi.Data;
 public sealed partial class ImageDataLoaders : IDisposable
 {
     private readonly Dictionary<ImageSplit, ImageTensorSet> _decoded = new();
+    private readonly Dictionary<ImageSplit, ImageSplit> _survivors = new();
     private readonly List<BadImage> _skipped = new();
     private readonly ImageDataOptions _options;
 
@@ -107,9 +108,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         if (labelList is not null && labelList.Count != paths.Count)
             throw new ArgumentException($"{paths.Count} images but {labelList.Count} labels.", nameof(labels));
         var indices = paths.Select((p, i) => labelList?[i] is { } l ? IndexOfClass(l, p) : -1).ToList();
-        var split = new ImageSplit("test", paths, indices, Classes);
-        Decode(split);
-        return split;
+        return SplitFor(new ImageSplit("test", paths, indices, Classes));
     }
 
     /// <summary>The decoded tensors of a split of this dataset.</summary>
@@ -117,8 +116,22 @@ public sealed partial class ImageDataLoaders : IDisposable
     {
         lock (_decoded)
         {
-            return _decoded.TryGetValue(split, out var set) ? set : Decode(split);
+            return _decoded[SplitFor(split)];
         }
+    }
+
+    /// <summary>
+    /// The split as decoded: the same object, or a copy without the images that could not be decoded (so that its
+    /// paths line up with the decoded tensors). Decodes on first use.
+    /// </summary>
+    internal ImageSplit SplitFor(ImageSplit split)
+    {
+        lock (_decoded)
+        {
+            if (_decoded.ContainsKey(split)) return split;
+            if (_survivors.TryGetValue(split, out var survivor)) return survivor;
+        }
+        return Decode(split);
     }
 
     /// <summary>A batch loader for a split on a device: shuffled, augmented and dropping the last batch only for training.</summary>
@@ -126,18 +139,26 @@ public sealed partial class ImageDataLoaders : IDisposable
         new(Decoded(split), training ? BatchSize : ValidBatchSize, shuffle: training, dropLast: training, device,
             normalization, training ? Augmentation : null, Seed);
 
-    private ImageTensorSet Decode(ImageSplit split)
+    /// <summary>An in-order loader over a split with explicit augmentation (test-time augmentation, show_batch).</summary>
+    internal BatchLoader OrderedLoader(ImageSplit split, Device device, NormalizationStats normalization, AugmentationOptions? augmentation, int seed, int? batchSize = null) =>
+        new(Decoded(split), batchSize ?? ValidBatchSize, shuffle: false, dropLast: false, device, normalization, augmentation, seed);
+
+    private ImageSplit Decode(ImageSplit split)
     {
         var bad = new List<BadImage>();
         var (set, kept) = ImageDecoder.Decode(split, Pipeline, _options.OnBadImage, bad);
         _skipped.AddRange(bad);
         var survivor = kept.Length == split.Count ? split
             : new ImageSplit(split.Name, kept.Select(i => split.Paths[i]).ToList(), kept.Select(i => split.LabelIndices[i]).ToList(), Classes);
-        lock (_decoded) _decoded[survivor] = set;
+        lock (_decoded)
+        {
+            _decoded[survivor] = set;
+            _survivors[split] = survivor;
+        }
         if (ReferenceEquals(split, Train)) Train = survivor;
         else if (ReferenceEquals(split, Valid)) Valid = survivor;
         else if (ReferenceEquals(split, Test)) Test = survivor;
-        return set;
+        return survivor;
     }
 
     private int IndexOfClass(string label, string path)
@@ -155,6 +176,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         {
             foreach (var set in _decoded.Values) set.Dispose();
             _decoded.Clear();
+            _survivors.Clear();
         }
     }
 

@@ -1,4 +1,4 @@
-namespace MLNet.FastAi.Training.Schedules;
+namespace MLNet.FastAi.Training;
 
 /// <summary>
 /// A hyper-parameter value as a function of training progress <c>pct</c> in [0, 1] (fastai's schedulers in

@@ -1,0 +1,170 @@
+using System.IO.Compression;
+using System.Text.Json;
+using MLNet.FastAi.Vision.Pretrained;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Training;
+
+public sealed partial class Learner
+{
+    private const int CheckpointFormat = 1;
+
+    /// <summary>The folder <see cref="Save"/> writes to: <see cref="VisionLearnerOptions.ModelDirectory"/>.</summary>
+    public string ModelDirectory => Path.GetFullPath(Options.ModelDirectory);
+
+    /// <summary>
+    /// Saves the weights, and by default the optimizer state, to <c>ModelDirectory/name.ckpt</c> (fastai's
+    /// <c>learn.save</c>). The file is a zip of plain data — tensors in TorchSharp's format and JSON metadata — written
+    /// beside the target and moved into place, so a crash never leaves a half-written checkpoint under the name.
+    /// </summary>
+    /// <returns>The checkpoint's path.</returns>
+    public string Save(string name, bool withOptimizer = true)
+    {
+        string path = CheckpointPath(name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        string temporary = path + $".{Environment.ProcessId}.tmp";
+        try
+        {
+            using (var file = File.Create(temporary))
+            using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+            {
+                WriteEntry(zip, "meta.json", s => JsonSerializer.Serialize(s, Metadata(withOptimizer), JsonOptions));
+                WriteEntry(zip, "model.bin", s => TorchSharpStateDict.Write(s, _model.state_dict().Select(kv => (kv.Key, kv.Value))));
+                if (withOptimizer)
+                    WriteEntry(zip, "optimizer.bin", s => TorchSharpStateDict.Write(s,
+                        Optimizer.State().SelectMany(st => new[] { (st.Name + "#avg", st.Average), (st.Name + "#sqr", st.SquareAverage) })));
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+        return path;
+    }
+
+    /// <summary>
+    /// Loads a checkpoint written by <see cref="Save"/> (a name in <see cref="ModelDirectory"/> or a path). The
+    /// checkpoint must come from the same architecture and classes; anything else, or a damaged file, is refused with
+    /// an error naming the file and the first mismatch, leaving the learner unchanged.
+    /// </summary>
+    public void Load(string nameOrPath, bool withOptimizer = true)
+    {
+        string path = File.Exists(nameOrPath) ? Path.GetFullPath(nameOrPath) : CheckpointPath(nameOrPath);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' not found.", path);
+        string what = $"Checkpoint '{path}'";
+        ZipArchive zip;
+        try { zip = ZipFile.OpenRead(path); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{what} is damaged or truncated (not a readable zip): {e.Message}", e); }
+        using (zip)
+        {
+            var meta = ReadEntry(zip, "meta.json", what, s => JsonSerializer.Deserialize<CheckpointMetadata>(s, JsonOptions))
+                ?? throw new InvalidDataException($"{what} has empty metadata.");
+            CheckCompatible(meta, what);
+            var weights = ReadEntry(zip, "model.bin", what, s => TorchSharpStateDict.Read(s, what + " (model.bin)"));
+            Dictionary<string, Tensor>? moments = null;
+            try
+            {
+                if (withOptimizer && meta.HasOptimizer)
+                    moments = ReadEntry(zip, "optimizer.bin", what, s => TorchSharpStateDict.Read(s, what + " (optimizer.bin)"));
+                StateDictCopier.Load(_model, weights, what);
+                if (meta.FrozenGroups != FrozenGroups) FreezeTo(meta.FrozenGroups);
+                if (moments is not null)
+                {
+                    var state = Optimizer.State().Select(s => s.Name).Where(n => moments.ContainsKey(n + "#avg"))
+                        .ToDictionary(n => n, n => (moments[n + "#avg"], moments[n + "#sqr"]));
+                    Optimizer.LoadState(state, meta.OptimizerSteps);
+                    for (int g = 0; g < Math.Min(meta.Hypers.Count, GroupCount); g++)
+                    {
+                        var h = meta.Hypers[g];
+                        (Hypers[g].LearningRate, Hypers[g].Momentum, Hypers[g].SquareMomentum, Hypers[g].Epsilon, Hypers[g].WeightDecay) =
+                            (h[0], h[1], h[2], h[3], h[4]);
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var t in weights.Values) t.Dispose();
+                if (moments is not null) foreach (var t in moments.Values) t.Dispose();
+            }
+        }
+    }
+
+    private string CheckpointPath(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(".."))
+            throw new ArgumentException($"Checkpoint name '{name}' is not a plain file name.", nameof(name));
+        return Path.Combine(ModelDirectory, name.EndsWith(".ckpt", StringComparison.Ordinal) ? name : name + ".ckpt");
+    }
+
+    private CheckpointMetadata Metadata(bool withOptimizer) => new()
+    {
+        Format = CheckpointFormat,
+        Architecture = Options.Architecture.Name,
+        BlocksPerStage = Options.Architecture.BlocksPerStage.ToList(),
+        Classes = Data.Classes.ToList(),
+        ImageWidth = Data.Pipeline.Width,
+        ImageHeight = Data.Pipeline.Height,
+        Resize = Data.Pipeline.Resize.ToString(),
+        NormalizationMean = Normalization.Mean.ToList(),
+        NormalizationStd = Normalization.Std.ToList(),
+        FrozenGroups = FrozenGroups,
+        HasOptimizer = withOptimizer,
+        OptimizerSteps = withOptimizer ? Optimizer.StepCount : 0,
+        Hypers = Hypers.Select(h => new List<double> { h.LearningRate, h.Momentum, h.SquareMomentum, h.Epsilon, h.WeightDecay }).ToList(),
+    };
+
+    private void CheckCompatible(CheckpointMetadata meta, string what)
+    {
+        if (meta.Format != CheckpointFormat)
+            throw new InvalidDataException($"{what} has format {meta.Format}; this version reads format {CheckpointFormat}.");
+        if (!meta.BlocksPerStage.SequenceEqual(Options.Architecture.BlocksPerStage))
+            throw new InvalidDataException($"{what} holds a {meta.Architecture} [{string.Join(", ", meta.BlocksPerStage)}] but this learner is {Options.Architecture}.");
+        if (!meta.Classes.SequenceEqual(Data.Classes))
+            throw new InvalidDataException($"{what} was trained on classes [{string.Join(", ", meta.Classes)}] but this learner has [{string.Join(", ", Data.Classes)}].");
+    }
+
+    private static void WriteEntry(ZipArchive zip, string name, Action<Stream> write)
+    {
+        using var stream = zip.CreateEntry(name, CompressionLevel.Fastest).Open();
+        write(stream);
+    }
+
+    private static T ReadEntry<T>(ZipArchive zip, string name, string what, Func<Stream, T> read)
+    {
+        var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{what} has no '{name}'; it is not a checkpoint of this package.");
+        try
+        {
+            using var stream = entry.Open();
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            buffer.Position = 0;
+            return read(buffer);
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or IOException)
+        {
+            throw new InvalidDataException($"{what} is damaged: '{name}' could not be read ({e.Message}).", e);
+        }
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+
+    private sealed class CheckpointMetadata
+    {
+        public int Format { get; set; }
+        public string Architecture { get; set; } = "";
+        public List<int> BlocksPerStage { get; set; } = new();
+        public List<string> Classes { get; set; } = new();
+        public int ImageWidth { get; set; }
+        public int ImageHeight { get; set; }
+        public string Resize { get; set; } = "";
+        public List<float> NormalizationMean { get; set; } = new();
+        public List<float> NormalizationStd { get; set; } = new();
+        public int FrozenGroups { get; set; }
+        public bool HasOptimizer { get; set; }
+        public long OptimizerSteps { get; set; }
+        public List<List<double>> Hypers { get; set; } = new();
+    }
+}

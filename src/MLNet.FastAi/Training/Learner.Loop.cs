@@ -1,0 +1,214 @@
+using MLNet.FastAi.Data.Batching;
+using MLNet.FastAi.Training.Callbacks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Training;
+
+public sealed partial class Learner
+{
+    private List<Callback> _active = new();
+    private CancellationToken _cancellation;
+
+    /// <summary>Zero-based epoch of the current fit.</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>Number of epochs of the current fit.</summary>
+    public int EpochCount { get; private set; }
+
+    /// <summary>Zero-based batch index within the current phase.</summary>
+    public int Iteration { get; private set; }
+
+    /// <summary>Number of batches in the current phase.</summary>
+    public int IterationCount { get; private set; }
+
+    /// <summary>Training batches done since the fit began (fastai's <c>train_iter</c>).</summary>
+    public int TrainIteration { get; private set; }
+
+    /// <summary>Fraction of the fit's training batches done (fastai's <c>pct_train</c>), what schedules follow.</summary>
+    public double PctTrain { get; private set; }
+
+    /// <summary>True during the training phase, false during validation.</summary>
+    public bool IsTraining { get; private set; }
+
+    /// <summary>True while a fit is running.</summary>
+    public bool IsFitting { get; private set; }
+
+    /// <summary>The current batch's inputs (normalized, augmented).</summary>
+    public Tensor? Images { get; private set; }
+
+    /// <summary>The current batch's class indices.</summary>
+    public Tensor? Targets { get; private set; }
+
+    /// <summary>The current batch's logits.</summary>
+    public Tensor? Predictions { get; set; }
+
+    /// <summary>The current batch's mean loss (a device scalar; reading it waits for the device).</summary>
+    public Tensor? Loss { get; set; }
+
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs at a constant learning rate (fastai's <c>fit</c>; the blog's
+    /// <c>learn.fit(5, 1e-3)</c> is <c>Fit(5, 1e-3)</c>).
+    /// </summary>
+    /// <param name="epochs">Number of epochs (at least 1).</param>
+    /// <param name="lr">A rate for all groups, or a slice; null uses <see cref="VisionLearnerOptions.LearningRate"/>.</param>
+    /// <param name="weightDecay">Weight decay; null uses <see cref="VisionLearnerOptions.WeightDecay"/>.</param>
+    /// <param name="callbacks">Callbacks for this fit only.</param>
+    /// <param name="resetOptimizer">Clear the optimizer's moment state first.</param>
+    /// <param name="cancellation">Stops the fit within one batch; <see cref="OperationCanceledException"/> is thrown after cleanup.</param>
+    public void Fit(int epochs, LearningRates? lr = null, double? weightDecay = null, IEnumerable<Callback>? callbacks = null,
+        bool resetOptimizer = false, CancellationToken cancellation = default)
+    {
+        if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "Fit needs at least one epoch.");
+        if (weightDecay is < 0) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must not be negative.");
+        if (IsFitting) throw new InvalidOperationException("A fit is already running on this learner.");
+        if (resetOptimizer) Optimizer.Rebuild();
+        foreach (var h in Hypers) h.WeightDecay = weightDecay ?? Options.WeightDecay;
+        SetLearningRates(lr ?? LearningRates.Single(Options.LearningRate));
+
+        var extra = callbacks?.ToList() ?? new List<Callback>();
+        foreach (var cb in extra) cb.Learner = this;
+        _active = _callbacks.Concat(extra).OrderBy(c => c.Order).ToList();
+        _cancellation = cancellation;
+        EpochCount = epochs;
+        RunFit();
+    }
+
+    private void RunFit()
+    {
+        IsFitting = true;
+        Epoch = 0;
+        TrainIteration = 0;
+        PctTrain = 0;
+        using var train = Data.Loader(Data.Train, Device, training: true, Normalization);
+        using var valid = Data.Loader(Data.Valid, Device, training: false, Normalization);
+        bool cancelled = false;
+        try
+        {
+            Raise(c => c.BeforeFit());
+            for (int e = 0; e < EpochCount; e++)
+            {
+                Epoch = e;
+                try
+                {
+                    Raise(c => c.BeforeEpoch());
+                    RunPhase(train, training: true);
+                    RunPhase(valid, training: false);
+                }
+                catch (CancelEpochException) { }
+                Raise(c => c.AfterEpoch());
+            }
+        }
+        catch (CancelFitException)
+        {
+            cancelled = true;
+        }
+        catch (OperationCanceledException)
+        {
+            Raise(c => c.AfterCancelFit());
+            throw;
+        }
+        finally
+        {
+            try
+            {
+                if (cancelled) Raise(c => c.AfterCancelFit());
+                Raise(c => c.AfterFit());
+            }
+            finally
+            {
+                ClearBatchState();
+                IsFitting = false;
+                _active = new List<Callback>();
+            }
+        }
+    }
+
+    private void RunPhase(BatchLoader loader, bool training)
+    {
+        IsTraining = training;
+        IterationCount = loader.BatchCount;
+        if (training)
+        {
+            _model.train();
+            PctTrain = (double)Epoch / EpochCount;
+        }
+        else
+        {
+            _model.eval();
+            foreach (var m in Metrics) m.Reset(Data.ClassCount, Device);
+        }
+        try
+        {
+            Raise(c => { if (training) c.BeforeTrain(); else c.BeforeValidate(); });
+            using var gradients = training ? null : no_grad();
+            using var batches = loader.Batches(Epoch).GetEnumerator();
+            for (int i = 0; ; i++)
+            {
+                // A scope per batch frees every tensor the batch made, including those the loader made for it.
+                using var scope = NewDisposeScope();
+                _cancellation.ThrowIfCancellationRequested();
+                if (!batches.MoveNext()) break;
+                Iteration = i;
+                RunBatch(batches.Current, training);
+            }
+            if (!training)
+                foreach (var m in Metrics) _metricValues[m.Name] = m.Compute();
+        }
+        catch (CancelTrainException) when (training) { }
+        catch (CancelValidateException) when (!training) { }
+        finally
+        {
+            ClearBatchState();
+        }
+        Raise(c => { if (training) c.AfterTrain(); else c.AfterValidate(); });
+    }
+
+    private void RunBatch(Batch batch, bool training)
+    {
+        Images = batch.Images;
+        Targets = batch.Labels;
+        try
+        {
+            Raise(c => c.BeforeBatch());
+            Predictions = _model.call(Images);
+            Raise(c => c.AfterPred());
+            Loss = ComputeLoss(Predictions, Targets);
+            Raise(c => c.AfterLoss());
+            if (training)
+            {
+                Raise(c => c.BeforeBackward());
+                Loss.backward();
+                Raise(c => c.BeforeStep());
+                Optimizer.Step();
+                Raise(c => c.AfterStep());
+                Optimizer.ZeroGrad();
+            }
+            else
+            {
+                foreach (var m in Metrics) m.Accumulate(Predictions, Targets);
+            }
+        }
+        catch (CancelBatchException) { }
+        Raise(c => c.AfterBatch());
+        if (training)
+        {
+            TrainIteration++;
+            PctTrain += 1.0 / (IterationCount * EpochCount);
+        }
+    }
+
+    /// <summary>Cross-entropy (with the configured label smoothing), mean over the batch.</summary>
+    internal Tensor ComputeLoss(Tensor logits, Tensor targets, nn.Reduction reduction = nn.Reduction.Mean) =>
+        nn.functional.cross_entropy(logits, targets, reduction: reduction, label_smoothing: Options.LabelSmoothing);
+
+    private void Raise(Action<Callback> handler)
+    {
+        foreach (var cb in _active) handler(cb);
+    }
+
+    private void ClearBatchState()
+    {
+        Images = Targets = Predictions = Loss = null;
+    }
+}

@@ -1,0 +1,162 @@
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Data.Batching;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Training;
+
+/// <summary>Predictions for a split (fastai's <c>get_preds</c> output), in the split's order.</summary>
+/// <param name="Split">The images predicted.</param>
+/// <param name="Probabilities">Softmax probabilities, one row per image, one column per class.</param>
+/// <param name="Targets">True class index per image (-1 where unknown).</param>
+/// <param name="Decoded">Predicted class index per image (argmax).</param>
+/// <param name="Losses">Per-image cross-entropy losses (only when asked for and labels are known).</param>
+public sealed record PredictionSet(ImageSplit Split, float[][] Probabilities, int[] Targets, int[] Decoded, float[]? Losses)
+{
+    /// <summary>Class names, in index order.</summary>
+    public IReadOnlyList<string> Classes => Split.Classes;
+
+    /// <summary>Number of images.</summary>
+    public int Count => Decoded.Length;
+
+    /// <summary>Fraction of labelled images predicted right (NaN without labels).</summary>
+    public double Accuracy
+    {
+        get
+        {
+            int labelled = Targets.Count(t => t >= 0);
+            return labelled == 0 ? double.NaN : (double)Targets.Where((t, i) => t >= 0 && t == Decoded[i]).Count() / labelled;
+        }
+    }
+
+    /// <summary>The predicted class name of image <paramref name="i"/>.</summary>
+    public string PredictedLabel(int i) => Classes[Decoded[i]];
+}
+
+/// <summary>A prediction for one image (fastai's <c>predict</c>: decoded label, index, probabilities).</summary>
+/// <param name="Label">The predicted class name.</param>
+/// <param name="Index">Its index in the class list.</param>
+/// <param name="Probabilities">Probability of every class.</param>
+public sealed record SinglePrediction(string Label, int Index, float[] Probabilities);
+
+public sealed partial class Learner
+{
+    /// <summary>
+    /// Predictions for a split: the validation set by default (fastai's <c>get_preds(ds_idx=1)</c>), or
+    /// <see cref="ImageDataLoaders.Train"/>, <see cref="ImageDataLoaders.Test"/>, or any split from
+    /// <see cref="ImageDataLoaders.TestSplit"/>. No augmentation, no shuffling, in the split's order.
+    /// </summary>
+    /// <param name="split">The images; null means the validation set.</param>
+    /// <param name="withLoss">Also compute per-image losses (needs labels).</param>
+    public PredictionSet GetPreds(ImageSplit? split = null, bool withLoss = false) =>
+        Collect(split ?? Data.Valid, withLoss, augmentation: null, seed: Data.Seed);
+
+    /// <summary>Predicts one image file (fastai's <c>predict</c>).</summary>
+    public SinglePrediction Predict(string imagePath)
+    {
+        var split = Data.TestSplit(new[] { imagePath });
+        var p = GetPreds(split);
+        return new SinglePrediction(p.PredictedLabel(0), p.Decoded[0], p.Probabilities[0]);
+    }
+
+    /// <summary>Predicts several image files in batches.</summary>
+    public IReadOnlyList<SinglePrediction> Predict(IEnumerable<string> imagePaths)
+    {
+        var p = GetPreds(Data.TestSplit(imagePaths));
+        return Enumerable.Range(0, p.Count).Select(i => new SinglePrediction(p.PredictedLabel(i), p.Decoded[i], p.Probabilities[i])).ToList();
+    }
+
+    /// <summary>
+    /// Test-time augmentation (fastai's <c>tta</c>): the mean of <paramref name="n"/> predictions with training
+    /// augmentation, blended with the plain prediction as <c>lerp(augmented, plain, beta)</c>.
+    /// </summary>
+    /// <param name="split">The images; null means the validation set.</param>
+    /// <param name="n">Augmented passes (fastai 4).</param>
+    /// <param name="beta">Weight of the plain prediction (fastai 0.25).</param>
+    /// <param name="augmentation">Augmentation to use; null takes the data's, else fastai's defaults.</param>
+    public PredictionSet Tta(ImageSplit? split = null, int n = 4, double beta = 0.25, AugmentationOptions? augmentation = null)
+    {
+        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "TTA needs at least one augmented pass.");
+        if (beta is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must be in [0, 1].");
+        split ??= Data.Valid;
+        var augment = augmentation ?? Data.Augmentation ?? AugmentationOptions.Default;
+        var plain = Collect(split, withLoss: false, augmentation: null, seed: Data.Seed);
+        var sum = plain.Probabilities.Select(row => new double[row.Length]).ToArray();
+        for (int pass = 0; pass < n; pass++)
+        {
+            var augmented = Collect(split, withLoss: false, augment, seed: Data.Seed + 1 + pass);
+            for (int i = 0; i < sum.Length; i++)
+                for (int c = 0; c < sum[i].Length; c++) sum[i][c] += augmented.Probabilities[i][c];
+        }
+        var blended = sum.Select((row, i) => row.Select((s, c) => (float)((1 - beta) * s / n + beta * plain.Probabilities[i][c])).ToArray()).ToArray();
+        return plain with { Probabilities = blended, Decoded = blended.Select(ArgMax).ToArray() };
+    }
+
+    /// <summary>Validation loss and metrics on a split (fastai's <c>validate</c>), without training.</summary>
+    public (double Loss, IReadOnlyDictionary<string, double> Metrics) Validate(ImageSplit? split = null)
+    {
+        split ??= Data.Valid;
+        var p = GetPreds(split, withLoss: true);
+        if (p.Losses is null) throw new InvalidOperationException($"The {split.Name} set has no labels to validate against.");
+        var metrics = new Dictionary<string, double>();
+        using (var scope = NewDisposeScope())
+        {
+            var logits = tensor(p.Probabilities.SelectMany(r => r).ToArray(), new long[] { p.Count, Data.ClassCount }).log();
+            var targets = tensor(p.Targets.Select(t => (long)t).ToArray());
+            foreach (var m in Metrics)
+            {
+                m.Reset(Data.ClassCount, CPU);
+                m.Accumulate(logits, targets);
+                metrics[m.Name] = m.Compute();
+            }
+        }
+        return (p.Losses.Average(), metrics);
+    }
+
+    private PredictionSet Collect(ImageSplit split, bool withLoss, AugmentationOptions? augmentation, int seed)
+    {
+        if (IsFitting) throw new InvalidOperationException("Predictions cannot be taken while the learner is fitting.");
+        bool wasTraining = _model.training;
+        _model.eval();
+        var probabilities = new List<float[]>(split.Count);
+        var losses = withLoss && split.IsLabeled ? new List<float>(split.Count) : null;
+        var targets = new List<int>(split.Count);
+        try
+        {
+            using var loader = Data.OrderedLoader(split, Device, Normalization, augmentation, seed);
+            using var _ = no_grad();
+            using var batches = loader.Batches(0).GetEnumerator();
+            using var generator = augmentation is null ? null : new Generator((ulong)seed);
+            while (true)
+            {
+                using var scope = NewDisposeScope();
+                if (!batches.MoveNext()) break;
+                var batch = batches.Current;
+                var logits = _model.call(batch.Images);
+                var probs = nn.functional.softmax(logits, 1).cpu();
+                int rows = (int)probs.shape[0], classes = (int)probs.shape[1];
+                var flat = probs.data<float>().ToArray();
+                for (int r = 0; r < rows; r++) probabilities.Add(flat.AsSpan(r * classes, classes).ToArray());
+                targets.AddRange(batch.Labels.cpu().data<long>().ToArray().Select(t => (int)t));
+                if (losses is not null)
+                    losses.AddRange(ComputeLoss(logits, batch.Labels, nn.Reduction.None).cpu().data<float>().ToArray());
+            }
+        }
+        finally
+        {
+            _model.train(wasTraining);
+        }
+        var probArray = probabilities.ToArray();
+        return new PredictionSet(Data.SplitFor(split), probArray, targets.ToArray(), probArray.Select(ArgMax).ToArray(), losses?.ToArray());
+    }
+
+    private static int ArgMax(float[] row)
+    {
+        int best = 0;
+        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
+        return best;
+    }
+
+    private static int ArgMax(double[] row) => ArgMax(row.Select(v => (float)v).ToArray());
+}
