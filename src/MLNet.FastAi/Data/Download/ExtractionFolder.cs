@@ -14,9 +14,8 @@ internal sealed class ExtractionFolder
     private readonly string _root;
     private readonly string _archivePath;
     // Case-insensitive so that a differently cased name cannot slip past the link checks on Windows or macOS.
-    private readonly Dictionary<string, string> _symbolicLinks = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (string Target, string EntryName)> _symbolicLinks = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<(string Name, string Target, string EntryName)> _hardLinks = [];
-    private readonly Dictionary<string, string> _symbolicLinkEntryNames = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _topLevelNames = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _topLevelNonFolders = new(StringComparer.OrdinalIgnoreCase);
     private int _minimumDepth;
@@ -60,8 +59,7 @@ internal sealed class ExtractionFolder
         if (string.IsNullOrEmpty(target)) throw Refuse(entryName, "is a symbolic link without a target");
         if (IsRooted(target)) throw Refuse(entryName, $"is a symbolic link to the absolute path '{target}'");
         Note(relative, isFolder: false);
-        _symbolicLinks[relative] = target;
-        _symbolicLinkEntryNames[relative] = entryName;
+        _symbolicLinks[relative] = (target, entryName);
     }
 
     public void AddHardLink(string entryName, string target)
@@ -69,6 +67,7 @@ internal sealed class ExtractionFolder
         var relative = RelativeNonEmpty(entryName);
         if (string.IsNullOrEmpty(target)) throw Refuse(entryName, "is a hard link without a target");
         if (IsRooted(target)) throw Refuse(entryName, $"is a hard link to the absolute path '{target}'");
+        // Hard link targets name archive members, so they resolve from the archive's root.
         string targetRelative = ResolveInside(entryName, [], target, "is a hard link to", forLink: false);
         Note(relative, isFolder: false);
         _hardLinks.Add((relative, targetRelative, entryName));
@@ -90,9 +89,8 @@ internal sealed class ExtractionFolder
             File.Copy(source, destination, overwrite: true);
         }
 
-        foreach (var (name, target) in _symbolicLinks)
+        foreach (var (name, (target, entryName)) in _symbolicLinks)
         {
-            var entryName = _symbolicLinkEntryNames[name];
             var segments = name.Split('/');
             for (int i = 1; i < segments.Length; i++)
             {

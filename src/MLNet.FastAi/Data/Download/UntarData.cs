@@ -80,8 +80,12 @@ public static class UntarData
             return layout.DatasetPath;
         }
 
-        bool haveArchive = !forceDownload && File.Exists(layout.ArchivePath) &&
-            ArchiveChecks.IsIntact(dataset, layout.ArchivePath, progress, ct);
+        bool haveArchive = !forceDownload && File.Exists(layout.ArchivePath);
+        if (haveArchive && !ArchiveChecks.IsIntact(dataset, layout.ArchivePath, progress, ct))
+        {
+            File.Delete(layout.ArchivePath); // Not the published archive: a damaged copy or one placed by mistake.
+            haveArchive = false;
+        }
         if (!haveArchive)
             await ArchiveDownloader.DownloadAsync(http, dataset, layout, progress, stallTimeout, ct).ConfigureAwait(false);
 
@@ -99,7 +103,14 @@ public static class UntarData
         {
             var content = await ArchiveExtractor.ExtractAsync(layout.ArchivePath, staging, progress, ct).ConfigureAwait(false);
             if (Directory.Exists(layout.DatasetPath)) Directory.Delete(layout.DatasetPath, recursive: true);
-            Directory.Move(content, layout.DatasetPath);
+            try
+            {
+                Directory.Move(content, layout.DatasetPath);
+            }
+            catch (IOException) when (Directory.Exists(layout.DatasetPath))
+            {
+                // Another process extracted the same dataset meanwhile; its copy is as good as this one.
+            }
         }
         finally
         {
