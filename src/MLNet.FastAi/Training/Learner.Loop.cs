@@ -9,6 +9,7 @@ public sealed partial class Learner
 {
     private List<Callback> _active = new();
     private CancellationToken _cancellation;
+    private bool _inPhase;
 
     /// <summary>Zero-based epoch of the current fit.</summary>
     public int Epoch { get; private set; }
@@ -47,6 +48,12 @@ public sealed partial class Learner
     public Tensor? Loss { get; set; }
 
     /// <summary>
+    /// The tensor <c>backward()</c> is called on (fastai's <c>loss_grad</c>): <see cref="Loss"/> unless a callback
+    /// rescales it in <see cref="Callback.AfterLoss"/>, as gradient accumulation does.
+    /// </summary>
+    public Tensor? LossToBackpropagate { get; set; }
+
+    /// <summary>
     /// Trains for <paramref name="epochs"/> epochs at a constant learning rate (fastai's <c>fit</c>; the blog's
     /// <c>learn.fit(5, 1e-3)</c> is <c>Fit(5, 1e-3)</c>).
     /// </summary>
@@ -68,7 +75,8 @@ public sealed partial class Learner
 
         var extra = callbacks?.ToList() ?? new List<Callback>();
         foreach (var cb in extra) cb.Learner = this;
-        _active = _callbacks.Concat(extra).OrderBy(c => c.Order).ToList();
+        bool probing = extra.Any(c => c is LrFinderCallback);
+        _active = _callbacks.Concat(extra).Where(c => !probing || c.RunsDuringLrFind).OrderBy(c => c.Order).ToList();
         _cancellation = cancellation;
         EpochCount = epochs;
         RunFit();
@@ -126,6 +134,7 @@ public sealed partial class Learner
 
     private void RunPhase(BatchLoader loader, bool training)
     {
+        _inPhase = true;
         IsTraining = training;
         IterationCount = loader.BatchCount;
         if (training)
@@ -160,6 +169,7 @@ public sealed partial class Learner
         finally
         {
             ClearBatchState();
+            _inPhase = false;
         }
         Raise(c => { if (training) c.AfterTrain(); else c.AfterValidate(); });
     }
@@ -174,11 +184,12 @@ public sealed partial class Learner
             Predictions = _model.call(Images);
             Raise(c => c.AfterPred());
             Loss = ComputeLoss(Predictions, Targets);
+            LossToBackpropagate = Loss;
             Raise(c => c.AfterLoss());
             if (training)
             {
                 Raise(c => c.BeforeBackward());
-                Loss.backward();
+                (LossToBackpropagate ?? Loss).backward();
                 Raise(c => c.BeforeStep());
                 Optimizer.Step();
                 Raise(c => c.AfterStep());
@@ -209,6 +220,6 @@ public sealed partial class Learner
 
     private void ClearBatchState()
     {
-        Images = Targets = Predictions = Loss = null;
+        Images = Targets = Predictions = Loss = LossToBackpropagate = null;
     }
 }

@@ -116,7 +116,7 @@ public sealed partial class Learner
 
     private PredictionSet Collect(ImageSplit split, bool withLoss, AugmentationOptions? augmentation, int seed)
     {
-        if (IsFitting) throw new InvalidOperationException("Predictions cannot be taken while the learner is fitting.");
+        if (_inPhase) throw new InvalidOperationException("Predictions cannot be taken in the middle of a training or validation phase; use AfterEpoch or AfterFit.");
         bool wasTraining = _model.training;
         _model.eval();
         var probabilities = new List<float[]>(split.Count);

@@ -22,7 +22,7 @@ public static class LrFindPlot
     public static byte[] ToPng(
         IReadOnlyList<double> learningRates,
         IReadOnlyList<double> losses,
-        IReadOnlyList<LrSuggestion>? suggestions = null,
+        IReadOnlyList<LrFindMarker>? suggestions = null,
         int skipEnd = DefaultSkipEnd,
         PlotOptions? options = null)
     {
@@ -76,7 +76,7 @@ public static class LrFindPlot
         string path,
         IReadOnlyList<double> learningRates,
         IReadOnlyList<double> losses,
-        IReadOnlyList<LrSuggestion>? suggestions = null,
+        IReadOnlyList<LrFindMarker>? suggestions = null,
         int skipEnd = DefaultSkipEnd,
         PlotOptions? options = null) =>
         AtomicFile.WriteAllBytes(path, ToPng(learningRates, losses, suggestions, skipEnd, options));

@@ -21,6 +21,12 @@ public abstract class Callback
     /// <summary>Display name.</summary>
     public virtual string Name => GetType().Name;
 
+    /// <summary>
+    /// Whether the callback also runs during <see cref="Learner.LrFind"/>'s probe fit. Trackers, loggers and the
+    /// progress table opt out, as fastai's do: the probe's epochs are not real training.
+    /// </summary>
+    public virtual bool RunsDuringLrFind => true;
+
     /// <summary>Before the first epoch of a <c>Fit</c>.</summary>
     public virtual void BeforeFit() { }
     /// <summary>At the start of each epoch.</summary>

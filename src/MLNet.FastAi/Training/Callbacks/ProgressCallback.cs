@@ -9,6 +9,9 @@ namespace MLNet.FastAi.Training.Callbacks;
 /// </summary>
 public sealed class ProgressCallback : Callback
 {
+    /// <inheritdoc/>
+    public override bool RunsDuringLrFind => false;
+
     private readonly TextWriter _output;
     private readonly bool _live;
     private readonly Stopwatch _epochClock = new();

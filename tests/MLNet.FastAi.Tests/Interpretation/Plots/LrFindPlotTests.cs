@@ -25,7 +25,7 @@ public class LrFindPlotTests
     {
         var (lrs, losses) = FinderRun();
 
-        var marked = new PngProbe(LrFindPlot.ToPng(lrs, losses, [new LrSuggestion("valley", 1.32e-3), new LrSuggestion("minimum", 2e-2)]));
+        var marked = new PngProbe(LrFindPlot.ToPng(lrs, losses, [new LrFindMarker("valley", 1.32e-3), new LrFindMarker("minimum", 2e-2)]));
         var plain = new PngProbe(LrFindPlot.ToPng(lrs, losses));
 
         marked.AssertIsAPicture();
@@ -41,7 +41,7 @@ public class LrFindPlotTests
     {
         var (lrs, losses) = FinderRun();
         PngProbe Render(double lr) =>
-            new(LrFindPlot.ToPng(lrs, losses, [new LrSuggestion("s", lr)], options: new PlotOptions { Title = "" }));
+            new(LrFindPlot.ToPng(lrs, losses, [new LrFindMarker("s", lr)], options: new PlotOptions { Title = "" }));
         var earlyProbe = Render(1e-5);
         var earlyDiscs = earlyProbe.Regions(IsOrange, 40).Select(r => r.Bounds).ToList();
         var lateDiscs = Render(1e-2).Regions(IsOrange, 40).Select(r => r.Bounds).ToList();
@@ -58,8 +58,8 @@ public class LrFindPlotTests
     [Fact]
     public void SuggestionLabel_ShowsNameAndValueLikeFastai()
     {
-        Assert.Equal("valley: 1.32e-03", new LrSuggestion("valley", 0.00132).Label);
-        Assert.Equal("minimum: 2.00e-02", new LrSuggestion("minimum", 0.02).Label);
+        Assert.Equal("valley: 1.32e-03", new LrFindMarker("valley", 0.00132).Label);
+        Assert.Equal("minimum: 2.00e-02", new LrFindMarker("minimum", 0.02).Label);
     }
 
     [Fact]

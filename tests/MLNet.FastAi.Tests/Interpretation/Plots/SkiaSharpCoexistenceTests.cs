@@ -54,7 +54,7 @@ public class SkiaSharpCoexistenceTests
             SchedulePlot.ToPng(lrs, lrs.Select(lr => 0.95 - 100 * lr).ToArray()),
             LossPlot.ToPng(losses, [30, 60], [1.0, 0.5]),
             MetricsPlot.ToPng([new NamedSeries("accuracy", [0.7, 0.9])], [1.0, 0.4], [0.9, 0.5]),
-            LrFindPlot.ToPng(finderLrs, finderLrs.Select(lr => 2 + Math.Log10(lr) / 10).ToArray(), [new LrSuggestion("valley", 1e-3)]),
+            LrFindPlot.ToPng(finderLrs, finderLrs.Select(lr => 2 + Math.Log10(lr) / 10).ToArray(), [new LrFindMarker("valley", 1e-3)]),
             ConfusionMatrixPlot.ToPng(["a", "b"], new[,] { { 5, 1 }, { 2, 7 } }),
             ImageGrid.ToPng([ImageTile.FromFile(imagePath, "solid")]),
         };
