@@ -35,11 +35,13 @@ public readonly record struct LearningRates
     public double[] ForGroups(int groupCount)
     {
         Validate();
-        if (!IsSlice) return Enumerable.Repeat(Stop, groupCount).ToArray();
-        if (Start is null) return Enumerable.Range(0, groupCount).Select(i => i == groupCount - 1 ? Stop : Stop / 10).ToArray();
-        if (groupCount == 1) return new[] { Stop };
-        double ratio = Math.Pow(Stop / Start.Value, 1.0 / (groupCount - 1));
-        return Enumerable.Range(0, groupCount).Select(i => Start.Value * Math.Pow(ratio, i)).ToArray();
+        // Lambdas in a struct cannot capture 'this', so the rates are copied first.
+        double stop = Stop;
+        if (!IsSlice) return Enumerable.Repeat(stop, groupCount).ToArray();
+        if (Start is not { } start) return Enumerable.Range(0, groupCount).Select(i => i == groupCount - 1 ? stop : stop / 10).ToArray();
+        if (groupCount == 1) return new[] { stop };
+        double ratio = Math.Pow(stop / start, 1.0 / (groupCount - 1));
+        return Enumerable.Range(0, groupCount).Select(i => start * Math.Pow(ratio, i)).ToArray();
     }
 
     /// <summary>Checks the rates are positive and finite.</summary>
