@@ -71,17 +71,26 @@ internal static class StockScoringChain
             view = transformer.Transform(view);
         }
 
-        foreach (var step in Flatten(pipeline.BuildEstimator(context, imageColumn, imageColumnIsPath, signature.PixelsInput, asFloat: true, imageFolder).Fit(view)))
-            Append(step);
-        // fallbackToCpu: the context may name a GPU for TorchSharp that the ONNX Runtime in use cannot drive.
-        Append(context.Transforms.ApplyOnnxModel([signature.ScoreOutput, signature.PredictedOneHotOutput!], [signature.PixelsInput],
-            new MemoryStream(onnxModel, writable: false), fallbackToCpu: true).Fit(view));
-        Append(PredictedLabelLookup.Fit(context, classNames, signature.PredictedOneHotOutput!));
-        Append(context.Transforms.CopyColumns(ScoreColumn, signature.ScoreOutput).Fit(view));
-        string[] intermediate = new[] { ImagePipeline.LoadedColumn, ImagePipeline.ResizedColumn, signature.PixelsInput, signature.ScoreOutput, signature.PredictedOneHotOutput! }
-            .Where(name => view.Schema.GetColumnOrNull(name) is { IsHidden: false })
-            .ToArray();
-        Append(context.Transforms.DropColumns(intermediate).Fit(view));
+        try
+        {
+            foreach (var step in Flatten(pipeline.BuildEstimator(context, imageColumn, imageColumnIsPath, signature.PixelsInput, asFloat: true, imageFolder).Fit(view)))
+                Append(step);
+            // fallbackToCpu: the context may name a GPU for TorchSharp that the ONNX Runtime in use cannot drive.
+            Append(context.Transforms.ApplyOnnxModel([signature.ScoreOutput, signature.PredictedOneHotOutput!], [signature.PixelsInput],
+                new MemoryStream(onnxModel, writable: false), fallbackToCpu: true).Fit(view));
+            Append(PredictedLabelLookup.Fit(context, classNames, signature.PredictedOneHotOutput!));
+            Append(context.Transforms.CopyColumns(ScoreColumn, signature.ScoreOutput).Fit(view));
+            string[] intermediate = new[] { ImagePipeline.LoadedColumn, ImagePipeline.ResizedColumn, signature.PixelsInput, signature.ScoreOutput, signature.PredictedOneHotOutput! }
+                .Where(name => view.Schema.GetColumnOrNull(name) is { IsHidden: false })
+                .ToArray();
+            Append(context.Transforms.DropColumns(intermediate).Fit(view));
+        }
+        catch
+        {
+            // The OnnxTransformer holds a session and a temporary copy of the model.
+            foreach (var part in parts.OfType<IDisposable>()) part.Dispose();
+            throw;
+        }
         return new TransformerChain<ITransformer>(parts.ToArray());
     }
 

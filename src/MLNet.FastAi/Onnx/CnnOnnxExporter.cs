@@ -1,9 +1,8 @@
 using System.Reflection;
 using System.Text.Json;
 using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Vision.Modules;
-using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace MLNet.FastAi.Onnx;
@@ -47,7 +46,7 @@ internal static class CnnOnnxExporter
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(normalization);
         ArgumentNullException.ThrowIfNull(signature);
-        new Data.Decoding.ImagePipeline(width, height).Validate();
+        new ImagePipeline(width, height).Validate();
         normalization.Validate();
         CheckClassNames(classNames, model.Head.Classes);
         if (model.Body.StemConv.in_channels != 3)

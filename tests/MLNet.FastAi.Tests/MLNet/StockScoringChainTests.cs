@@ -203,6 +203,25 @@ public class StockScoringChainTests(StockScoringFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public void StandaloneOnnx_RunsUnderApplyOnnxModel_WithClassNamesAsSlotNames()
+    {
+        var context = fixture.Context;
+        var pipeline = StockScoringFixture.Pipeline;
+        byte[] onnx = CnnOnnxExport.ToBytes(fixture.Model, pipeline, StockScoringFixture.Stats, Classes);
+        // A symbolic batch axis is fed as 1 by the OnnxTransformer, and comes out as a [1, K] vector.
+        var scored = pipeline.BuildEstimator(context, nameof(StockScoringFixture.ImageRow.ImagePath), true, "pixels", asFloat: true, fixture.Folder)
+            .Append(context.Transforms.ApplyOnnxModel("Score", "pixels", new MemoryStream(onnx)))
+            .Fit(fixture.Data).Transform(fixture.Data);
+
+        var column = scored.Schema["Score"];
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 1, Classes.Length), column.Type);
+        var slotNames = default(VBuffer<ReadOnlyMemory<char>>);
+        column.GetSlotNames(ref slotNames);
+        Assert.Equal(Classes, slotNames.DenseValues().Select(n => n.ToString()));
+        Assert.Equal(fixture.Scores, scored.GetColumn<float[]>("Score").ToArray());
+    }
+
+    [Fact]
     public void Fit_NamesTheColumnOrModelAtFault()
     {
         var context = fixture.Context;
