@@ -133,6 +133,39 @@ internal sealed partial class OnnxGraphBuilder
     public string Gather(string data, string indices, long axis = 0, string? name = null) =>
         AddNode("Gather", [data, indices], [OnnxAttribute.Int("axis", axis)], name);
 
+    /// <summary>
+    /// One-hot encoding of INT64 <paramref name="indices"/> (rank 1 or more; ONNX rejects scalars) into FLOAT vectors
+    /// of length <paramref name="depth"/> along the last axis: 1 at the index, 0 elsewhere.
+    /// </summary>
+    public string OneHot(string indices, long depth, string? name = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(depth, 1);
+        return AddNode("OneHot",
+        [
+            indices,
+            AddInitializer(new[] { depth }, [], Param(name, "OneHot", "depth")),
+            AddInitializer(new[] { 0f, 1f }, [2], Param(name, "OneHot", "values")),
+        ], [OnnxAttribute.Int("axis", -1)], name);
+    }
+
+    /// <summary>
+    /// ONNX-ML LabelEncoder (opset 2) from strings to INT64: each key maps to the value at the same position, anything
+    /// else to <paramref name="defaultValue"/>.
+    /// </summary>
+    public string LabelEncoder(string x, IReadOnlyList<string> keys, IReadOnlyList<long> values, long defaultValue = -1, string? name = null, string? outputName = null)
+    {
+        if (keys.Count != values.Count)
+            throw new ArgumentException($"LabelEncoder '{name}': {keys.Count} keys but {values.Count} values.", nameof(values));
+        string output = AddNode("LabelEncoder", [x],
+        [
+            new OnnxAttribute { Name = "keys_strings", Type = OnnxAttributeType.Strings, Strings = keys.ToArray() },
+            OnnxAttribute.IntList("values_int64s", values.ToArray()),
+            OnnxAttribute.Int("default_int64", defaultValue),
+        ], name, outputName);
+        _graph.Nodes[^1].Domain = MLDomain;
+        return output;
+    }
+
     /// <summary>A Constant node producing <paramref name="value"/> (an alternative to an initializer).</summary>
     public string Constant(OnnxTensor value, string? name = null)
     {

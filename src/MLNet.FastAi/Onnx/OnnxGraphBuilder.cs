@@ -24,6 +24,12 @@ internal sealed partial class OnnxGraphBuilder
     public const int OpsetVersion = 13;
     public const long IrVersion = 7;
 
+    /// <summary>The ONNX-ML operator domain (LabelEncoder and other classical-ML operators).</summary>
+    public const string MLDomain = "ai.onnx.ml";
+
+    /// <summary>The ONNX-ML operator-set version imported when a graph uses <see cref="MLDomain"/> (2 introduced LabelEncoder's typed keys and values).</summary>
+    public const int MLOpsetVersion = 2;
+
     private readonly OnnxGraph _graph;
     // ONNX keeps node names and value names (inputs, initializers, node outputs) in separate namespaces.
     private readonly NameSet _valueNames = new();
@@ -37,7 +43,10 @@ internal sealed partial class OnnxGraphBuilder
     /// <summary>The graph built so far.</summary>
     public OnnxGraph Graph => _graph;
 
-    /// <summary>A model holding the graph, importing the standard operator set at <see cref="OpsetVersion"/>.</summary>
+    /// <summary>
+    /// A model holding the graph, importing the standard operator set at <see cref="OpsetVersion"/>, and the ONNX-ML
+    /// set at <see cref="MLOpsetVersion"/> when a node uses it.
+    /// </summary>
     public OnnxModel BuildModel(string producerName = "MLNet.FastAi", string producerVersion = "")
     {
         var model = new OnnxModel
@@ -48,6 +57,7 @@ internal sealed partial class OnnxGraphBuilder
             Graph = _graph,
         };
         model.OperatorSets[""] = OpsetVersion;
+        if (_graph.Nodes.Any(n => n.Domain == MLDomain)) model.OperatorSets[MLDomain] = MLOpsetVersion;
         return model;
     }
 
