@@ -6,7 +6,7 @@ using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Vision.Modules;
 
-namespace MLNet.FastAi.MLNet;
+namespace MLNet.FastAi.Pipelines;
 
 /// <summary>
 /// Builds the scoring model that <c>mlContext.Model.Save</c> writes: stock ML.NET transformers only, so the zip loads

@@ -3,7 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
-using MLNet.FastAi.MLNet;
+using MLNet.FastAi.Pipelines;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Tests.Onnx;
 using MLNet.FastAi.Vision;
@@ -11,7 +11,7 @@ using MLNet.FastAi.Vision.Modules;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace MLNet.FastAi.Tests.MLNet;
+namespace MLNet.FastAi.Tests.Pipelines;
 
 /// <summary>One exported model, a few PNGs and the fitted stock chain, shared by the tests of <see cref="StockScoringChainTests"/>.</summary>
 public sealed class StockScoringFixture : IDisposable

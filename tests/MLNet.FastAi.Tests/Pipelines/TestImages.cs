@@ -1,6 +1,6 @@
 using SkiaSharp;
 
-namespace MLNet.FastAi.Tests.MLNet;
+namespace MLNet.FastAi.Tests.Pipelines;
 
 /// <summary>Small deterministic PNG files: gradients tinted per image, in assorted sizes so resizing has work to do.</summary>
 internal static class TestImages
