@@ -130,9 +130,14 @@ public sealed partial class ImageDataLoaders
     /// <summary>
     /// Images with explicit training and validation (and optional test) lists — the form the ML.NET estimator uses.
     /// </summary>
+    /// <param name="train">Training images and labels.</param>
+    /// <param name="valid">Validation images and labels.</param>
+    /// <param name="test">Optional test images, labels optional.</param>
+    /// <param name="options">Batch size, image size, seed, augmentation, normalization, bad-image handling.</param>
+    /// <param name="classes">The class order (e.g. an ML.NET label key's values); null sorts the training labels.</param>
     public static ImageDataLoaders FromSplits(IEnumerable<(string ImagePath, string Label)> train, IEnumerable<(string ImagePath, string Label)> valid,
-        IEnumerable<(string ImagePath, string? Label)>? test = null, ImageDataOptions? options = null) =>
-        FromItems(train.ToList(), valid.ToList(), test?.ToList(), options);
+        IEnumerable<(string ImagePath, string? Label)>? test = null, ImageDataOptions? options = null, IReadOnlyList<string>? classes = null) =>
+        FromItems(train.ToList(), valid.ToList(), test?.ToList(), options, classOrder: classes);
 
     private static (List<T> Train, List<T> Valid) SplitRandomly<T>(List<T> items, double validPct, int? seed, out int usedSeed)
     {

@@ -182,14 +182,16 @@ public sealed partial class ImageDataLoaders : IDisposable
 
     /// <summary>Builds the loaders from labelled lists; every factory ends here.</summary>
     internal static ImageDataLoaders FromItems(IReadOnlyList<(string Path, string Label)> train, IReadOnlyList<(string Path, string Label)> valid,
-        IReadOnlyList<(string Path, string? Label)>? test, ImageDataOptions? options, int ignoredFiles = 0)
+        IReadOnlyList<(string Path, string? Label)>? test, ImageDataOptions? options, int ignoredFiles = 0, IReadOnlyList<string>? classOrder = null)
     {
         options ??= new ImageDataOptions();
         options.Validate();
         TorchRuntime.EnsureInitialized();
         if (train.Count == 0) throw new InvalidDataException("The training set is empty.");
         if (valid.Count == 0) throw new InvalidDataException("The validation set is empty.");
-        var classes = train.Select(t => t.Label).Distinct().OrderBy(l => l, StringComparer.Ordinal).ToList();
+        var classes = classOrder?.ToList() ?? train.Select(t => t.Label).Distinct().OrderBy(l => l, StringComparer.Ordinal).ToList();
+        if (classes.Distinct(StringComparer.Ordinal).Count() != classes.Count)
+            throw new ArgumentException($"The class list has duplicates: {string.Join(", ", classes)}.", nameof(classOrder));
         if (classes.Count < 2)
             throw new InvalidDataException($"The training set has {classes.Count} class{(classes.Count == 1 ? $" ('{classes[0]}')" : "es")}; a classifier needs at least two.");
         int size = options.ImageSize ?? SizeOfFirstImage(train[0].Path);

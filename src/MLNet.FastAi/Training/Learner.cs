@@ -60,13 +60,16 @@ public sealed partial class Learner : IDisposable
     /// pretrained (fastai adds <c>Normalize.from_stats(*imagenet_stats)</c> only when none is set).
     /// </summary>
     /// <exception cref="ArgumentException">An option is out of range or the weights do not fit the architecture.</exception>
-    public static Learner Vision(ImageDataLoaders data, VisionLearnerOptions? options = null)
+    /// <param name="data">The images.</param>
+    /// <param name="options">Architecture, weights, metrics, callbacks, optimizer and device settings.</param>
+    /// <param name="context">An ML.NET context whose <c>GpuDeviceId</c> and <c>FallbackToCpu</c> steer the device choice.</param>
+    public static Learner Vision(ImageDataLoaders data, VisionLearnerOptions? options = null, Microsoft.ML.MLContext? context = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         options ??= new VisionLearnerOptions();
         options.Validate();
         TorchRuntime.EnsureInitialized();
-        var device = TorchRuntime.ResolveDevice(options.Device);
+        var device = TorchRuntime.ResolveDevice(options.Device, context);
         if (options.Seed is { } seed) manual_seed(seed);
 
         var pretrained = options.Pretrained ?? (MLNetWeightsFit(options.Architecture) ? PretrainedSource.MLNetImageNet : PretrainedSource.None);

@@ -1,0 +1,52 @@
+using System.Reflection;
+using Microsoft.ML.Runtime;
+using MLNet.FastAi.Pipelines;
+
+namespace Microsoft.ML;
+
+/// <summary>
+/// <c>mlContext.MulticlassClassification.Trainers.FastAiCnn(...)</c>: fastai-style transfer learning as an ML.NET
+/// trainer. (In the <c>Microsoft.ML</c> namespace, as ML.NET's own catalog extensions are, so no extra using is needed.)
+/// </summary>
+public static class FastAiCatalog
+{
+    /// <summary>
+    /// A CNN image classifier trained by fastai's recipe: ImageNet ResNet-18 body, fastai head, <c>fine_tune</c>.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">Key-typed label column (from <c>MapValueToKey</c>).</param>
+    /// <param name="imageColumnName">Text column of image file paths.</param>
+    /// <param name="imageFolder">Folder that relative paths start from.</param>
+    /// <param name="epochs">Unfrozen epochs after one frozen epoch.</param>
+    /// <param name="imageSize">Square side images are resized to; null uses the first image's size.</param>
+    /// <param name="batchSize">Batch size.</param>
+    public static FastAiCnnEstimator FastAiCnn(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string imageColumnName = "ImagePath", string imageFolder = "", int epochs = 5,
+        int? imageSize = null, int batchSize = 64) =>
+        catalog.FastAiCnn(new FastAiCnnOptions
+        {
+            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, ImageFolder = imageFolder,
+            Epochs = epochs, ImageSize = imageSize, BatchSize = batchSize,
+        });
+
+    /// <summary>A CNN image classifier with every option of <see cref="FastAiCnnOptions"/>.</summary>
+    public static FastAiCnnEstimator FastAiCnn(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, FastAiCnnOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new FastAiCnnEstimator(EnvironmentOf(catalog) ?? new MLContext(options.Seed), options);
+    }
+
+    /// <summary>
+    /// The catalog's ML.NET environment (the user's MLContext), for logging and GPU settings. ML.NET keeps that
+    /// property internal (dotnet/machinelearning#4911), so it is read by reflection; without it a fresh context is used.
+    /// </summary>
+    private static IHostEnvironment? EnvironmentOf(object catalog)
+    {
+        for (var type = catalog.GetType(); type is not null; type = type.BaseType)
+        {
+            var property = type.GetProperty("Environment", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+            if (property?.GetValue(catalog) is IHostEnvironment environment) return environment;
+        }
+        return null;
+    }
+}

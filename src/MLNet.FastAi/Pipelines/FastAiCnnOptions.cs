@@ -1,0 +1,133 @@
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Runtime;
+using MLNet.FastAi.Training;
+using MLNet.FastAi.Training.Callbacks;
+using MLNet.FastAi.Training.Metrics;
+using MLNet.FastAi.Vision;
+
+namespace MLNet.FastAi.Pipelines;
+
+/// <summary>How <see cref="FastAiCnnEstimator"/> trains.</summary>
+public enum TrainingSchedule
+{
+    /// <summary>fastai's <c>fine_tune</c>: frozen body for <see cref="FastAiCnnOptions.FreezeEpochs"/>, then everything (the default).</summary>
+    FineTune,
+    /// <summary>fastai's <c>fit_one_cycle</c> at <see cref="FastAiCnnOptions.LearningRate"/> with the body frozen when pretrained.</summary>
+    OneCycle,
+    /// <summary>fastai's <c>fit</c>: constant learning rate, body frozen when pretrained (the blog's <c>fit(5, 1e-3)</c>).</summary>
+    Constant,
+}
+
+/// <summary>
+/// Options of <see cref="FastAiCnnEstimator"/>, in the style of ML.NET trainers' options classes. Defaults follow fastai
+/// (ResNet-18 from ImageNet weights, <c>fine_tune</c>, batch 64, Adam with decoupled weight decay 0.01).
+/// </summary>
+public sealed class FastAiCnnOptions
+{
+    /// <summary>Label column: a key type, e.g. from <c>MapValueToKey("Label")</c>. Its key values name the classes.</summary>
+    public string LabelColumnName = "Label";
+
+    /// <summary>Image column: file paths (text), relative to <see cref="ImageFolder"/> unless absolute.</summary>
+    public string ImageColumnName = "ImagePath";
+
+    /// <summary>Folder that relative image paths start from (stored in the saved model, as LoadImages stores it).</summary>
+    public string ImageFolder = "";
+
+    /// <summary>Square side images are resized to; null uses the first training image's size.</summary>
+    public int? ImageSize;
+
+    /// <summary>How images are brought to <see cref="ImageSize"/>.</summary>
+    public ResizeMethod Resize = ResizeMethod.Squish;
+
+    /// <summary>The body architecture.</summary>
+    public ResNetArchitecture Architecture = ResNetArchitecture.ResNet18;
+
+    /// <summary>Where body weights come from; null means ML.NET's ImageNet weights for ResNet-18, none otherwise.</summary>
+    public PretrainedSource? Pretrained;
+
+    /// <summary>Weights file for <see cref="PretrainedSource.File"/> (torchvision .pth/.safetensors or TorchSharp).</summary>
+    public string? WeightsFile;
+
+    /// <summary>Training schedule.</summary>
+    public TrainingSchedule Schedule = TrainingSchedule.FineTune;
+
+    /// <summary>Epochs (the unfrozen epochs for fine-tuning).</summary>
+    public int Epochs = 5;
+
+    /// <summary>Frozen epochs before unfreezing (fine-tuning only; fastai 1).</summary>
+    public int FreezeEpochs = 1;
+
+    /// <summary>Base learning rate for fine-tuning (fastai 2e-3).</summary>
+    public double BaseLearningRate = 2e-3;
+
+    /// <summary>Learning rate for <see cref="TrainingSchedule.OneCycle"/> and <see cref="TrainingSchedule.Constant"/>.</summary>
+    public double LearningRate = 1e-3;
+
+    /// <summary>Decoupled weight decay (fastai 0.01).</summary>
+    public double WeightDecay = 0.01;
+
+    /// <summary>Training batch size (fastai 64).</summary>
+    public int BatchSize = 64;
+
+    /// <summary>Validation data (same columns); null holds out <see cref="ValidationFraction"/> of the training data.</summary>
+    public Microsoft.ML.IDataView? ValidationSet;
+
+    /// <summary>Fraction held out for validation when there is no <see cref="ValidationSet"/> (fastai 0.2).</summary>
+    public double ValidationFraction = 0.2;
+
+    /// <summary>Input normalization; null uses ImageNet statistics for pretrained bodies.</summary>
+    public NormalizationStats? Normalization;
+
+    /// <summary>Training augmentation; null for none.</summary>
+    public AugmentationOptions? Augmentation;
+
+    /// <summary>Head dropout (fastai 0.5).</summary>
+    public double Dropout = 0.5;
+
+    /// <summary>Label smoothing of the loss (0: plain cross-entropy).</summary>
+    public double LabelSmoothing;
+
+    /// <summary>Validation metrics reported each epoch.</summary>
+    public IReadOnlyList<Func<Metric>> Metrics = new Func<Metric>[] { ClassificationMetrics.Accuracy };
+
+    /// <summary>Extra training callbacks (early stopping, TensorBoard, ...).</summary>
+    public IReadOnlyList<Callback> Callbacks = Array.Empty<Callback>();
+
+    /// <summary>Device; CUDA when available by default. <c>MLContext.GpuDeviceId</c> and <c>FallbackToCpu</c> are honoured.</summary>
+    public ComputeDevice Device = ComputeDevice.Auto;
+
+    /// <summary>Seed for the split, initialisation and shuffling; null uses 0, so repeated runs give the same model.</summary>
+    public int? Seed;
+
+    /// <summary>What to do with unreadable images.</summary>
+    public BadImageHandling OnBadImage = BadImageHandling.Fail;
+
+    /// <summary>Print fastai's progress table to the console (ML.NET's log gets the epochs either way).</summary>
+    public bool ShowProgress;
+
+    /// <summary>Checks every option, naming the one at fault.</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public void Validate()
+    {
+        static void Check(bool ok, string name, object? value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"FastAiCnnOptions.{name} {rule}.");
+        }
+        Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName, "must name a column");
+        Check(!string.IsNullOrWhiteSpace(ImageColumnName), nameof(ImageColumnName), ImageColumnName, "must name a column");
+        Check(ImageSize is null or (>= 1 and <= 4096), nameof(ImageSize), ImageSize, "must be between 1 and 4096");
+        Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
+        Check(FreezeEpochs >= 0, nameof(FreezeEpochs), FreezeEpochs, "must not be negative");
+        Check(BaseLearningRate > 0 && double.IsFinite(BaseLearningRate), nameof(BaseLearningRate), BaseLearningRate, "must be positive");
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be positive");
+        Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must not be negative");
+        Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
+        Check(ValidationSet is not null || ValidationFraction is > 0 and < 1, nameof(ValidationFraction), ValidationFraction, "must be between 0 and 1");
+        Check(Dropout is >= 0 and < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
+        Check(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), LabelSmoothing, "must be in [0, 1)");
+        Check(Pretrained != PretrainedSource.File || !string.IsNullOrWhiteSpace(WeightsFile), nameof(WeightsFile), WeightsFile, "must name a file when Pretrained = File");
+        Normalization?.Validate();
+        Augmentation?.Validate();
+    }
+}

@@ -1,0 +1,68 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.FastAi.Interpretation;
+
+namespace MLNet.FastAi.Pipelines;
+
+/// <summary>Builds a <see cref="ClassificationInterpretation"/> from data scored by any ML.NET multiclass model.</summary>
+public static class MLNetInterpretation
+{
+    /// <summary>
+    /// Interprets a loaded or trained ML.NET model on labelled data: scores <paramref name="data"/> with
+    /// <paramref name="model"/> and reads <c>Score</c>, the key label and, when given, the image-path column.
+    /// </summary>
+    public static ClassificationInterpretation FromModel(ITransformer model, IDataView data, string labelColumnName = "Label", string? imageColumnName = null)
+    {
+        var scored = model.Transform(data);
+        return FromScoredData(scored, ClassNames(scored.Schema), labelColumnName, imageColumnName);
+    }
+
+    /// <summary>Interprets already-scored data (with a <c>Score</c> column and a key label).</summary>
+    public static ClassificationInterpretation FromScoredData(IDataView scored, IReadOnlyList<string> classes, string labelColumnName = "Label", string? imageColumnName = null)
+    {
+        LabelCheck.EnsureAllKnown(scored, labelColumnName, classes);
+        var score = scored.Schema.GetColumnOrNull("Score") ?? throw new ArgumentException("The scored data has no 'Score' column.", nameof(scored));
+        var label = scored.Schema[labelColumnName];
+        var columns = new List<DataViewSchema.Column> { score, label };
+        DataViewSchema.Column? image = null;
+        if (imageColumnName is not null)
+        {
+            image = scored.Schema.GetColumnOrNull(imageColumnName) ?? throw new ArgumentException($"The data has no image column '{imageColumnName}'.", nameof(imageColumnName));
+            if (image.Value.Type is not TextDataViewType) throw new ArgumentException($"Image column '{imageColumnName}' must hold file paths (text).", nameof(imageColumnName));
+            columns.Add(image.Value);
+        }
+        var probabilities = new List<float[]>();
+        var targets = new List<int>();
+        var paths = image is null ? null : new List<string>();
+        using var cursor = scored.GetRowCursor(columns);
+        var getScore = cursor.GetGetter<VBuffer<float>>(score);
+        var getLabel = cursor.GetGetter<uint>(label);
+        var getPath = image is null ? null : cursor.GetGetter<ReadOnlyMemory<char>>(image.Value);
+        VBuffer<float> s = default;
+        uint key = 0;
+        ReadOnlyMemory<char> path = default;
+        while (cursor.MoveNext())
+        {
+            getScore(ref s);
+            getLabel(ref key);
+            probabilities.Add(s.DenseValues().ToArray());
+            targets.Add((int)key - 1);
+            if (getPath is not null)
+            {
+                getPath(ref path);
+                paths!.Add(path.ToString());
+            }
+        }
+        return ClassificationInterpretation.FromProbabilities(classes, probabilities.ToArray(), targets.ToArray(), paths);
+    }
+
+    /// <summary>The class names a model's <c>Score</c> column carries as slot names.</summary>
+    public static IReadOnlyList<string> ClassNames(DataViewSchema scoredSchema)
+    {
+        var score = scoredSchema.GetColumnOrNull("Score") ?? throw new ArgumentException("The schema has no 'Score' column.", nameof(scoredSchema));
+        if (!score.HasSlotNames()) throw new ArgumentException("The 'Score' column has no slot names to name the classes.", nameof(scoredSchema));
+        var names = default(VBuffer<ReadOnlyMemory<char>>);
+        score.GetSlotNames(ref names);
+        return names.DenseValues().Select(n => n.ToString()).ToList();
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.ML;
+using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Pipelines;
+
+namespace MLNet.FastAi.Training;
+
+public sealed partial class Learner
+{
+    /// <summary>
+    /// Exports the network, with its input normalization, to an ONNX file: input <c>pixels</c> [batch, 3, H, W] (RGB
+    /// 0..255, as ImageAnalytics' ExtractPixels gives), outputs <c>Score</c>, <c>PredictedIndex</c> and
+    /// <c>PredictedLabel</c>. Returns the file's path.
+    /// </summary>
+    public string ExportOnnx(string path)
+    {
+        CnnOnnxExport.Save(_model, Data.Pipeline, Normalization, Data.Classes, path);
+        return Path.GetFullPath(path);
+    }
+
+    /// <summary>
+    /// The trained network as a stock ML.NET model over a text column of image paths: decode, ONNX network,
+    /// <c>Score</c> and <c>PredictedLabel</c>. Save it with <c>mlContext.Model.Save</c>; it loads without this package.
+    /// </summary>
+    /// <param name="context">The ML.NET context.</param>
+    /// <param name="imageColumnName">The input column of image paths.</param>
+    /// <param name="imageFolder">Folder that relative paths start from.</param>
+    public ITransformer ToMLNetModel(MLContext context, string imageColumnName = "ImagePath", string imageFolder = "") =>
+        StockScoringChain.Fit(context, EmptyInput(context, imageColumnName), imageColumnName, imageFolder, Data.Pipeline, _model, Normalization, Data.Classes);
+
+    /// <summary>Saves <see cref="ToMLNetModel"/> as an ML.NET zip (written aside, then moved into place); returns its path.</summary>
+    public string SaveMLNetModel(MLContext context, string path, string imageColumnName = "ImagePath", string imageFolder = "")
+    {
+        var model = ToMLNetModel(context, imageColumnName, imageFolder);
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temporary = full + $".{Environment.ProcessId}.tmp";
+        try
+        {
+            context.Model.Save(model, EmptyInput(context, imageColumnName).Schema, temporary);
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+        return full;
+    }
+
+    /// <summary>An empty data view with one text column of image paths: the input schema of the saved model.</summary>
+    private static IDataView EmptyInput(MLContext context, string imageColumnName)
+    {
+        var definition = Microsoft.ML.Data.SchemaDefinition.Create(typeof(PathOnly));
+        definition[0].ColumnName = imageColumnName;
+        return context.Data.LoadFromEnumerable(Array.Empty<PathOnly>(), definition);
+    }
+
+    private sealed class PathOnly
+    {
+        public string ImagePath { get; set; } = "";
+    }
+}
