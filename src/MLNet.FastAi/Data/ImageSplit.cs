@@ -39,8 +39,23 @@ public sealed class ImageSplit
     /// This split as an ML.NET <see cref="IDataView"/> with a text column <c>ImagePath</c> and a text column <c>Label</c>
     /// (empty for unlabeled images), ready for <c>MapValueToKey("Label")</c>.
     /// </summary>
-    public IDataView ToDataView(MLContext context) =>
-        context.Data.LoadFromEnumerable(Enumerable.Range(0, Count).Select(i => new ImageRow { ImagePath = Paths[i], Label = LabelOf(i) ?? "" }));
+    /// <param name="context">The ML.NET context.</param>
+    /// <param name="labelAsKey">
+    /// Make <c>Label</c> a key whose values are <see cref="Classes"/> in order — what <c>Evaluate</c> needs for a model
+    /// saved by a learner of this dataset. Unlabelled images get the missing key.
+    /// </param>
+    public IDataView ToDataView(MLContext context, bool labelAsKey = false)
+    {
+        var view = context.Data.LoadFromEnumerable(Enumerable.Range(0, Count).Select(i => new ImageRow { ImagePath = Paths[i], Label = LabelOf(i) ?? "" }));
+        if (!labelAsKey) return view;
+        var keys = context.Data.LoadFromEnumerable(Classes.Select(c => new ClassRow { Label = c }));
+        return context.Transforms.Conversion.MapValueToKey(nameof(ImageRow.Label), keyData: keys).Fit(view).Transform(view);
+    }
+
+    private sealed class ClassRow
+    {
+        public string Label { get; set; } = "";
+    }
 
     /// <summary>The rows of <see cref="ToDataView"/>.</summary>
     public sealed class ImageRow

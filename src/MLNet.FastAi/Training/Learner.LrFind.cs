@@ -116,6 +116,7 @@ public sealed partial class Learner
         {
             _snapshot = new TrainingSnapshot(Learner);
             Learner.Recorder.StopOnNonFiniteLoss = false;
+            Learner.Recorder.Probing = true;
         }
 
         public override void BeforeBatch()
@@ -139,6 +140,7 @@ public sealed partial class Learner
         public override void AfterFit()
         {
             Learner.Recorder.StopOnNonFiniteLoss = true;
+            Learner.Recorder.Probing = false;
             _snapshot?.Restore(Learner);
             _snapshot?.Dispose();
             _snapshot = null;

@@ -11,7 +11,11 @@ namespace MLNet.FastAi.Training;
 /// <param name="ValidLoss">Mean validation loss, or NaN when validation was skipped.</param>
 /// <param name="Metrics">Metric values by name, in the learner's metric order.</param>
 /// <param name="Duration">Wall time of the epoch.</param>
-public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidLoss, IReadOnlyDictionary<string, double> Metrics, TimeSpan Duration);
+public sealed record EpochRecord(int Epoch, double TrainLoss, double ValidLoss, IReadOnlyDictionary<string, double> Metrics, TimeSpan Duration)
+{
+    /// <summary>Which fit of the learner the epoch belongs to, counting from 0 (fine_tune runs two).</summary>
+    public int FitNumber { get; init; }
+}
 
 /// <summary>
 /// Records what training did (fastai's <c>Recorder</c>): per training batch the learning rate and momentum of every
@@ -27,6 +31,8 @@ public sealed class Recorder : Callback
     private readonly List<double[]> _momentums = new();
     private readonly List<int> _epochEnds = new();
     private readonly List<EpochRecord> _epochs = new();
+    private readonly List<EpochRecord> _history = new();
+    private int _fits = -1;
     private readonly Stopwatch _epochClock = new();
     private double _average;
     private int _count;
@@ -49,6 +55,9 @@ public sealed class Recorder : Callback
     /// <summary>Stop the fit with an error naming the epoch and batch when a training loss is NaN or infinite.</summary>
     public bool StopOnNonFiniteLoss { get; set; } = true;
 
+    /// <summary>True during an lr_find probe, whose epochs are not training history.</summary>
+    internal bool Probing { get; set; }
+
     /// <summary>Smoothed (debiased exponential moving average) training loss per training batch.</summary>
     public IReadOnlyList<double> Losses { get { Flush(); return _smoothLosses; } }
 
@@ -67,8 +76,11 @@ public sealed class Recorder : Callback
     /// <summary>Number of training batches recorded at the end of each epoch (fastai's <c>recorder.iters</c>).</summary>
     public IReadOnlyList<int> EpochEndIterations => _epochEnds;
 
-    /// <summary>The epoch table (fastai's <c>recorder.values</c>).</summary>
+    /// <summary>The epoch table of the last fit (fastai's <c>recorder.values</c>).</summary>
     public IReadOnlyList<EpochRecord> Epochs => _epochs;
+
+    /// <summary>Every epoch of every fit of the learner, oldest first (lr_find probes excluded).</summary>
+    public IReadOnlyList<EpochRecord> History => _history;
 
     /// <summary>Column names of the epoch table: epoch, train_loss, valid_loss, metrics..., time.</summary>
     public IReadOnlyList<string> MetricNames =>
@@ -81,6 +93,7 @@ public sealed class Recorder : Callback
     public override void BeforeFit()
     {
         Clear();
+        _fits++;
     }
 
     /// <summary>Forgets everything recorded.</summary>
@@ -129,7 +142,9 @@ public sealed class Recorder : Callback
         _epochEnds.Add(_smoothLosses.Count);
         double valid = _validCount == 0 || _validLossSum is null ? double.NaN : _validLossSum.cpu().item<float>() / _validCount;
         var metrics = Learner.Metrics.ToDictionary(m => m.Name, m => Learner.MetricValues.TryGetValue(m.Name, out var v) ? v : double.NaN);
-        _epochs.Add(new EpochRecord(Learner.Epoch, SmoothLoss, valid, metrics, _epochClock.Elapsed));
+        var record = new EpochRecord(Learner.Epoch, SmoothLoss, valid, metrics, _epochClock.Elapsed) { FitNumber = Math.Max(0, _fits) };
+        _epochs.Add(record);
+        if (!Probing) _history.Add(record);
         _validCount = 0;
     }
 

@@ -1,0 +1,69 @@
+// fastai's MNIST tutorial as an ML.NET pipeline: MapValueToKey → FastAiCnn → MapKeyToValue, Evaluate,
+// Model.Save / Model.Load, PredictionEngine, and the interpretation pictures — on the repository's MNIST sample.
+using System.Diagnostics;
+using Microsoft.ML;
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Examples;
+using MLNet.FastAi.Pipelines;
+
+var args_ = ExampleArguments.Parse(args);
+var clock = Stopwatch.StartNew();
+string Out(string name) => Path.Combine(args_.OutputFolder, name);
+Directory.CreateDirectory(args_.OutputFolder);
+
+// Rows of (ImagePath, Label) from the training/ and testing/ folders, as any ML.NET user would load them.
+var ml = new MLContext(seed: 1);
+IEnumerable<ImageSplit.ImageRow> Rows(string split) =>
+    Directory.EnumerateDirectories(Path.Combine(args_.DataFolder, split)).Order()
+        .SelectMany(folder => Directory.EnumerateFiles(folder).Order()
+            .Select(file => new ImageSplit.ImageRow { ImagePath = file, Label = Path.GetFileName(folder) }));
+IDataView train = ml.Data.LoadFromEnumerable(Rows("training"));
+IDataView test = ml.Data.LoadFromEnumerable(Rows("testing"));
+
+var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+    .Append(ml.MulticlassClassification.Trainers.FastAiCnn(new FastAiCnnOptions
+    {
+        ImageColumnName = "ImagePath",
+        Epochs = args_.Epochs,
+        BatchSize = args_.BatchSize,
+        Normalization = NormalizationStats.Mnist,
+        Device = args_.Device,
+        ShowProgress = true,
+    }))
+    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+
+Console.WriteLine("Training (fastai fine_tune: 1 frozen epoch, then unfrozen)...");
+var model = pipeline.Fit(train);
+
+var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
+Console.WriteLine($"test: micro accuracy {metrics.MicroAccuracy:0.0000}, macro accuracy {metrics.MacroAccuracy:0.0000}, log-loss {metrics.LogLoss:0.0000}");
+Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
+
+// Save as a zip of stock ML.NET parts, load it back as an app with no TorchSharp would, predict one image.
+string zip = Out("mnist.zip");
+ml.Model.Save(model, train.Schema, zip);
+var loaded = ml.Model.Load(zip, out var inputSchema);
+var reloaded = ml.MulticlassClassification.Evaluate(loaded.Transform(test));
+Console.WriteLine($"reloaded {zip}: micro accuracy {reloaded.MicroAccuracy:0.0000}");
+
+var engine = ml.Model.CreatePredictionEngine<ImageSplit.ImageRow, DigitPrediction>(loaded);
+string sample = Rows("testing").First().ImagePath;
+var prediction = engine.Predict(new ImageSplit.ImageRow { ImagePath = sample });
+Console.WriteLine($"PredictionEngine: {Path.GetFileName(Path.GetDirectoryName(sample))}/{Path.GetFileName(sample)} → {prediction.PredictedLabel} (p={prediction.Score.Max():0.000})");
+
+// Pictures from the loaded model: confusion matrix and top losses, as fastai's ClassificationInterpretation.
+// The loaded pipeline starts with the fitted MapValueToKey, so the test rows' text labels become the model's keys.
+var interp = MLNetInterpretation.FromModel(loaded, test, imageColumnName: "ImagePath");
+interp.PlotConfusionMatrix(Out("confusion_matrix.png"));
+interp.PlotTopLosses(Out("top_losses.png"));
+Console.WriteLine(interp.ClassificationReport());
+
+Console.WriteLine($"Done in {clock.Elapsed.TotalSeconds:0}s. Files in {args_.OutputFolder}:");
+foreach (var file in Directory.EnumerateFiles(args_.OutputFolder).Order()) Console.WriteLine("  " + Path.GetFileName(file));
+
+/// <summary>What the PredictionEngine returns: the label text (after MapKeyToValue) and the class probabilities.</summary>
+internal sealed class DigitPrediction
+{
+    public string PredictedLabel { get; set; } = "";
+    public float[] Score { get; set; } = Array.Empty<float>();
+}
