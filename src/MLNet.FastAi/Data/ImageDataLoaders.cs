@@ -146,7 +146,7 @@ public sealed partial class ImageDataLoaders : IDisposable
     private ImageSplit Decode(ImageSplit split)
     {
         var bad = new List<BadImage>();
-        var (set, kept) = ImageDecoder.Decode(split, Pipeline, _options.OnBadImage, bad);
+        var (set, kept) = ImageDecoder.Decode(split, Pipeline, _options.OnBadImage, bad, _options.MaxImagePixels);
         _skipped.AddRange(bad);
         var survivor = kept.Length == split.Count ? split
             : new ImageSplit(split.Name, kept.Select(i => split.Paths[i]).ToList(), kept.Select(i => split.LabelIndices[i]).ToList(), Classes);

@@ -26,6 +26,12 @@ public sealed record ImageDataOptions
     /// <summary>Training augmentation, or null for none (fastai's <c>batch_tfms=aug_transforms()</c>).</summary>
     public AugmentationOptions? Augmentation { get; init; }
 
+    /// <summary>Default of <see cref="MaxImagePixels"/>: 100 megapixels.</summary>
+    public const long DefaultMaxImagePixels = 100_000_000;
+
+    /// <summary>Images whose header claims more pixels than this are refused before decoding (decompression bombs).</summary>
+    public long MaxImagePixels { get; init; } = DefaultMaxImagePixels;
+
     /// <summary>Input normalization, or null to let the learner choose (ImageNet statistics for pretrained models).</summary>
     public NormalizationStats? Normalization { get; init; }
 
@@ -35,6 +41,7 @@ public sealed record ImageDataOptions
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (ValidBatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(ValidBatchSize), ValidBatchSize, "ValidBatchSize must be at least 1.");
+        if (MaxImagePixels < 1) throw new ArgumentOutOfRangeException(nameof(MaxImagePixels), MaxImagePixels, "MaxImagePixels must be positive.");
         if (ImageSize is < 1 or > 4096) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "ImageSize must be between 1 and 4096 pixels.");
         Augmentation?.Validate();
         Normalization?.Validate();

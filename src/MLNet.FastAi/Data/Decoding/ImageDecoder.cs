@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,7 +24,7 @@ internal static class ImageDecoder
     /// </summary>
     /// <returns>The tensors and the indices (into the split) of the images they hold, in order.</returns>
     public static (ImageTensorSet Set, int[] Kept) Decode(ImageSplit split, ImagePipeline pipeline, BadImageHandling onBadImage,
-        List<BadImage> bad, CancellationToken cancellation = default)
+        List<BadImage> bad, long maxPixels = ImageDataOptions.DefaultMaxImagePixels, CancellationToken cancellation = default)
     {
         pipeline.Validate();
         var context = new MLContext(seed: 0);
@@ -40,14 +41,23 @@ internal static class ImageDecoder
         Parallel.ForEach(chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellation }, chunk =>
         {
             int start = chunk * ChunkSize, end = Math.Min(n, start + ChunkSize);
-            while (start < end)
+            var candidates = new List<int>();
+            for (int i = start; i < end; i++)
             {
-                // A failed row can leave its cursor unusable, so decoding resumes with a fresh cursor after it.
-                int failedAt = DecodeRange(context, transformer, split, start, end, pixels[chunk], chunk * ChunkSize, size, ok, out string? reason);
-                if (failedAt < 0) break;
-                failures.Add((failedAt, reason!));
-                if (onBadImage == BadImageHandling.Fail) return;
-                start = failedAt + 1;
+                // Headers first: bad files are named exactly, and a decompression bomb is refused before any allocation.
+                if (HeaderProblem(split.Paths[i], maxPixels) is { } problem) failures.Add((i, problem));
+                else candidates.Add(i);
+            }
+            if (onBadImage == BadImageHandling.Fail && !failures.IsEmpty) return;
+            if (TryDecodeRows(context, transformer, split, candidates, pixels[chunk], start, size, ok, out _)) return;
+            // ML.NET's cursors may decode ahead of the row they report, so a failure is pinned down one row at a time.
+            foreach (int i in candidates.Where(i => !ok[i]))
+            {
+                if (!TryDecodeRows(context, transformer, split, new[] { i }, pixels[chunk], start, size, ok, out string? reason))
+                {
+                    failures.Add((i, reason!));
+                    if (onBadImage == BadImageHandling.Fail) return;
+                }
             }
         });
 
@@ -63,7 +73,7 @@ internal static class ImageDecoder
 
         var kept = Enumerable.Range(0, n).Where(i => ok[i]).ToArray();
         if (kept.Length == 0)
-            throw new InvalidDataException($"None of the {n} images of the {split.Name} set could be decoded.");
+            throw new InvalidDataException($"None of the {n} images of the {split.Name} set could be decoded; the first, '{split.Paths[failed[0].Index]}': {failed[0].Reason}.");
         using var scope = NewDisposeScope();
         var parts = pixels.Select((chunk, c) => KeptPart(chunk, c * ChunkSize, ok, size, pipeline)).Where(t => t is not null).ToList();
         var images = parts.Count == 1 ? parts[0]! : cat(parts!, 0);
@@ -71,38 +81,55 @@ internal static class ImageDecoder
         return (new ImageTensorSet(images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope()), kept);
     }
 
-    /// <summary>Decodes rows [start, end); returns -1 when all succeeded, else the index of the first failure.</summary>
-    private static int DecodeRange(MLContext context, ITransformer transformer, ImageSplit split, int start, int end,
+    /// <summary>Decodes the given rows in one ML.NET cursor; false (with the error) when any of them fails.</summary>
+    private static bool TryDecodeRows(MLContext context, ITransformer transformer, ImageSplit split, IReadOnlyList<int> indices,
         byte[] pixels, int pixelsOffset, int size, bool[] ok, out string? reason)
     {
         reason = null;
-        var rows = Enumerable.Range(start, end - start).Select(i => new PathRow { ImagePath = split.Paths[i] }).ToList();
+        if (indices.Count == 0) return true;
+        var rows = indices.Select(i => new PathRow { ImagePath = split.Paths[i] }).ToList();
         var output = transformer.Transform(context.Data.LoadFromEnumerable(rows));
         var column = output.Schema[PixelsColumn];
-        int index = start;
         try
         {
             using var cursor = output.GetRowCursor(new[] { column });
             var getter = cursor.GetGetter<VBuffer<byte>>(column);
             var buffer = default(VBuffer<byte>);
+            int k = 0;
             while (cursor.MoveNext())
             {
-                if (!File.Exists(split.Paths[index])) throw new FileNotFoundException("the file does not exist");
+                int index = indices[k++];
                 getter(ref buffer);
                 if (buffer.Length != size) throw new InvalidDataException($"decoded to {buffer.Length} values instead of {size}");
                 var target = pixels.AsSpan((index - pixelsOffset) * size, size);
                 if (buffer.IsDense) buffer.GetValues().CopyTo(target);
                 else { target.Clear(); buffer.CopyTo(target); }
                 ok[index] = true;
-                index++;
             }
-            return -1;
+            return true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             reason = Innermost(e).Message;
-            return index;
+            return false;
         }
+    }
+
+    /// <summary>
+    /// Reads only the image header, so that a file claiming an absurd size (a decompression bomb) is refused before
+    /// the decoder allocates anything for it, and a file that is not an image is named as such. Null when fine.
+    /// </summary>
+    private static string? HeaderProblem(string path, long maxPixels)
+    {
+        if (!File.Exists(path)) return "the file does not exist";
+        if (new FileInfo(path).Length == 0) return "the file is empty";
+        using var codec = SKCodec.Create(path);
+        if (codec is null) return "it is not an image in a format the decoder reads (or its header is damaged)";
+        int width = codec.Info.Width, height = codec.Info.Height;
+        if (width < 1 || height < 1) return $"its header claims {width}×{height} pixels";
+        if ((long)width * height > maxPixels)
+            return $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed (ImageDataOptions.MaxImagePixels); refused before decoding";
+        return null;
     }
 
     private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
