@@ -32,8 +32,13 @@ public sealed partial class Learner
                 WriteEntry(zip, "meta.json", s => JsonSerializer.Serialize(s, Metadata(withOptimizer), JsonOptions));
                 WriteEntry(zip, "model.bin", s => TorchSharpStateDict.Write(s, _model.state_dict().Select(kv => (kv.Key, kv.Value))));
                 if (withOptimizer)
+                {
                     WriteEntry(zip, "optimizer.bin", s => TorchSharpStateDict.Write(s,
                         Optimizer.State().SelectMany(st => new[] { (st.Name + "#avg", st.Average), (st.Name + "#sqr", st.SquareAverage) })));
+                    // The CPU random state (dropout masks, initialisations) makes a resumed run repeat an uninterrupted one.
+                    using var rng = get_rng_state();
+                    WriteEntry(zip, "rng.bin", s => TorchSharpStateDict.Write(s, new[] { ("cpu", rng) }));
+                }
             }
             File.Move(temporary, path, overwrite: true);
         }
@@ -75,6 +80,12 @@ public sealed partial class Learner
                     var state = Optimizer.State().Select(s => s.Name).Where(n => moments.ContainsKey(n + "#avg"))
                         .ToDictionary(n => n, n => (moments[n + "#avg"], moments[n + "#sqr"]));
                     Optimizer.LoadState(state, meta.OptimizerSteps);
+                    if (zip.GetEntry("rng.bin") is not null)
+                    {
+                        var rng = ReadEntry(zip, "rng.bin", what, s => TorchSharpStateDict.Read(s, what + " (rng.bin)"));
+                        set_rng_state(rng["cpu"]);
+                        foreach (var t in rng.Values) t.Dispose();
+                    }
                     for (int g = 0; g < Math.Min(meta.Hypers.Count, GroupCount); g++)
                     {
                         var h = meta.Hypers[g];

@@ -63,10 +63,16 @@ public sealed partial class Learner
     /// <param name="callbacks">Callbacks for this fit only.</param>
     /// <param name="resetOptimizer">Clear the optimizer's moment state first.</param>
     /// <param name="cancellation">Stops the fit within one batch; <see cref="OperationCanceledException"/> is thrown after cleanup.</param>
+    /// <param name="startEpoch">
+    /// Resume at this epoch (fastai's <c>start_epoch</c>): after loading a checkpoint saved with its optimizer at the end
+    /// of epoch <c>startEpoch − 1</c>, the remaining epochs see the same shuffles, schedule positions and random draws as
+    /// an uninterrupted run.
+    /// </param>
     public void Fit(int epochs, LearningRates? lr = null, double? weightDecay = null, IEnumerable<Callback>? callbacks = null,
-        bool resetOptimizer = false, CancellationToken cancellation = default)
+        bool resetOptimizer = false, CancellationToken cancellation = default, int startEpoch = 0)
     {
         if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "Fit needs at least one epoch.");
+        if (startEpoch < 0 || startEpoch >= epochs) throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, $"startEpoch must be in [0, {epochs}).");
         if (weightDecay is < 0) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must not be negative.");
         if (IsFitting) throw new InvalidOperationException("A fit is already running on this learner.");
         if (resetOptimizer) Optimizer.Rebuild();
@@ -79,22 +85,22 @@ public sealed partial class Learner
         _active = _callbacks.Concat(extra).Where(c => !probing || c.RunsDuringLrFind).OrderBy(c => c.Order).ToList();
         _cancellation = cancellation;
         EpochCount = epochs;
-        RunFit();
+        RunFit(startEpoch);
     }
 
-    private void RunFit()
+    private void RunFit(int startEpoch)
     {
         IsFitting = true;
-        Epoch = 0;
-        TrainIteration = 0;
-        PctTrain = 0;
         using var train = Data.Loader(Data.Train, Device, training: true, Normalization);
         using var valid = Data.Loader(Data.Valid, Device, training: false, Normalization);
+        Epoch = startEpoch;
+        TrainIteration = startEpoch * train.BatchCount;
+        PctTrain = (double)startEpoch / EpochCount;
         bool cancelled = false;
         try
         {
             Raise(c => c.BeforeFit());
-            for (int e = 0; e < EpochCount; e++)
+            for (int e = startEpoch; e < EpochCount; e++)
             {
                 Epoch = e;
                 try

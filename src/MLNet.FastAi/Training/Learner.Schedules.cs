@@ -18,9 +18,10 @@ public sealed partial class Learner
     /// <param name="momentums">Momentum start/middle/end; null uses the learner's.</param>
     /// <param name="callbacks">Callbacks for this fit only.</param>
     /// <param name="cancellation">Stops the fit within one batch.</param>
+    /// <param name="startEpoch">Resume at this epoch after loading a checkpoint (see <see cref="Fit"/>).</param>
     public void FitOneCycle(int epochs, LearningRates? lrMax = null, double div = 25, double divFinal = 1e5, double pctStart = 0.25,
         double? weightDecay = null, (double Start, double Middle, double End)? momentums = null, IEnumerable<Callback>? callbacks = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, int startEpoch = 0)
     {
         if (!(div > 0) || !(divFinal > 0)) throw new ArgumentOutOfRangeException(nameof(div), "div and divFinal must be positive.");
         if (pctStart is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(pctStart), pctStart, "pctStart must be in [0, 1].");
@@ -31,7 +32,7 @@ public sealed partial class Learner
             ["lr"] = peaks.Select(p => Schedules.CombinedCosine(pctStart, p / div, p, p / divFinal)).ToList(),
             ["mom"] = new[] { Schedules.CombinedCosine(pctStart, moms.Start, moms.Middle, moms.End) },
         });
-        Fit(epochs, lrMax, weightDecay, new Callback[] { scheduler }.Concat(callbacks ?? Array.Empty<Callback>()), cancellation: cancellation);
+        Fit(epochs, lrMax, weightDecay, new Callback[] { scheduler }.Concat(callbacks ?? Array.Empty<Callback>()), cancellation: cancellation, startEpoch: startEpoch);
     }
 
     /// <summary>
