@@ -17,8 +17,11 @@ public sealed class EndToEndTests(TrainedModelFixture model)
         Assert.True(run.ExitCode == 0, run.ToString());
         var tableHeaders = run.Out.Split('\n').Where(l => l.StartsWith("epoch") && l.Contains("train_loss") && l.Contains("valid_loss") && l.Contains("accuracy")).ToList();
         Assert.True(tableHeaders.Count == 2, $"Expected the frozen and the unfrozen epoch tables:\n{run}");
-        Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Validation accuracy:") > 2 * Chance, run.ToString());
-        Assert.Contains("4 classes (0, 1, 2, 3)", run.Out);
+        // Two short epochs on 128 images: clearly better than chance, not yet good. Runs with the same seed were seen
+        // to differ (validation accuracy 0.66-0.75, test 0.775-0.80), hence the margins.
+        Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Validation accuracy:") > 1.6 * Chance, run.ToString());
+        Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Test accuracy:") > 2 * Chance, run.ToString());
+        Assert.Contains("128 training and 32 validation images, 40 test images; 4 classes (0, 1, 2, 3)", run.Out);
 
         foreach (var file in new[] { model.ModelZip, model.Onnx, model.Checkpoint, model.Report })
             Assert.True(new FileInfo(file).Length > 1000, $"{file} is missing or tiny.\n{run}");
@@ -41,8 +44,10 @@ public sealed class EndToEndTests(TrainedModelFixture model)
         Assert.True(run.ExitCode == 0, run.ToString());
         double accuracy = TrainedModelFixture.NumberAfter(run.Out, "Accuracy:");
         Assert.True(accuracy > 2 * Chance, run.ToString());
-        // The zip (stock ML.NET + ONNX Runtime) scores the validation images as the TorchSharp learner did: at most one of 40 may flip on a near tie.
-        Assert.InRange(accuracy, TrainedModelFixture.NumberAfter(model.Train.Out, "Validation accuracy:") - 0.026, TrainedModelFixture.NumberAfter(model.Train.Out, "Validation accuracy:") + 0.026);
+        // The zip (stock ML.NET + ONNX Runtime) scores the test images as the TorchSharp learner did after training:
+        // at most one of the 40 may flip on a near tie.
+        double learnerAccuracy = TrainedModelFixture.NumberAfter(model.Train.Out, "Test accuracy:");
+        Assert.InRange(accuracy, learnerAccuracy - 0.026, learnerAccuracy + 0.026);
         Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Log-loss:") > 0);
         Assert.Contains("Confusion table", run.Out);
         Assert.Contains("PREDICTED", run.Out);

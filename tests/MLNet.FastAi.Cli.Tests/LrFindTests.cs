@@ -1,5 +1,6 @@
 namespace MLNet.FastAi.Cli.Tests;
 
+[Collection(TrainedModelCollection.Name)] // TorchSharp's random generator is global: one training at a time keeps runs reproducible.
 public sealed class LrFindTests
 {
     [Fact]

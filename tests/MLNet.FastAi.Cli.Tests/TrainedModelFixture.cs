@@ -5,7 +5,8 @@ namespace MLNet.FastAi.Cli.Tests;
 
 /// <summary>
 /// Trains once, with the real command line, on a slice of the MNIST sample (digits 0-3: 40 training and 10 test
-/// images each), asking for every output; the end-to-end tests then evaluate, predict, export and interpret that model.
+/// images each; a fifth of the training images held out for validation, the test images kept apart and scored after
+/// training), asking for every output; the end-to-end tests then evaluate, predict, export and interpret that model.
 /// </summary>
 public sealed class TrainedModelFixture : IDisposable
 {
@@ -16,8 +17,8 @@ public sealed class TrainedModelFixture : IDisposable
     public TrainedModelFixture()
     {
         Data = TestData.MnistSlice(_folder["mnist"], [0, 1, 2, 3], trainPerDigit: 40, testPerDigit: 10);
-        Train = Cli.Run("train", Data, "--train", "training", "--valid", "testing",
-            "--epochs", "1", "--freeze-epochs", "1", "--batch-size", "16", "--seed", "1",
+        Train = Cli.Run("train", Data, "--train", "training", "--valid-pct", "0.2", "--test", "testing",
+            "--epochs", "1", "--freeze-epochs", "1", "--base-lr", "0.01", "--batch-size", "16", "--seed", "1", "--early-stopping", "3",
             "--out", ModelZip, "--onnx", Onnx, "--checkpoint", _folder["checkpoints/mnist"], "--report", Report, "--tensorboard", TensorBoard);
     }
 

@@ -144,6 +144,31 @@ public sealed class UsageTests
     }
 
     [Fact]
+    public void ACsvWithoutTheNamedColumn_IsAnInputError_NamingTheColumn()
+    {
+        using var folder = new TemporaryFolder();
+        string csv = folder["labels.csv"];
+        File.WriteAllLines(csv, ["name,label", "training/0/0.png,0"]);
+
+        var run = Cli.Run("train", csv, "--label-col", "digit", "--valid-pct", "0.5");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("'digit'", run.Error);
+        Assert.Contains(csv, run.Error);
+    }
+
+    [Fact]
+    public void CudaOnAMachineWithoutIt_IsARuntimeFailure()
+    {
+        // The tests run on TorchSharp-cpu: CUDA is never there.
+        var run = Cli.Run("train", TestData.MnistSample, "--train", "training", "--valid", "testing", "--device", "cuda");
+
+        Assert.True(run.ExitCode == 3, run.ToString());
+        Assert.Contains("--device cuda", run.Error);
+        Assert.DoesNotContain("Loading images", run.Out);
+    }
+
+    [Fact]
     public void Verbose_AddsTheStackTrace()
     {
         var run = Cli.Run("export-onnx", "/no/such/model.zip", "--verbose");

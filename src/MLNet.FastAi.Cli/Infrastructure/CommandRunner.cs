@@ -26,7 +26,7 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
         {
             var e = Unwrap(thrown);
             int code = ExitCodeOf(e);
-            console.Error.WriteLine($"error: {e.Message}");
+            console.Error.WriteLine($"error: {MessageOf(e)}");
             if (parse.GetValue(verbose))
                 console.Error.WriteLine(thrown.ToString());
             else if (code == ExitCodes.Failure)
@@ -39,6 +39,10 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
         }
     }
 
+    /// <summary>The message without .NET's " (Parameter 'name')" suffix, which names a package parameter rather than an option.</summary>
+    private static string MessageOf(Exception e) =>
+        e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+
     /// <summary>The exception that says what went wrong, rather than the wrapper around it.</summary>
     private static Exception Unwrap(Exception e)
     {
@@ -49,14 +53,16 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
     }
 
     /// <summary>
-    /// Exit code for an exception: the CLI's own errors say theirs; missing or malformed inputs are input errors;
-    /// argument errors come from option values the package refused; anything else failed while running.
+    /// Exit code for an exception: the CLI's own errors say theirs; a value out of range is an option the package
+    /// refused; missing or malformed inputs, and other arguments the package refused (data that does not fit, such as
+    /// a split leaving no validation images), are input errors; anything else failed while running.
     /// </summary>
     internal static int ExitCodeOf(Exception e) => e switch
     {
         CliException cli => cli.ExitCode,
-        FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException or PathTooLongException => ExitCodes.Input,
-        ArgumentException => ExitCodes.Usage,
+        ArgumentOutOfRangeException => ExitCodes.Usage,
+        FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException or PathTooLongException
+            or ArgumentException => ExitCodes.Input,
         _ => ExitCodes.Failure,
     };
 }

@@ -15,15 +15,6 @@ internal static class InputPaths
         return full;
     }
 
-    /// <summary>The full path of an existing folder.</summary>
-    public static string RequireDirectory(string path, string what)
-    {
-        string full = Path.GetFullPath(path);
-        if (File.Exists(full)) throw CliException.Input($"The {what} '{path}' is a file; a folder is needed.");
-        if (!Directory.Exists(full)) throw CliException.Input($"The {what} '{path}' does not exist.");
-        return full;
-    }
-
     /// <summary>
     /// Image files named by <paramref name="paths"/>: files as given, folders searched recursively for images (by
     /// extension, hidden entries skipped), each in sorted order.

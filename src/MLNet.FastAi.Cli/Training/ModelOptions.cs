@@ -35,12 +35,16 @@ internal sealed class ModelOptions
             : random ? PretrainedSource.None
             : hasOfflineWeights ? PretrainedSource.MLNetImageNet
             : PretrainedSource.None;
+        var device = parse.GetValue(Device) switch { "cpu" => ComputeDevice.Cpu, "cuda" => ComputeDevice.Cuda, _ => ComputeDevice.Auto };
+        if (device == ComputeDevice.Cuda && !TorchRuntime.IsCudaAvailable)
+            throw CliException.Failure("--device cuda: no CUDA device is usable. This tool carries the CPU build of libtorch; set " +
+                                       $"{TorchRuntime.LibTorchEnvironmentVariable} to a CUDA PyTorch's torch/lib folder, or use --device cpu.");
         return new VisionLearnerOptions
         {
             Architecture = architecture,
             Pretrained = source,
             WeightsFile = weights is null ? null : InputPaths.RequireFile(weights, "weights file"),
-            Device = parse.GetValue(Device) switch { "cpu" => ComputeDevice.Cpu, "cuda" => ComputeDevice.Cuda, _ => ComputeDevice.Auto },
+            Device = device,
             Seed = seed,
             ShowProgress = false,
         };

@@ -33,13 +33,14 @@ internal sealed class TrainingDataOptions
     public Option<string?> Normalize { get; } = Options.Choice("--normalize", "Input normalization statistics [default: imagenet when pretrained, none otherwise].", null, "imagenet", "mnist", "cifar", "none");
     public Option<bool> Augment { get; } = Options.Flag("--augment", "Augment training batches with fastai's aug_transforms (flip, rotate, zoom, warp, lighting).");
     public Option<bool> NoFlip { get; } = Options.Flag("--no-flip", "With --augment: no horizontal flips (for digits, text, anything with a handedness).");
-    public Option<int?> Seed { get; } = Options.OptionalInt("--seed", "Seed for the validation split, shuffling, augmentation and weight initialisation (reproducible runs).", 0);
+    public Option<int?> Seed { get; } = Options.OptionalInt("--seed", "Seed for the validation split, shuffling, augmentation and the initial head weights.", 0);
+    public Option<bool> SkipBadImages { get; } = Options.Flag("--skip-bad-images", "Leave out images that cannot be decoded (counted in a warning) instead of stopping.");
 
     public void AddTo(Command command)
     {
         command.Add(Data);
         foreach (Option option in new Option[] { Train, Valid, ValidPct, Test, Csv, FileNameColumn, LabelColumn, ValidColumn, ImageFolder, Suffix,
-                     ImageSize, BatchSize, Resize, Normalize, Augment, NoFlip, Seed })
+                     ImageSize, BatchSize, Resize, Normalize, Augment, NoFlip, Seed, SkipBadImages })
             command.Add(option);
     }
 
@@ -50,13 +51,29 @@ internal sealed class TrainingDataOptions
         CheckCombinations(parse, csv is not null);
         var options = ImageOptions(parse);
         console.WriteLine(csv is null ? $"Loading images from {InputPaths.Display(root)} ..." : $"Loading images listed in {InputPaths.Display(Path.Combine(root, csv))} ...");
-        var data = csv is null
-            ? ImageDataLoaders.FromFolder(root, parse.GetValue(Train)!, parse.GetValue(Valid) ?? "valid", parse.GetValue(ValidPct), parse.GetValue(Test), options)
-            : ImageDataLoaders.FromCsv(root, csv, parse.GetValue(FileNameColumn)!, parse.GetValue(LabelColumn)!, parse.GetValue(ValidColumn),
-                parse.GetValue(ValidPct) ?? 0.2, parse.GetValue(ImageFolder), parse.GetValue(Suffix) ?? "", options: options);
+        ImageDataLoaders data;
+        try
+        {
+            data = csv is null
+                ? ImageDataLoaders.FromFolder(root, parse.GetValue(Train)!, parse.GetValue(Valid) ?? "valid", parse.GetValue(ValidPct), parse.GetValue(Test), options)
+                : ImageDataLoaders.FromCsv(root, csv, parse.GetValue(FileNameColumn)!, parse.GetValue(LabelColumn)!, parse.GetValue(ValidColumn),
+                    parse.GetValue(ValidPct) ?? 0.2, parse.GetValue(ImageFolder), parse.GetValue(Suffix) ?? "", options: options);
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("BadImageHandling.Skip", StringComparison.Ordinal))
+        {
+            throw CliException.Input(e.Message.Replace("set BadImageHandling.Skip", "pass --skip-bad-images", StringComparison.Ordinal), e);
+        }
+        catch (ArgumentException e) when (e.ParamName == "validPct")
+        {
+            throw CliException.Input($"{e.Message.Replace(" (Parameter 'validPct')", "", StringComparison.Ordinal)} Give a larger --valid-pct or more images.", e);
+        }
         console.WriteLine($"Data: {data.Train.Count} training and {data.Valid.Count} validation images" +
                           (data.Test is { } test ? $", {test.Count} test images" : "") +
                           $"; {data.ClassCount} classes ({Summary(data.Classes)}); images {data.Pipeline}; batch size {data.BatchSize}; seed {data.Seed}.");
+        if (data.SkippedImages.Count > 0)
+            console.Warn($"{data.SkippedImages.Count} image(s) could not be decoded and were left out, e.g. '{data.SkippedImages[0].Path}'.");
+        if (data.IgnoredNonImageFiles > 0)
+            console.Warn($"{data.IgnoredNonImageFiles} file(s) in the class folders are not images (by extension) and were left out.");
         return data;
     }
 
@@ -112,6 +129,7 @@ internal sealed class TrainingDataOptions
         ImageSize = parse.GetValue(ImageSize),
         Resize = parse.GetValue(Resize) switch { "crop" => ResizeMethod.Crop, "pad" => ResizeMethod.Pad, _ => ResizeMethod.Squish },
         Seed = parse.GetValue(Seed),
+        OnBadImage = parse.GetValue(SkipBadImages) ? BadImageHandling.Skip : BadImageHandling.Fail,
         Augmentation = parse.GetValue(Augment) ? AugmentationOptions.Default with { DoFlip = !parse.GetValue(NoFlip) } : null,
         Normalization = parse.GetValue(Normalize) switch
         {
