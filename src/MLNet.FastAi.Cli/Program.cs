@@ -1,0 +1,3 @@
+using MLNet.FastAi.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);

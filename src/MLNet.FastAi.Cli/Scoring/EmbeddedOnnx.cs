@@ -1,0 +1,87 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using MLNet.FastAi.Cli.Infrastructure;
+using MLNet.FastAi.Interpretation.Plots;
+using MLNet.FastAi.Onnx;
+
+namespace MLNet.FastAi.Cli.Scoring;
+
+/// <summary>What a model file given to <c>export-onnx</c> is.</summary>
+internal enum ModelFileKind
+{
+    /// <summary>Neither of the others.</summary>
+    Unknown,
+    /// <summary>A learner checkpoint (<c>Learner.Save</c>): a zip of meta.json, model.bin and optionally optimizer.bin.</summary>
+    Checkpoint,
+    /// <summary>An ML.NET model zip (<c>mlContext.Model.Save</c>): TransformerChain/Transform_NNN/... entries.</summary>
+    MLNetZip,
+}
+
+/// <summary>
+/// The ONNX model inside an ML.NET model zip. ML.NET's OnnxTransformer saves the model it runs as the entry
+/// <c>TransformerChain/Transform_NNN/OnnxModel</c>: a 32-bit little-endian byte count followed by the ONNX file's
+/// bytes (ML.NET's <c>BinaryWriter.WriteByteArray</c>), beside the transformer's <c>Model.key</c>.
+/// </summary>
+internal static class EmbeddedOnnx
+{
+    private const string EntryName = "OnnxModel";
+
+    /// <summary>Tells checkpoints from ML.NET zips by their entries; anything else (including a non-zip) is <see cref="ModelFileKind.Unknown"/>.</summary>
+    public static ModelFileKind KindOf(string path)
+    {
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            if (zip.GetEntry("meta.json") is not null && zip.GetEntry("model.bin") is not null) return ModelFileKind.Checkpoint;
+            if (zip.Entries.Any(e => e.FullName.StartsWith("TransformerChain/", StringComparison.Ordinal))) return ModelFileKind.MLNetZip;
+            return ModelFileKind.Unknown;
+        }
+        catch (InvalidDataException)
+        {
+            return ModelFileKind.Unknown;
+        }
+    }
+
+    /// <summary>
+    /// Writes the zip's one embedded ONNX model to <paramref name="onnxPath"/> (atomically) and returns its graph's
+    /// inputs and outputs, e.g. "__FastAiPixels: Float [1, 3, 28, 28]".
+    /// </summary>
+    /// <exception cref="CliException">No embedded ONNX model, several, or a damaged one (input error).</exception>
+    public static (IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs) Extract(string zipPath, string onnxPath)
+    {
+        byte[] onnx = Read(zipPath);
+        OnnxModel model;
+        try
+        {
+            model = OnnxModelReader.Read(onnx, $"The ONNX model inside '{zipPath}'");
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        {
+            throw CliException.Input($"The ONNX model inside '{zipPath}' is damaged: {e.Message}", e);
+        }
+        AtomicFile.WriteAllBytes(onnxPath, onnx);
+        return (model.Graph.Inputs.Select(Describe).ToList(), model.Graph.Outputs.Select(Describe).ToList());
+    }
+
+    private static byte[] Read(string zipPath)
+    {
+        using var zip = ZipFile.OpenRead(zipPath);
+        var entries = zip.Entries
+            .Where(e => e.FullName.StartsWith("TransformerChain/", StringComparison.Ordinal) && e.Name == EntryName)
+            .ToList();
+        if (entries.Count == 0)
+            throw CliException.Input($"The ML.NET model '{zipPath}' holds no ONNX model (no OnnxTransformer); was it saved by 'mlnet-fastai train'?");
+        if (entries.Count > 1)
+            throw CliException.Input($"The ML.NET model '{zipPath}' holds {entries.Count} ONNX models ({string.Join(", ", entries.Select(e => e.FullName))}); this tool extracts one.");
+        using var stream = entries[0].Open();
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (bytes.Length < sizeof(int) || BinaryPrimitives.ReadInt32LittleEndian(bytes) != bytes.Length - sizeof(int))
+            throw CliException.Input($"The entry '{entries[0].FullName}' of '{zipPath}' is not a length-prefixed ONNX model; is the zip damaged?");
+        return bytes[sizeof(int)..].ToArray();
+    }
+
+    private static string Describe(OnnxValueInfo value) =>
+        $"{value.Name}: {value.ElementType} [{string.Join(", ", value.Shape.Select((d, i) => d?.ToString() ?? value.SymbolicDims.ElementAtOrDefault(i) ?? "?"))}]";
+}

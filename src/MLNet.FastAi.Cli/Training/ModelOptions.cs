@@ -1,0 +1,52 @@
+using System.CommandLine;
+using MLNet.FastAi.Cli.Infrastructure;
+using MLNet.FastAi.Runtime;
+using MLNet.FastAi.Training;
+using MLNet.FastAi.Vision;
+
+namespace MLNet.FastAi.Cli.Training;
+
+/// <summary>The network options of <c>train</c> and <c>lr-find</c>: architecture, starting weights and device.</summary>
+internal sealed class ModelOptions
+{
+    public Option<string?> Arch { get; } = Options.Choice("--arch", "The ResNet body.", "resnet18", "resnet18", "resnet34", "resnet50", "resnet18-cntk");
+    public Option<string?> Weights { get; } = Options.Text("--weights", "Pretrained body weights: a torchvision state dict (.pth/.pt), .safetensors, or a TorchSharp file (.dat/.bin).", helpName: "file");
+    public Option<bool> Pretrained { get; } = Options.Flag("--pretrained", "Start from pretrained weights (the default for resnet18 and resnet18-cntk, whose ImageNet weights ship offline with ML.NET; other architectures need --weights).");
+    public Option<bool> NoPretrained { get; } = Options.Flag("--no-pretrained", "Start from random weights.");
+    public Option<string?> Device { get; } = Options.Choice("--device", "Where to train: CUDA when available (auto), or always cpu or cuda.", "auto", "auto", "cpu", "cuda");
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Arch, Weights, Pretrained, NoPretrained, Device }) command.Add(option);
+    }
+
+    /// <summary>The learner options the command line asks for; conflicting choices are usage errors.</summary>
+    public VisionLearnerOptions Build(ParseResult parse, int? seed)
+    {
+        var architecture = ResNetArchitecture.FromName(parse.GetValue(Arch)!);
+        string? weights = parse.GetValue(Weights);
+        bool pretrained = parse.GetValue(Pretrained), random = parse.GetValue(NoPretrained);
+        if (pretrained && random) throw CliException.Usage("Give --pretrained or --no-pretrained, not both.");
+        if (random && weights is not null) throw CliException.Usage("--weights loads pretrained weights; it cannot go with --no-pretrained.");
+        bool hasOfflineWeights = architecture.Block == ResidualBlockKind.Basic && architecture.Name is "resnet18" or "resnet18-cntk";
+        if (pretrained && weights is null && !hasOfflineWeights)
+            throw CliException.Usage($"--pretrained: no pretrained {architecture.Name} weights ship with this tool (only resnet18 and resnet18-cntk); pass --weights <file>, or --no-pretrained.");
+        PretrainedSource? source = weights is not null ? PretrainedSource.File
+            : random ? PretrainedSource.None
+            : hasOfflineWeights ? PretrainedSource.MLNetImageNet
+            : PretrainedSource.None;
+        var device = parse.GetValue(Device) switch { "cpu" => ComputeDevice.Cpu, "cuda" => ComputeDevice.Cuda, _ => ComputeDevice.Auto };
+        if (device == ComputeDevice.Cuda && !TorchRuntime.IsCudaAvailable)
+            throw CliException.Failure("--device cuda: no CUDA device is usable. This tool carries the CPU build of libtorch; set " +
+                                       $"{TorchRuntime.LibTorchEnvironmentVariable} to a CUDA PyTorch's torch/lib folder, or use --device cpu.");
+        return new VisionLearnerOptions
+        {
+            Architecture = architecture,
+            Pretrained = source,
+            WeightsFile = weights is null ? null : InputPaths.RequireFile(weights, "weights file"),
+            Device = device,
+            Seed = seed,
+            ShowProgress = false,
+        };
+    }
+}

@@ -1,0 +1,146 @@
+using System.CommandLine;
+using MLNet.FastAi.Cli.Infrastructure;
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Augmentation;
+
+namespace MLNet.FastAi.Cli.Training;
+
+/// <summary>
+/// The data options of <c>train</c> and <c>lr-find</c>: where the labelled images are (a folder of class folders, or a
+/// CSV file) and how they are split, resized, normalized, batched and augmented.
+/// </summary>
+internal sealed class TrainingDataOptions
+{
+    public Argument<string> Data { get; } = new("data")
+    {
+        Description = "The dataset: a folder holding training (and validation) folders of class subfolders, or a CSV file " +
+                      "listing images and labels (also: a folder with --csv).",
+    };
+
+    public Option<string?> Train { get; } = Options.Text("--train", "Training folder inside <data>, one subfolder per class.", "train", "folder");
+    public Option<string?> Valid { get; } = Options.Text("--valid", "Validation folder inside <data> [default: valid]; or use --valid-pct.", helpName: "folder");
+    public Option<double?> ValidPct { get; } = Options.Fraction("--valid-pct", "Hold out this fraction of the training images (or CSV rows) for validation, chosen with --seed [CSV default: 0.2].");
+    public Option<string?> Test { get; } = Options.Text("--test", "Test folder inside <data>, kept apart from training; with class subfolders it is scored after training.", helpName: "folder");
+    public Option<string?> Csv { get; } = Options.Text("--csv", "CSV file inside <data> listing images and labels (fastai's from_csv).", helpName: "file");
+    public Option<string?> FileNameColumn { get; } = Options.Text("--fn-col", "CSV column of image file names: a header name or a zero-based index.", "0", "column");
+    public Option<string?> LabelColumn { get; } = Options.Text("--label-col", "CSV column of labels: a header name or a zero-based index.", "1", "column");
+    public Option<string?> ValidColumn { get; } = Options.Text("--valid-col", "CSV column of true/false marking validation rows (else --valid-pct).", helpName: "column");
+    public Option<string?> ImageFolder { get; } = Options.Text("--image-folder", "Folder, inside the CSV's folder, that CSV file names are relative to.", helpName: "folder");
+    public Option<string?> Suffix { get; } = Options.Text("--suffix", "Appended to every CSV file name, e.g. .png.", helpName: "text");
+    public Option<int?> ImageSize { get; } = Options.OptionalInt("--image-size", "Square side, in pixels, images are resized to [default: the first training image's size].", 1, 4096);
+    public Option<int> BatchSize { get; } = Options.Int("--batch-size", "Training batch size.", 64, 1, 65536);
+    public Option<string?> Resize { get; } = Options.Choice("--resize", "How images reach the square size: stretch, centre-crop or pad.", "squish", "squish", "crop", "pad");
+    public Option<string?> Normalize { get; } = Options.Choice("--normalize", "Input normalization statistics [default: imagenet when pretrained, none otherwise].", null, "imagenet", "mnist", "cifar", "none");
+    public Option<bool> Augment { get; } = Options.Flag("--augment", "Augment training batches with fastai's aug_transforms (flip, rotate, zoom, warp, lighting).");
+    public Option<bool> NoFlip { get; } = Options.Flag("--no-flip", "With --augment: no horizontal flips (for digits, text, anything with a handedness).");
+    public Option<int?> Seed { get; } = Options.OptionalInt("--seed", "Seed for the validation split, shuffling, augmentation and the initial head weights.", 0);
+    public Option<bool> SkipBadImages { get; } = Options.Flag("--skip-bad-images", "Leave out images that cannot be decoded (counted in a warning) instead of stopping.");
+
+    public void AddTo(Command command)
+    {
+        command.Add(Data);
+        foreach (Option option in new Option[] { Train, Valid, ValidPct, Test, Csv, FileNameColumn, LabelColumn, ValidColumn, ImageFolder, Suffix,
+                     ImageSize, BatchSize, Resize, Normalize, Augment, NoFlip, Seed, SkipBadImages })
+            command.Add(option);
+    }
+
+    /// <summary>Decodes the dataset described by the options; input problems are input errors naming the file or folder.</summary>
+    public ImageDataLoaders Load(ParseResult parse, CliConsole console)
+    {
+        var (root, csv) = Locate(parse);
+        CheckCombinations(parse, csv is not null);
+        var options = ImageOptions(parse);
+        console.WriteLine(csv is null ? $"Loading images from {InputPaths.Display(root)} ..." : $"Loading images listed in {InputPaths.Display(Path.Combine(root, csv))} ...");
+        ImageDataLoaders data;
+        try
+        {
+            data = csv is null
+                ? ImageDataLoaders.FromFolder(root, parse.GetValue(Train)!, parse.GetValue(Valid) ?? "valid", parse.GetValue(ValidPct), parse.GetValue(Test), options)
+                : ImageDataLoaders.FromCsv(root, csv, parse.GetValue(FileNameColumn)!, parse.GetValue(LabelColumn)!, parse.GetValue(ValidColumn),
+                    parse.GetValue(ValidPct) ?? 0.2, parse.GetValue(ImageFolder), parse.GetValue(Suffix) ?? "", options: options);
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("BadImageHandling.Skip", StringComparison.Ordinal))
+        {
+            throw CliException.Input(e.Message.Replace("set BadImageHandling.Skip", "pass --skip-bad-images", StringComparison.Ordinal), e);
+        }
+        catch (ArgumentException e) when (e.ParamName == "validPct")
+        {
+            throw CliException.Input($"{e.Message.Replace(" (Parameter 'validPct')", "", StringComparison.Ordinal)} Give a larger --valid-pct or more images.", e);
+        }
+        console.WriteLine($"Data: {data.Train.Count} training and {data.Valid.Count} validation images" +
+                          (data.Test is { } test ? $", {test.Count} test images" : "") +
+                          $"; {data.ClassCount} classes ({Summary(data.Classes)}); images {data.Pipeline}; batch size {data.BatchSize}; seed {data.Seed}.");
+        if (data.SkippedImages.Count > 0)
+            console.Warn($"{data.SkippedImages.Count} image(s) could not be decoded and were left out, e.g. '{data.SkippedImages[0].Path}'.");
+        if (data.IgnoredNonImageFiles > 0)
+            console.Warn($"{data.IgnoredNonImageFiles} file(s) in the class folders are not images (by extension) and were left out.");
+        return data;
+    }
+
+    private (string Root, string? Csv) Locate(ParseResult parse)
+    {
+        string data = parse.GetValue(Data)!;
+        string full = Path.GetFullPath(data);
+        if (File.Exists(full))
+        {
+            if (parse.GetValue(Csv) is not null) throw CliException.Usage($"<data> '{data}' is a file; --csv names a CSV file inside a dataset folder, so give the folder instead.");
+            if (!full.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)) throw CliException.Input($"The dataset '{data}' is a file but not a .csv file; give a folder of images or a CSV file.");
+            return (Path.GetDirectoryName(full)!, Path.GetFileName(full));
+        }
+        if (!Directory.Exists(full)) throw CliException.Input($"The dataset '{data}' does not exist.");
+        string? csv = parse.GetValue(Csv);
+        if (csv is not null)
+        {
+            if (!File.Exists(Path.Combine(full, csv))) throw CliException.Input($"The CSV file '{Path.Combine(data, csv)}' does not exist.");
+            return (full, csv);
+        }
+        string train = parse.GetValue(Train)!;
+        if (!Directory.Exists(Path.Combine(full, train)))
+            throw CliException.Input($"The training folder '{Path.Combine(data, train)}' does not exist; name it with --train (e.g. --train training).");
+        string? valid = parse.GetValue(Valid);
+        if (parse.GetValue(ValidPct) is null && !Directory.Exists(Path.Combine(full, valid ?? "valid")))
+            throw CliException.Input($"The validation folder '{Path.Combine(data, valid ?? "valid")}' does not exist; " +
+                                     (valid is null ? "name it with --valid, or " : "") + "hold out part of the training images with --valid-pct 0.2.");
+        if (parse.GetValue(Test) is { } test && !Directory.Exists(Path.Combine(full, test)))
+            throw CliException.Input($"The test folder '{Path.Combine(data, test)}' does not exist.");
+        return (full, null);
+    }
+
+    private void CheckCombinations(ParseResult parse, bool isCsv)
+    {
+        if (isCsv)
+        {
+            foreach (var folderOption in new Option[] { Train, Valid, Test })
+                if (parse.WasGiven(folderOption)) throw CliException.Usage($"{folderOption.Name} applies to folder datasets, not to a CSV file.");
+            if (parse.WasGiven(ValidColumn) && parse.WasGiven(ValidPct)) throw CliException.Usage("Give --valid-col or --valid-pct, not both.");
+        }
+        else
+        {
+            foreach (var csvOption in new Option[] { FileNameColumn, LabelColumn, ValidColumn, ImageFolder, Suffix })
+                if (parse.WasGiven(csvOption)) throw CliException.Usage($"{csvOption.Name} applies to CSV datasets; give a CSV file as <data> or use --csv.");
+            if (parse.WasGiven(Valid) && parse.WasGiven(ValidPct)) throw CliException.Usage("Give --valid or --valid-pct, not both.");
+        }
+        if (parse.GetValue(NoFlip) && !parse.GetValue(Augment)) throw CliException.Usage("--no-flip only applies with --augment.");
+    }
+
+    private ImageDataOptions ImageOptions(ParseResult parse) => new()
+    {
+        BatchSize = parse.GetValue(BatchSize),
+        ImageSize = parse.GetValue(ImageSize),
+        Resize = parse.GetValue(Resize) switch { "crop" => ResizeMethod.Crop, "pad" => ResizeMethod.Pad, _ => ResizeMethod.Squish },
+        Seed = parse.GetValue(Seed),
+        OnBadImage = parse.GetValue(SkipBadImages) ? BadImageHandling.Skip : BadImageHandling.Fail,
+        Augmentation = parse.GetValue(Augment) ? AugmentationOptions.Default with { DoFlip = !parse.GetValue(NoFlip) } : null,
+        Normalization = parse.GetValue(Normalize) switch
+        {
+            "imagenet" => NormalizationStats.ImageNet,
+            "mnist" => NormalizationStats.Mnist,
+            "cifar" => NormalizationStats.Cifar,
+            "none" => NormalizationStats.None,
+            _ => null,
+        },
+    };
+
+    private static string Summary(IReadOnlyList<string> classes) =>
+        classes.Count <= 12 ? string.Join(", ", classes) : string.Join(", ", classes.Take(10)) + $", ... {classes.Count - 10} more";
+}
