@@ -40,14 +40,16 @@ internal static class ImageDecoder
         Parallel.ForEach(chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellation }, chunk =>
         {
             int start = chunk * ChunkSize, end = Math.Min(n, start + ChunkSize);
-            while (start < end)
+            int failedAt = DecodeRange(context, transformer, split, start, end, pixels[chunk], chunk * ChunkSize, size, ok, out _);
+            if (failedAt < 0) return;
+            // ML.NET decodes rows ahead of the cursor on worker threads, so an error surfaces at the cursor's position,
+            // not at the row that caused it, and ends the cursor. Rows before that position were delivered intact; the
+            // rest are decoded one per cursor, which pins each failure on its own file.
+            for (int row = failedAt; row < end; row++)
             {
-                // A failed row can leave its cursor unusable, so decoding resumes with a fresh cursor after it.
-                int failedAt = DecodeRange(context, transformer, split, start, end, pixels[chunk], chunk * ChunkSize, size, ok, out string? reason);
-                if (failedAt < 0) break;
-                failures.Add((failedAt, reason!));
+                if (DecodeRange(context, transformer, split, row, row + 1, pixels[chunk], chunk * ChunkSize, size, ok, out string? reason) < 0) continue;
+                failures.Add((row, reason!));
                 if (onBadImage == BadImageHandling.Fail) return;
-                start = failedAt + 1;
             }
         });
 
