@@ -113,7 +113,7 @@ public class FastAiCnnEstimatorSchemaTests
             Assert.InRange(keys.Length, 10, 30);
             Assert.Equal(keys.Count(k => k != 0), fold.Metrics.ConfusionMatrix.Counts.Sum(row => row.Sum()));
         });
-        foreach (var fold in folds) ((IEnumerable<ITransformer>)fold.Model).OfType<FastAiCnnTransformer>().Single().Dispose();
+        foreach (var fold in folds) (fold.Model as IDisposable)?.Dispose();
     }
 
     private sealed class ImageRow

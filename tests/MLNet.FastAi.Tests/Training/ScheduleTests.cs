@@ -1,6 +1,7 @@
 using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
+using Xunit.Abstractions;
 
 namespace MLNet.FastAi.Tests.Training;
 
@@ -10,7 +11,7 @@ namespace MLNet.FastAi.Tests.Training;
 /// <c>pct_start</c>, with the position of batch i of n = i/n (fastai's <c>pct_train</c> before the batch).
 /// </summary>
 [Collection(SmallMnistCollection.Name)]
-public class ScheduleTests(SmallMnistFixture fixture)
+public class ScheduleTests(SmallMnistFixture fixture, ITestOutputHelper output)
 {
     private static double Cos(double start, double end, double pos) => start + (1 + Math.Cos(Math.PI * (1 - pos))) * (end - start) / 2;
 
@@ -61,6 +62,7 @@ public class ScheduleTests(SmallMnistFixture fixture)
     public void FitOneCycle_TheSmoothedTrainingLossFalls()
     {
         var losses = fixture.Trained.Recorder.Losses;
+        output.WriteLine($"smoothed losses: {string.Join(", ", losses.Select(l => l.ToString("F3")))}");
         Assert.Equal(12, losses.Count);
         Assert.True(losses[^1] < 0.8 * losses[0], $"smoothed loss went from {losses[0]:F3} to {losses[^1]:F3}; expected a fall of at least 20%");
         Assert.All(fixture.Trained.Recorder.Epochs, e => Assert.True(double.IsFinite(e.ValidLoss)));
@@ -94,6 +96,24 @@ public class ScheduleTests(SmallMnistFixture fixture)
             for (int g = 0; g < 3; g++)
                 AssertRelative(OneCycle((double)i / n2, 0.3, peaks2[g] / 5, peaks2[g], peaks2[g] / 1e5), rates2[i][g], $"phase 2, iteration {i}, group {g}");
         for (int g = 0; g < 3; g++) AssertRelative(peaks2[g] / 5, rates2[0][g], "phase 2 starts at lr/5");
+    }
+
+    [Fact]
+    public void FitFlatCos_HoldsTheRateFor75PercentOfTraining_ThenAnnealsOnACosine()
+    {
+        using var learner = fixture.NewLearner();
+        learner.FitFlatCos(2, 1e-3);
+
+        var rates = learner.Recorder.LearningRates;
+        int n = 2 * SmallMnistFixture.TrainBatches;
+        Assert.Equal(n, rates.Count);
+        for (int i = 0; i < n; i++)
+        {
+            double pct = (double)i / n;
+            double expected = pct < 0.75 ? 1e-3 : Cos(1e-3, 1e-3 / 1e5, (pct - 0.75) / 0.25);
+            AssertRelative(expected, rates[i], $"iteration {i}");
+        }
+        Assert.True(rates[^1] < 0.3e-3, $"the last rate {rates[^1]} should be well on its way down (a quarter of the peak at 2/3 of the cosine)");
     }
 
     /// <summary>Copies the recorder's per-group rates at the end of each fit, and the frozen group count at its start.</summary>
