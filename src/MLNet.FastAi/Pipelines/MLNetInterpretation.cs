@@ -20,8 +20,8 @@ public static class MLNetInterpretation
     /// <summary>Interprets already-scored data (with a <c>Score</c> column and a key label).</summary>
     public static ClassificationInterpretation FromScoredData(IDataView scored, IReadOnlyList<string> classes, string labelColumnName = "Label", string? imageColumnName = null)
     {
+        var score = ScoreColumn(scored.Schema, nameof(scored));
         LabelCheck.EnsureAllKnown(scored, labelColumnName, classes);
-        var score = scored.Schema.GetColumnOrNull("Score") ?? throw new ArgumentException("The scored data has no 'Score' column.", nameof(scored));
         var label = scored.Schema[labelColumnName];
         var columns = new List<DataViewSchema.Column> { score, label };
         DataViewSchema.Column? image = null;
@@ -56,10 +56,21 @@ public static class MLNetInterpretation
         return ClassificationInterpretation.FromProbabilities(classes, probabilities.ToArray(), targets.ToArray(), paths);
     }
 
+    /// <summary>The <c>Score</c> column, checked to be what multiclass classifiers output: one probability per class.</summary>
+    private static DataViewSchema.Column ScoreColumn(DataViewSchema schema, string parameter)
+    {
+        const string Hint = "interpretation needs a multiclass classifier (a trainer from mlContext.MulticlassClassification.Trainers)";
+        var score = schema.GetColumnOrNull("Score")
+            ?? throw new ArgumentException($"The scored data has no 'Score' column; {Hint}.", parameter);
+        if (score.Type is not VectorDataViewType { IsKnownSize: true, ItemType: var item } || item != NumberDataViewType.Single)
+            throw new ArgumentException($"The 'Score' column holds {score.Type}, not a vector of class probabilities; {Hint}.", parameter);
+        return score;
+    }
+
     /// <summary>The class names a model's <c>Score</c> column carries as slot names.</summary>
     public static IReadOnlyList<string> ClassNames(DataViewSchema scoredSchema)
     {
-        var score = scoredSchema.GetColumnOrNull("Score") ?? throw new ArgumentException("The schema has no 'Score' column.", nameof(scoredSchema));
+        var score = ScoreColumn(scoredSchema, nameof(scoredSchema));
         if (!score.HasSlotNames()) throw new ArgumentException("The 'Score' column has no slot names to name the classes.", nameof(scoredSchema));
         var names = default(VBuffer<ReadOnlyMemory<char>>);
         score.GetSlotNames(ref names);

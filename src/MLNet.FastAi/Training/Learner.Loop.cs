@@ -103,6 +103,8 @@ public sealed partial class Learner
             for (int e = startEpoch; e < EpochCount; e++)
             {
                 Epoch = e;
+                // An epoch whose validation is skipped or cut short must not report the previous epoch's metrics.
+                _metricValues.Clear();
                 try
                 {
                     Raise(c => c.BeforeEpoch());

@@ -38,7 +38,9 @@ public sealed partial class Learner
 
         using var loader = Data.Loader(Data.Train, Device, training: true, Normalization);
         int epochs = (int)Math.Ceiling((double)iterations / Math.Max(1, loader.BatchCount));
-        var finder = new LrFinderCallback(startLr, endLr, iterations, stopOnDivergence);
+        // Taken before Fit sets the starting rate, so the learner's own rates come back too.
+        using var snapshot = new TrainingSnapshot(this);
+        var finder = new LrFinderCallback(startLr, endLr, iterations, stopOnDivergence, snapshot);
         Fit(epochs, startLr, callbacks: new Callback[] { finder }, cancellation: cancellation);
 
         var lrs = Recorder.LearningRates;
@@ -101,12 +103,12 @@ public sealed partial class Learner
         private readonly double _start, _end;
         private readonly int _iterations;
         private readonly bool _stopOnDivergence;
+        private readonly TrainingSnapshot _snapshot;
         private double _best = double.PositiveInfinity;
-        private TrainingSnapshot? _snapshot;
 
-        public LrFinderCallback(double start, double end, int iterations, bool stopOnDivergence)
+        public LrFinderCallback(double start, double end, int iterations, bool stopOnDivergence, TrainingSnapshot snapshot)
         {
-            (_start, _end, _iterations, _stopOnDivergence) = (start, end, iterations, stopOnDivergence);
+            (_start, _end, _iterations, _stopOnDivergence, _snapshot) = (start, end, iterations, stopOnDivergence, snapshot);
         }
 
         // After the Recorder, so the smoothed loss of the batch is known.
@@ -114,7 +116,6 @@ public sealed partial class Learner
 
         public override void BeforeFit()
         {
-            _snapshot = new TrainingSnapshot(Learner);
             Learner.Recorder.StopOnNonFiniteLoss = false;
             Learner.Recorder.Probing = true;
         }
@@ -141,9 +142,7 @@ public sealed partial class Learner
         {
             Learner.Recorder.StopOnNonFiniteLoss = true;
             Learner.Recorder.Probing = false;
-            _snapshot?.Restore(Learner);
-            _snapshot?.Dispose();
-            _snapshot = null;
+            _snapshot.Restore(Learner);
         }
     }
 }

@@ -73,6 +73,9 @@ public sealed class Recorder : Callback
     /// <summary>Momentum (Adam β1) of the last group per training batch.</summary>
     public IReadOnlyList<double> Momentums => _momentums.Select(m => m[^1]).ToList();
 
+    /// <summary>Momentum of every parameter group per training batch.</summary>
+    public IReadOnlyList<double[]> GroupMomentums => _momentums;
+
     /// <summary>Number of training batches recorded at the end of each epoch (fastai's <c>recorder.iters</c>).</summary>
     public IReadOnlyList<int> EpochEndIterations => _epochEnds;
 

@@ -55,7 +55,7 @@ internal sealed class BatchLoader : IDisposable
     public IEnumerable<Batch> Batches(int epoch)
     {
         Tensor? order = null;
-        using var generator = new Generator((ulong)unchecked((uint)HashCode.Combine(_seed, epoch)));
+        using var generator = new Generator(EpochSeed(_seed, epoch));
         try
         {
             if (Shuffle) order = randperm(_data.Count, generator: generator).DetachFromDisposeScope();
@@ -69,6 +69,24 @@ internal sealed class BatchLoader : IDisposable
         finally
         {
             order?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The generator seed of one epoch: a fixed function of the data seed and the epoch, so a seed gives the same
+    /// shuffles and augmentations in every run. (<see cref="HashCode"/> is randomized per process and cannot serve.)
+    /// SplitMix64's finalizer spreads the pair over 64 bits, then the halves are folded because libtorch's CPU
+    /// generator keeps only the low 32 bits of its seed.
+    /// </summary>
+    internal static ulong EpochSeed(int seed, int epoch)
+    {
+        unchecked
+        {
+            ulong x = ((ulong)(uint)seed << 32 | (uint)epoch) + 0x9E3779B97F4A7C15UL;
+            x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+            x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+            x ^= x >> 31;
+            return (x ^ (x >> 32)) & 0xFFFFFFFFUL;
         }
     }
 

@@ -55,12 +55,12 @@ public sealed class TensorBoardCallback : Callback, IDisposable
         var recorder = Learner.Recorder;
         var losses = recorder.Losses;
         var lrs = recorder.GroupLearningRates;
-        var moms = recorder.Momentums;
+        var moms = recorder.GroupMomentums;
         for (int i = _written; i < losses.Count; i++)
         {
             var values = new List<(string, float)> { (TensorBoardTags.TrainLoss, (float)losses[i]) };
             for (int g = 0; g < lrs[i].Length; g++) values.Add((TensorBoardTags.LearningRate(g), (float)lrs[i][g]));
-            values.Add((TensorBoardTags.Momentum(lrs[i].Length - 1), (float)moms[i]));
+            for (int g = 0; g < moms[i].Length; g++) values.Add((TensorBoardTags.Momentum(g), (float)moms[i][g]));
             _writer!.AddScalars(values, _stepOffset + i + 1);
         }
         _written = losses.Count;
