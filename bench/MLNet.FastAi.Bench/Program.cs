@@ -27,9 +27,9 @@ internal static class Program
               A saved ML.NET zip: batch Transform and PredictionEngine throughput and latency, next to Learner.GetPreds
               and Learner.Predict. Without --model, trains one first (--epochs) and saves it (--save, else a temp file).
 
-          gpu-smoke
+          gpu-smoke [--cpu-only]
               Conv + batch norm + linear forward/backward on CUDA and CPU with identical weights; exits 3 when CUDA is
-              not available, 1 when the results differ.
+              not available, 1 when the results differ. --cpu-only compares the CPU with itself (a dry run).
 
         --json writes the figures as JSON; --threads sets torch's intra-op CPU threads (default: libtorch's choice).
         Folders: fastai's mnist_png layout (training/, testing/), train/ + valid/, or class subfolders (80/20 split).

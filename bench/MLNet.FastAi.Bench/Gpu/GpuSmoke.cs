@@ -16,9 +16,12 @@ internal static class GpuSmoke
 
     public static int Run(BenchArgs args, BenchReport report)
     {
+        // --cpu-only compares the CPU with itself: it exercises this command where there is no GPU.
+        bool cpuOnly = args.Flag("cpu-only");
         args.RejectUnknown();
         TorchRuntime.EnsureInitialized();
         report.Environment("torch", TorchRuntime.Describe());
+        if (cpuOnly) return CompareAll(report, CPU);
         if (!TorchRuntime.IsCudaAvailable)
         {
             string reason = TorchRuntime.LibTorchFolder is null
@@ -32,12 +35,16 @@ internal static class GpuSmoke
         report.Environment("device", gpu.ToString());
         report.Environment("cudaDevices", cuda.device_count());
         report.Environment("cudnn", cuda.is_cudnn_available());
+        return CompareAll(report, gpu);
+    }
 
+    private static int CompareAll(BenchReport report, Device target)
+    {
         bool ok = true;
         // float32 convolutions may use TF32 on recent GPUs (about 1e-3 relative); float64 must agree almost exactly.
-        ok &= Compare(report, gpu, ScalarType.Float32, tolerance: 5e-3);
-        ok &= Compare(report, gpu, ScalarType.Float64, tolerance: 1e-9);
-        report.Target("CUDA and CPU agree (conv + batch norm + linear, forward and backward)", ok, ok ? "within tolerance" : "see the differences above");
+        ok &= Compare(report, target, ScalarType.Float32, tolerance: 5e-3);
+        ok &= Compare(report, target, ScalarType.Float64, tolerance: 1e-9);
+        report.Target($"{target} and CPU agree (conv + batch norm + linear, forward and backward)", ok, ok ? "within tolerance" : "see the differences above");
         return ok ? 0 : 1;
     }
 
@@ -55,17 +62,17 @@ internal static class GpuSmoke
         var y = randint(0, 10, new long[] { 16 }, dtype: ScalarType.Int64);
         var (cpuOut, cpuLoss) = ForwardBackward(onCpu, x, y);
         var (gpuOut, gpuLoss) = ForwardBackward(onGpu, x.to(gpu), y.to(gpu));
-        if (gpuOut.device.type != DeviceType.CUDA)
-            throw new InvalidOperationException($"The CUDA run's output lives on {gpuOut.device}, not on CUDA.");
+        if (gpuOut.device.type != gpu.type)
+            throw new InvalidOperationException($"The output lives on {gpuOut.device}, not on {gpu}.");
 
         string kind = dtype == ScalarType.Float32 ? "float32" : "float64";
         double outDiff = MaxAbsDiff(cpuOut, gpuOut);
         double lossDiff = MaxAbsDiff(cpuLoss, gpuLoss);
         double gradDiff = onCpu.parameters().Zip(onGpu.parameters()).Select(p => MaxAbsDiff(p.First.grad!, p.Second.grad!)).Max();
-        double scale = Math.Max(1, cpuOut.abs().max().item<double>());
-        report.Figure($"{kind}: max |CPU - CUDA| outputs (on {gpuOut.device})", outDiff, "");
-        report.Figure($"{kind}: |CPU - CUDA| loss", lossDiff, "");
-        report.Figure($"{kind}: max |CPU - CUDA| parameter gradients", gradDiff, "");
+        double scale = Math.Max(1, cpuOut.abs().max().to(ScalarType.Float64).item<double>());
+        report.Figure($"{kind}: max |CPU - {gpuOut.device}| outputs", outDiff, "");
+        report.Figure($"{kind}: |CPU - {gpuOut.device}| loss", lossDiff, "");
+        report.Figure($"{kind}: max |CPU - {gpuOut.device}| parameter gradients", gradDiff, "");
         bool ok = outDiff <= tolerance * scale && lossDiff <= tolerance * scale && gradDiff <= tolerance * scale;
         Console.WriteLine($"  {kind}: {(ok ? "agree" : "DIFFER")} (tolerance {tolerance:G2} × {scale:G3})");
         return ok;

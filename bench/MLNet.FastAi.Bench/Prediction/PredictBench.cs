@@ -38,7 +38,7 @@ internal static class PredictBench
             learner.Unfreeze();
             learner.Fit(settings.Epochs, settings.LearningRate);
             modelPath = learner.SaveMLNetModel(new MLContext(seed: 0), savePath ?? Path.Combine(Path.GetTempPath(), $"mlnet-fastai-bench-{Environment.ProcessId}.zip"));
-            report.Note($"model trained here ({settings.Epochs} epoch(s), validation accuracy {learner.MetricValues.GetValueOrDefault("accuracy", double.NaN):P1}) and saved to {modelPath}");
+            report.Note($"model trained here ({settings.Epochs} epoch(s), validation accuracy {learner.MetricValues.GetValueOrDefault("accuracy", double.NaN):P1}) and saved to {modelPath}{(savePath is null ? " (deleted at the end; --save keeps it)" : "")}");
         }
         else
         {
@@ -88,7 +88,13 @@ internal static class PredictBench
 
         report.Section($"TorchSharp (Learner) on {paths.Count} images, {learner.Device}");
         PredictionSet? preds = null;
-        var withDecode = Measure.Repeat(1, repeats, () => preds = learner.GetPreds(data.TestSplit(paths)));
+        var withDecode = Measure.Repeat(1, repeats, () =>
+        {
+            var split = data.TestSplit(paths);
+            preds = learner.GetPreds(split);
+            // Each run decodes a split of its own; the loaders would otherwise keep every one of them.
+            data.Release(split);
+        });
         report.Figure("Learner.GetPreds, decode included", paths.Count / (withDecode.MedianMs / 1000), "images/s");
         var cachedSplit = data.TestSplit(paths);
         var cached = Measure.Repeat(1, repeats, () => learner.GetPreds(cachedSplit), () => BenchDevice.Synchronize(learner.Device));
@@ -106,6 +112,7 @@ internal static class PredictBench
             int agree = Enumerable.Range(0, preds.Count).Count(i => preds.PredictedLabel(i) == mlnetLabels[i]);
             report.Figure("ML.NET zip and Learner agree on the label", 100.0 * agree / preds.Count, "%");
         }
+        if (trainedHere && savePath is null) File.Delete(modelPath);
         return 0;
     }
 
