@@ -110,7 +110,8 @@ def run_tensors(model, opt, train, valid, batch, epochs, device):
     norm = Normalizer(device)
     images, labels = train
     vimages, vlabels = valid
-    n = images.shape[0] // batch * batch  # drop the last partial batch, as fastai does
+    count = images.shape[0]
+    n = count // batch * batch if count > batch else count  # drop the last partial batch, as fastai (and MLNet.FastAi) do
     results = []
     generator = torch.Generator(device="cpu").manual_seed(0)
     for epoch in range(epochs):
@@ -153,7 +154,7 @@ class PngDataset(torch.utils.data.Dataset):
 def run_loader(model, opt, train_items, batch, epochs, device, workers):
     """The usual PyTorch path: a DataLoader decoding PNGs in worker processes every epoch."""
     norm = Normalizer(device)
-    loader = torch.utils.data.DataLoader(PngDataset(train_items), batch_size=batch, shuffle=True, drop_last=True,
+    loader = torch.utils.data.DataLoader(PngDataset(train_items), batch_size=batch, shuffle=True, drop_last=len(train_items) > batch,
                                          num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     results = []
     for epoch in range(epochs):
