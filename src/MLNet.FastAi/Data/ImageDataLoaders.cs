@@ -134,6 +134,31 @@ public sealed partial class ImageDataLoaders : IDisposable
         return Decode(split);
     }
 
+    /// <summary>
+    /// Frees the decoded tensors of a split made by <see cref="TestSplit"/>, so that one-off predictions do not keep
+    /// their images for the life of the loaders. The training, validation and test splits are never released.
+    /// </summary>
+    internal void Release(ImageSplit split)
+    {
+        lock (_decoded)
+        {
+            var survivor = _survivors.TryGetValue(split, out var s) ? s : split;
+            if (ReferenceEquals(survivor, Train) || ReferenceEquals(survivor, Valid) || ReferenceEquals(survivor, Test)) return;
+            if (_decoded.Remove(survivor, out var set)) set.Dispose();
+            _survivors.Remove(split);
+            _survivors.Remove(survivor);
+        }
+    }
+
+    /// <summary>Number of splits whose decoded tensors are held.</summary>
+    internal int DecodedSplitCount
+    {
+        get
+        {
+            lock (_decoded) return _decoded.Count;
+        }
+    }
+
     /// <summary>A batch loader for a split on a device: shuffled, augmented and dropping the last batch only for training.</summary>
     internal BatchLoader Loader(ImageSplit split, Device device, bool training, NormalizationStats normalization) =>
         new(Decoded(split), training ? BatchSize : ValidBatchSize, shuffle: training, dropLast: training, device,

@@ -53,18 +53,22 @@ public sealed partial class Learner
         Collect(split ?? Data.Valid, withLoss, augmentation: null, seed: Data.Seed);
 
     /// <summary>Predicts one image file (fastai's <c>predict</c>).</summary>
-    public SinglePrediction Predict(string imagePath)
-    {
-        var split = Data.TestSplit(new[] { imagePath });
-        var p = GetPreds(split);
-        return new SinglePrediction(p.PredictedLabel(0), p.Decoded[0], p.Probabilities[0]);
-    }
+    public SinglePrediction Predict(string imagePath) => Predict(new[] { imagePath })[0];
 
     /// <summary>Predicts several image files in batches.</summary>
     public IReadOnlyList<SinglePrediction> Predict(IEnumerable<string> imagePaths)
     {
-        var p = GetPreds(Data.TestSplit(imagePaths));
-        return Enumerable.Range(0, p.Count).Select(i => new SinglePrediction(p.PredictedLabel(i), p.Decoded[i], p.Probabilities[i])).ToList();
+        var split = Data.TestSplit(imagePaths);
+        try
+        {
+            var p = GetPreds(split);
+            return Enumerable.Range(0, p.Count).Select(i => new SinglePrediction(p.PredictedLabel(i), p.Decoded[i], p.Probabilities[i])).ToList();
+        }
+        finally
+        {
+            // The split exists only for this call; keeping its decoded images would grow memory with every prediction.
+            Data.Release(split);
+        }
     }
 
     /// <summary>

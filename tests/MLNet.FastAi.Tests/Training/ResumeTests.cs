@@ -9,6 +9,7 @@ namespace MLNet.FastAi.Tests.Training;
 /// A run stopped after an epoch resumes from its checkpoint with exactly the results of the uninterrupted run:
 /// weights, optimizer moments, random state, shuffles and schedule positions are all restored.
 /// </summary>
+[Collection(Support.ProcessWideRandomness.Name)]
 public sealed class ResumeTests : IDisposable
 {
     private readonly string _models = Path.Combine(Path.GetTempPath(), "mlnet-fastai-resume-" + Guid.NewGuid().ToString("N")[..8]);
