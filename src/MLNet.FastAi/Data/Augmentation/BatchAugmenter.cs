@@ -6,13 +6,22 @@ namespace MLNet.FastAi.Data.Augmentation;
 
 /// <summary>
 /// Applies <see cref="AugmentationOptions"/> to a batch of images in 0..1 on their device. Random draws are per image
-/// (as fastai's), from a seeded CPU generator so that a seed reproduces the same augmentations on any device; all
-/// geometric transforms become one sampling grid and one <c>grid_sample</c> (reflection padding, bilinear, aligned
-/// corners — fastai's defaults); lighting works in logit space as fastai's does.
+/// (as fastai's), from a seeded CPU generator so that a seed reproduces the same augmentations on any device.
 /// </summary>
-internal sealed class BatchAugmenter
+/// <remarks>
+/// fastai composes its geometric transforms into one sampling grid; this goes one step further. Flip, rotation, zoom
+/// and the perspective warp of every image are multiplied into a single 3×3 projective matrix on the host (a few
+/// hundred floating-point operations for a batch), which travels to the device together with the lighting parameters
+/// in one copy. On the device a batch then costs a handful of kernels whatever the options: one matrix product for the
+/// grid, one <c>grid_sample</c> (bilinear, reflection padding, aligned corners — fastai's defaults) and three for the
+/// lighting, which works in logit space as fastai's does. On a GPU, where each kernel launch costs about as much as
+/// the arithmetic of a small batch, that keeps augmentation a small fraction of a training step.
+/// </remarks>
+internal sealed class BatchAugmenter : IDisposable
 {
+    private const int Draws = 16;
     private readonly AugmentationOptions _options;
+    private Tensor? _baseGrid;
 
     public BatchAugmenter(AugmentationOptions options)
     {
@@ -23,102 +32,145 @@ internal sealed class BatchAugmenter
     /// <summary>Augments <paramref name="images"/> [B, C, H, W] (float, 0..1); the result lives in the caller's dispose scope.</summary>
     public Tensor Apply(Tensor images, Generator generator)
     {
-        long batch = images.shape[0];
-        var device = images.device;
-        var o = _options;
-
+        int batch = (int)images.shape[0];
+        long height = images.shape[2], width = images.shape[3];
         // Every random number of the batch is drawn up front, on the CPU, in a fixed order.
-        var u = rand(new long[] { batch, 12 }, generator: generator);
-        Tensor Uniform(int column, double low, double high) => u[.., column] * (high - low) + low;
-        Tensor Happens(int column, double p) => (u[.., column] < p).to(ScalarType.Float32);
+        float[] u;
+        using (var draws = rand(new long[] { batch, Draws }, generator: generator)) u = draws.data<float>().ToArray();
 
-        var affine = Happens(0, o.ProbabilityAffine);
-        var flip = o.DoFlip ? Happens(1, 0.5) : zeros(batch);
-        var angle = Uniform(2, -o.MaxRotate, o.MaxRotate) * Happens(3, o.ProbabilityAffine) * (Math.PI / 180);
-        var zoom = Uniform(4, o.MinZoom, o.MaxZoom);
-        var zoomOn = Happens(5, o.ProbabilityAffine);
-        zoom = zoom * zoomOn + (1 - zoomOn);
-        var centreX = Uniform(6, -1, 1) * (1 - 1 / zoom);
-        var centreY = Uniform(7, -1, 1) * (1 - 1 / zoom);
-
-        // theta maps output coordinates to input coordinates: flip ∘ rotate ∘ zoom about a random centre.
-        var sx = (1 - 2 * flip) / zoom;
-        var cos = angle.cos();
-        var sin = angle.sin();
-        var row0 = stack(new[] { cos * sx, -sin / zoom, centreX }, 1);
-        var row1 = stack(new[] { sin * sx, cos / zoom, centreY }, 1);
-        var theta = stack(new[] { row0, row1 }, 1);
-        Tensor? vertical = null;
-        if (o.FlipVertical)
+        // Per image: the 3×3 matrix from output to input coordinates (9 values), then the lighting shift and scale.
+        var parameters = new float[batch * 11];
+        for (int i = 0; i < batch; i++)
         {
-            // Dihedral: a random vertical flip on top of the horizontal one covers the 8 symmetries of the square.
-            vertical = Happens(8, 0.5);
-            theta[.., 1, ..] *= (1 - 2 * vertical).unsqueeze(1);
+            var row = new ArraySegment<float>(u, i * Draws, Draws);
+            Projective(row).CopyTo(parameters.AsSpan(i * 11, 9));
+            (parameters[i * 11 + 9], parameters[i * 11 + 10]) = Lighting(row);
         }
+        using var packed = tensor(parameters, new long[] { batch, 11 });
+        var onDevice = packed.to(images.device);
 
-        var grid = affine_grid(theta.to(device), new[] { batch, images.shape[1], images.shape[2], images.shape[3] }, align_corners: true);
-        if (o.MaxWarp > 0)
-        {
-            var warpOn = Happens(9, o.ProbabilityAffine);
-            var mx = Uniform(10, -o.MaxWarp, o.MaxWarp) * warpOn;
-            var my = Uniform(11, -o.MaxWarp, o.MaxWarp) * warpOn;
-            grid = Perspective(grid, mx.to(device), my.to(device));
-        }
+        var matrices = onDevice.narrow(1, 0, 9).view(batch, 3, 3);
+        var coordinates = BaseGrid(height, width, images.device).matmul(matrices.transpose(1, 2));   // [B, H·W, 3]
+        var grid = (coordinates.narrow(2, 0, 2) / coordinates.narrow(2, 2, 1)).view(batch, height, width, 2);
         var output = grid_sample(images, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: true);
+        if (_options.MaxLighting <= 0) return output;
 
-        if (o.MaxLighting > 0) output = Lighting(output, generator, device);
-        return output;
+        var shift = onDevice.narrow(1, 9, 1).view(batch, 1, 1, 1);
+        var scale = onDevice.narrow(1, 10, 1).view(batch, 1, 1, 1);
+        return addcmul(shift, output.logit(1e-7), scale, 1).sigmoid_();
     }
 
     /// <summary>
-    /// fastai's warp: the perspective transform that moves the square's corners by ±magnitude, applied to the grid.
+    /// fastai's flip, rotate, zoom and warp for one image, as the product H·A of the warp's homography and the affine
+    /// part, mapping output to input coordinates in [-1, 1].
     /// </summary>
-    private static Tensor Perspective(Tensor grid, Tensor mx, Tensor my)
+    private float[] Projective(IReadOnlyList<float> u)
     {
-        long batch = grid.shape[0];
-        var device = grid.device;
-        var one = ones_like(mx);
-        // Source corners (-1,-1), (-1,1), (1,-1), (1,1) and where the warp sends them.
-        var sourceX = tensor(new float[] { -1, -1, 1, 1 }, device: device).expand(batch, 4);
-        var sourceY = tensor(new float[] { -1, 1, -1, 1 }, device: device).expand(batch, 4);
-        var targetX = stack(new[] { -(one + my), -(one - my), one + my, one - my }, 1);
-        var targetY = stack(new[] { -(one - mx), one + mx, -(one + mx), one - mx }, 1);
-        // Solve for the 8 homography coefficients mapping target → source, per image.
-        var zero = zeros_like(targetX);
-        var ones4 = ones_like(targetX);
-        var rowsX = stack(new[] { targetX, targetY, ones4, zero, zero, zero, -targetX * sourceX, -targetY * sourceX }, 2);
-        var rowsY = stack(new[] { zero, zero, zero, targetX, targetY, ones4, -targetX * sourceY, -targetY * sourceY }, 2);
-        var a = cat(new[] { rowsX, rowsY }, 1);
-        var b = cat(new[] { sourceX, sourceY }, 1).unsqueeze(2);
-        var c = linalg.solve(a, b).squeeze(2);                           // [B, 8]
-        var x = grid[.., .., .., 0];
-        var y = grid[.., .., .., 1];
-        Tensor Coef(int i) => c[.., i].view(batch, 1, 1);
-        var denominator = Coef(6) * x + Coef(7) * y + 1;
-        var newX = (Coef(0) * x + Coef(1) * y + Coef(2)) / denominator;
-        var newY = (Coef(3) * x + Coef(4) * y + Coef(5)) / denominator;
-        return stack(new[] { newX, newY }, 3);
+        var o = _options;
+        double Uniform(int k, double low, double high) => low + u[k] * (high - low);
+        bool Happens(int k, double p) => u[k] < p;
+
+        double flip = o.DoFlip && Happens(1, 0.5) ? -1 : 1;
+        double angle = Happens(3, o.ProbabilityAffine) ? Uniform(2, -o.MaxRotate, o.MaxRotate) * Math.PI / 180 : 0;
+        double zoom = Happens(5, o.ProbabilityAffine) ? Uniform(4, o.MinZoom, o.MaxZoom) : 1;
+        double centreX = Uniform(6, -1, 1) * (1 - 1 / zoom);
+        double centreY = Uniform(7, -1, 1) * (1 - 1 / zoom);
+        // Dihedral symmetry: a vertical flip on top of the horizontal one covers the square's 8 symmetries.
+        double flipY = o.FlipVertical && Happens(8, 0.5) ? -1 : 1;
+        double cos = Math.Cos(angle), sin = Math.Sin(angle);
+        var affine = new double[9]
+        {
+            cos * flip / zoom, -sin / zoom, centreX,
+            flipY * sin * flip / zoom, flipY * cos / zoom, flipY * centreY,
+            0, 0, 1,
+        };
+        double[] warp = o.MaxWarp > 0 && Happens(9, o.ProbabilityAffine)
+            ? Homography(Uniform(10, -o.MaxWarp, o.MaxWarp), Uniform(11, -o.MaxWarp, o.MaxWarp))
+            : new double[] { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+        var product = new float[9];
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++)
+                product[r * 3 + c] = (float)(warp[r * 3] * affine[c] + warp[r * 3 + 1] * affine[3 + c] + warp[r * 3 + 2] * affine[6 + c]);
+        return product;
     }
 
-    /// <summary>fastai's brightness and contrast: <c>sigmoid(logit(x)·contrast + logit(brightness))</c>.</summary>
-    private Tensor Lighting(Tensor images, Generator generator, Device device)
+    /// <summary>
+    /// fastai's warp: the perspective transform taking the square's corners, moved by ±magnitude, back to the corners
+    /// (-1,-1), (-1,1), (1,-1), (1,1); solved as the usual 8×8 linear system.
+    /// </summary>
+    private static double[] Homography(double mx, double my)
     {
-        long batch = images.shape[0];
-        float m = _options.MaxLighting;
-        var u = rand(new long[] { batch, 4 }, generator: generator);
-        var brightOn = (u[.., 0] < _options.ProbabilityLighting).to(ScalarType.Float32);
-        var brightness = (u[.., 1] * m + 0.5f * (1 - m)) * brightOn + 0.5f * (1 - brightOn);
-        var contrastOn = (u[.., 2] < _options.ProbabilityLighting).to(ScalarType.Float32);
+        double[] sourceX = { -1, -1, 1, 1 }, sourceY = { -1, 1, -1, 1 };
+        double[] targetX = { -(1 + my), -(1 - my), 1 + my, 1 - my };
+        double[] targetY = { -(1 - mx), 1 + mx, -(1 + mx), 1 - mx };
+        var a = new double[8, 9];
+        for (int k = 0; k < 4; k++)
+        {
+            double tx = targetX[k], ty = targetY[k];
+            double[] rowX = { tx, ty, 1, 0, 0, 0, -tx * sourceX[k], -ty * sourceX[k], sourceX[k] };
+            double[] rowY = { 0, 0, 0, tx, ty, 1, -tx * sourceY[k], -ty * sourceY[k], sourceY[k] };
+            for (int c = 0; c < 9; c++) { a[k, c] = rowX[c]; a[4 + k, c] = rowY[c]; }
+        }
+        var h = SolveAugmented(a);
+        return new[] { h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 1.0 };
+    }
+
+    /// <summary>Gaussian elimination with partial pivoting on an n×(n+1) augmented matrix.</summary>
+    private static double[] SolveAugmented(double[,] a)
+    {
+        int n = a.GetLength(0);
+        for (int col = 0; col < n; col++)
+        {
+            int pivot = col;
+            for (int r = col + 1; r < n; r++) if (Math.Abs(a[r, col]) > Math.Abs(a[pivot, col])) pivot = r;
+            if (pivot != col)
+                for (int c = 0; c <= n; c++) (a[col, c], a[pivot, c]) = (a[pivot, c], a[col, c]);
+            for (int r = col + 1; r < n; r++)
+            {
+                double f = a[r, col] / a[col, col];
+                for (int c = col; c <= n; c++) a[r, c] -= f * a[col, c];
+            }
+        }
+        var x = new double[n];
+        for (int r = n - 1; r >= 0; r--)
+        {
+            double s = a[r, n];
+            for (int c = r + 1; c < n; c++) s -= a[r, c] * x[c];
+            x[r] = s / a[r, r];
+        }
+        return x;
+    }
+
+    /// <summary>fastai's brightness and contrast: output = sigmoid(logit(x)·contrast + logit(brightness)).</summary>
+    private (float Shift, float Scale) Lighting(IReadOnlyList<float> u)
+    {
+        double m = _options.MaxLighting;
+        if (m <= 0) return (0, 1);
+        double brightness = u[12] < _options.ProbabilityLighting ? 0.5 * (1 - m) + u[13] * m : 0.5;
         double logLow = Math.Log(1 - m);
-        var contrast = (u[.., 3] * (-2 * logLow) + logLow).exp() * contrastOn + (1 - contrastOn);
-        var shift = Logit(brightness).view(batch, 1, 1, 1).to(device);
-        var scale = contrast.view(batch, 1, 1, 1).to(device);
-        return (Logit(images) * scale + shift).sigmoid();
+        double contrast = u[14] < _options.ProbabilityLighting ? Math.Exp(logLow + u[15] * -2 * logLow) : 1;
+        return ((float)Math.Log(brightness / (1 - brightness)), (float)contrast);
     }
 
-    private static Tensor Logit(Tensor x)
+    /// <summary>Output pixel coordinates (x, y, 1) in [-1, 1] with aligned corners, row-major; cached per size and device.</summary>
+    private Tensor BaseGrid(long height, long width, Device device)
     {
-        var clamped = x.clamp(1e-7, 1 - 1e-7);
-        return (clamped / (1 - clamped)).log();
+        if (_baseGrid is { } cached && cached.shape[0] == height * width && cached.device == device && _baseShape == (height, width)) return cached;
+        _baseGrid?.Dispose();
+        using var scope = NewDisposeScope();
+        var ys = height > 1 ? linspace(-1, 1, height) : zeros(1);
+        var xs = width > 1 ? linspace(-1, 1, width) : zeros(1);
+        var grid = stack(new[] { xs.unsqueeze(0).expand(height, width), ys.unsqueeze(1).expand(height, width), ones(height, width) }, 2);
+        _baseGrid = grid.reshape(height * width, 3).to(device).DetachFromDisposeScope();
+        _baseShape = (height, width);
+        return _baseGrid;
+    }
+
+    private (long, long) _baseShape;
+
+    public void Dispose()
+    {
+        _baseGrid?.Dispose();
+        _baseGrid = null;
     }
 }

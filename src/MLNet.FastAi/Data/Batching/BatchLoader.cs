@@ -110,6 +110,7 @@ internal sealed class BatchLoader : IDisposable
     public void Dispose()
     {
         if (_ownsData) _data.Dispose();
+        _augmenter?.Dispose();
         _mean.Dispose();
         _std.Dispose();
     }
