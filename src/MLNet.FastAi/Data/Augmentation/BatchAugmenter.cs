@@ -47,7 +47,8 @@ internal sealed class BatchAugmenter : IDisposable
             (parameters[i * 11 + 9], parameters[i * 11 + 10]) = Lighting(row);
         }
         using var packed = tensor(parameters, new long[] { batch, 11 });
-        var onDevice = packed.to(images.device);
+        // From pinned memory the copy is asynchronous, so the host does not wait for the GPU to drain its queue.
+        var onDevice = images.device.type == DeviceType.CUDA ? packed.pin_memory().to(images.device, non_blocking: true) : packed;
 
         var matrices = onDevice.narrow(1, 0, 9).view(batch, 3, 3);
         var coordinates = BaseGrid(height, width, images.device).matmul(matrices.transpose(1, 2));   // [B, H·W, 3]
@@ -155,7 +156,7 @@ internal sealed class BatchAugmenter : IDisposable
     /// <summary>Output pixel coordinates (x, y, 1) in [-1, 1] with aligned corners, row-major; cached per size and device.</summary>
     private Tensor BaseGrid(long height, long width, Device device)
     {
-        if (_baseGrid is { } cached && cached.shape[0] == height * width && cached.device == device && _baseShape == (height, width)) return cached;
+        if (_baseGrid is { } cached && cached.shape[0] == height * width && SameDevice(cached.device, device) && _baseShape == (height, width)) return cached;
         _baseGrid?.Dispose();
         using var scope = NewDisposeScope();
         var ys = height > 1 ? linspace(-1, 1, height) : zeros(1);
@@ -167,6 +168,9 @@ internal sealed class BatchAugmenter : IDisposable
     }
 
     private (long, long) _baseShape;
+
+    // TorchSharp's Device has no value equality.
+    internal static bool SameDevice(Device a, Device b) => a.type == b.type && a.index == b.index;
 
     public void Dispose()
     {

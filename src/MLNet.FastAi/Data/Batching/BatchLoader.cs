@@ -58,12 +58,14 @@ internal sealed class BatchLoader : IDisposable
         using var generator = new Generator(EpochSeed(_seed, epoch));
         try
         {
-            if (Shuffle) order = randperm(_data.Count, generator: generator).DetachFromDisposeScope();
+            // The epoch's order reaches the device once: a host-to-device copy per batch would make the host wait for
+            // the GPU every batch and lose the overlap of batch preparation with the previous step.
+            using (var cpuOrder = Shuffle ? randperm(_data.Count, generator: generator) : arange(_data.Count, dtype: ScalarType.Int64))
+                order = cpuOrder.to(Device).DetachFromDisposeScope();
             for (int b = 0; b < BatchCount; b++)
             {
                 long start = (long)b * BatchSize, length = Math.Min(BatchSize, _data.Count - start);
-                var indices = order is null ? arange(start, start + length, dtype: ScalarType.Int64) : order.narrow(0, start, length);
-                yield return Assemble(indices, generator);
+                yield return Assemble(order.narrow(0, start, length), generator);
             }
         }
         finally

@@ -27,7 +27,7 @@ internal sealed class ImageTensorSet : IDisposable
 
     /// <summary>A copy on <paramref name="device"/> (the same object when it already lives there).</summary>
     public ImageTensorSet To(Device device) =>
-        Images.device == device ? this : new ImageTensorSet(Images.to(device).DetachFromDisposeScope(), Labels.to(device).DetachFromDisposeScope());
+        Augmentation.BatchAugmenter.SameDevice(Images.device, device) ? this : new ImageTensorSet(Images.to(device).DetachFromDisposeScope(), Labels.to(device).DetachFromDisposeScope());
 
     public void Dispose()
     {
