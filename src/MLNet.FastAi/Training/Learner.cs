@@ -207,7 +207,7 @@ public sealed partial class Learner : IDisposable
     {
         _optimizer?.Dispose();
         foreach (var cb in _callbacks.OfType<IDisposable>()) cb.Dispose();
-        foreach (var m in Metrics) m.Reset(1, CPU);
+        foreach (var m in Metrics) m.Release();
         _model.Dispose();
     }
 }

@@ -115,14 +115,20 @@ internal sealed class TopKAccuracyMetric : Metric
 
     public override string Name => "top_k_accuracy";
 
-    internal override void Reset(int classes, Device device)
+    public override void Reset(int classes, Device device)
     {
         _hits?.Dispose();
         _hits = zeros(1, dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
         _count = 0;
     }
 
-    internal override void Accumulate(Tensor logits, Tensor targets)
+    public override void Release()
+    {
+        _hits?.Dispose();
+        _hits = null;
+    }
+
+    public override void Accumulate(Tensor logits, Tensor targets)
     {
         using var scope = NewDisposeScope();
         int k = (int)Math.Min(_k, logits.shape[1]);
@@ -131,5 +137,5 @@ internal sealed class TopKAccuracyMetric : Metric
         _count += targets.shape[0];
     }
 
-    internal override double Compute() => _count == 0 ? double.NaN : (double)_hits!.cpu().item<long>() / _count;
+    public override double Compute() => _count == 0 ? double.NaN : (double)_hits!.cpu().item<long>() / _count;
 }

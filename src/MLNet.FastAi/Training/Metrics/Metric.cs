@@ -5,7 +5,8 @@ namespace MLNet.FastAi.Training.Metrics;
 
 /// <summary>
 /// A validation metric computed over the whole validation set each epoch (fastai's <c>AccumMetric</c>/<c>AvgMetric</c>).
-/// Accumulation stays on the device; the value is read once per epoch.
+/// Accumulation stays on the device; the value is read once per epoch. Derive from it for a custom metric and pass a
+/// factory in <see cref="VisionLearnerOptions.Metrics"/>.
 /// </summary>
 public abstract class Metric
 {
@@ -15,13 +16,20 @@ public abstract class Metric
     /// <summary>True when larger values are better (for early stopping and best-model tracking).</summary>
     public virtual bool HigherIsBetter => true;
 
-    internal abstract void Reset(int classes, Device device);
+    /// <summary>Starts a new accumulation (before each validation pass) for <paramref name="classes"/> classes on <paramref name="device"/>.</summary>
+    public abstract void Reset(int classes, Device device);
 
-    /// <summary>Adds a batch: <paramref name="logits"/> [B, K] and integer <paramref name="targets"/> [B].</summary>
-    internal abstract void Accumulate(Tensor logits, Tensor targets);
+    /// <summary>
+    /// Adds a batch: <paramref name="logits"/> [B, K] and integer <paramref name="targets"/> [B]. Keep the work on the
+    /// device; tensors made here belong to the batch's dispose scope unless detached.
+    /// </summary>
+    public abstract void Accumulate(Tensor logits, Tensor targets);
 
-    /// <summary>The value over everything accumulated since <see cref="Reset"/> (reads the device).</summary>
-    internal abstract double Compute();
+    /// <summary>The value over everything accumulated since <see cref="Reset"/> (may read the device).</summary>
+    public abstract double Compute();
+
+    /// <summary>Frees the accumulator's device memory (when the learner is disposed).</summary>
+    public virtual void Release() { }
 
     /// <inheritdoc/>
     public override string ToString() => Name;
@@ -33,14 +41,20 @@ internal abstract class ConfusionMetric : Metric
     private Tensor? _counts;
     private int _classes;
 
-    internal override void Reset(int classes, Device device)
+    public override void Reset(int classes, Device device)
     {
         _counts?.Dispose();
         _classes = classes;
         _counts = zeros(classes * classes, dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
     }
 
-    internal override void Accumulate(Tensor logits, Tensor targets)
+    public override void Release()
+    {
+        _counts?.Dispose();
+        _counts = null;
+    }
+
+    public override void Accumulate(Tensor logits, Tensor targets)
     {
         using var scope = NewDisposeScope();
         var predicted = logits.argmax(1);
@@ -48,7 +62,7 @@ internal abstract class ConfusionMetric : Metric
         _counts!.add_(cell.bincount(null, _classes * _classes));
     }
 
-    internal override double Compute()
+    public override double Compute()
     {
         var flat = _counts!.cpu().data<long>().ToArray();
         var matrix = new long[_classes, _classes];
