@@ -29,8 +29,23 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _environment = environment;
-        _context = environment as MLContext ?? new MLContext(options.Seed);
+        _context = environment as MLContext ?? ContextWithSettingsOf(environment, options.Seed);
         Options = options;
+    }
+
+    /// <summary>
+    /// An MLContext carrying the GPU settings of <paramref name="environment"/>. A catalog holds its MLContext's inner
+    /// environment, not the context itself; that environment has the <c>GpuDeviceId</c> and <c>FallbackToCpu</c> the
+    /// user set on the context (public properties of ML.NET's environment class, read by name).
+    /// </summary>
+    private static MLContext ContextWithSettingsOf(IHostEnvironment environment, int? seed)
+    {
+        var type = environment.GetType();
+        return new MLContext(seed)
+        {
+            GpuDeviceId = type.GetProperty(nameof(MLContext.GpuDeviceId))?.GetValue(environment) as int?,
+            FallbackToCpu = type.GetProperty(nameof(MLContext.FallbackToCpu))?.GetValue(environment) as bool? ?? false,
+        };
     }
 
     /// <summary>The options.</summary>
