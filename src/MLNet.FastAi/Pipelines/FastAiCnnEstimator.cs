@@ -52,12 +52,14 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
     public FastAiCnnOptions Options { get; }
 
     /// <summary>Trains on <paramref name="input"/> and returns the scoring transformer.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type (named in the message).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range, or a column is missing or of the wrong type (named in the message).</exception>
     /// <exception cref="InvalidDataException">A row lacks a label, or an image cannot be read (named in the message).</exception>
     public FastAiCnnTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = Options;
+        // The options are a mutable class checked when the estimator was made; they may have changed since.
+        o.Validate();
         InputSchema.CheckImageColumn(input.Schema, o.ImageColumnName, allowLoadedImages: false);
         var classes = InputSchema.CheckLabelColumn(input.Schema, o.LabelColumnName);
         int seed = o.Seed ?? 0;
