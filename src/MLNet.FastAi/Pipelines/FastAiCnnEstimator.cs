@@ -83,6 +83,10 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         }
 
         using var channel = _environment.Start("FastAiCnn");
+        var untrained = classes.Except(train.Select(t => t.Item2)).ToList();
+        if (untrained.Count > 0)
+            channel.Warning(MessageSensitivity.None, "{0}", $"FastAiCnn: no training image is labelled {string.Join(", ", untrained.Select(c => $"'{c}'"))}; " +
+                "the model keeps these classes (they are in the label key) but cannot learn them.");
         var dataOptions = new ImageDataOptions
         {
             BatchSize = o.BatchSize, ImageSize = o.ImageSize, Resize = o.Resize, Seed = seed,
