@@ -15,7 +15,11 @@ namespace MLNet.FastAi.Data;
 /// decoded once, in parallel, when the loaders are built; unreadable files stop the build with an error naming them
 /// (or are skipped, per <see cref="ImageDataOptions.OnBadImage"/>).
 /// </summary>
-/// <remarks>Not thread-safe to reconfigure; safe to read from several threads once built.</remarks>
+/// <remarks>
+/// Once built, reading the splits, classes, pipeline and settings is safe from several threads. Reconfiguring
+/// (<see cref="Normalize"/>, <see cref="Augment"/>, <see cref="WithoutAugmentation"/>) is not, nor is
+/// <see cref="TestSplit"/>, which decodes and records new images (a learner calls it when it predicts files).
+/// </remarks>
 public sealed partial class ImageDataLoaders : IDisposable
 {
     private readonly Dictionary<ImageSplit, ImageTensorSet> _decoded = new();
@@ -172,11 +176,11 @@ public sealed partial class ImageDataLoaders : IDisposable
     {
         var bad = new List<BadImage>();
         var (set, kept) = ImageDecoder.Decode(split, Pipeline, _options.OnBadImage, bad, _options.MaxImagePixels);
-        _skipped.AddRange(bad);
         var survivor = kept.Length == split.Count ? split
             : new ImageSplit(split.Name, kept.Select(i => split.Paths[i]).ToList(), kept.Select(i => split.LabelIndices[i]).ToList(), Classes);
         lock (_decoded)
         {
+            _skipped.AddRange(bad);
             _decoded[survivor] = set;
             _survivors[split] = survivor;
         }

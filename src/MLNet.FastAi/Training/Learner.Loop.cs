@@ -90,8 +90,12 @@ public sealed partial class Learner
         RunFit(startEpoch);
     }
 
+    /// <summary>The managed thread running the current fit, for refusing calls from other threads meanwhile.</summary>
+    private int _fittingThread;
+
     private void RunFit(int startEpoch)
     {
+        _fittingThread = Environment.CurrentManagedThreadId;
         IsFitting = true;
         using var train = Data.Loader(Data.Train, Device, training: true, Normalization);
         using var valid = Data.Loader(Data.Valid, Device, training: false, Normalization);
