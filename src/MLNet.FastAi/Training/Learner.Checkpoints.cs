@@ -44,6 +44,8 @@ public sealed partial class Learner
 
     private void WriteCheckpoint(Stream file, bool withOptimizer)
     {
+        // Frees the tensor handles made while writing (the optimizer state's views): a checkpoint every epoch must not leak.
+        using var scope = NewDisposeScope();
         using var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true);
         WriteEntry(zip, "meta.json", s => JsonSerializer.Serialize(s, Metadata(withOptimizer), JsonOptions));
         WriteEntry(zip, "model.bin", s => TorchSharpStateDict.Write(s, _model.state_dict().Select(kv => (kv.Key, kv.Value))));
@@ -84,6 +86,7 @@ public sealed partial class Learner
                 if (meta.FrozenGroups != FrozenGroups) FreezeTo(meta.FrozenGroups);
                 if (moments is not null)
                 {
+                    using var scope = NewDisposeScope();  // frees the optimizer state's views
                     var state = Optimizer.State().Select(s => s.Name).Where(n => moments.ContainsKey(n + "#avg"))
                         .ToDictionary(n => n, n => (moments[n + "#avg"], moments[n + "#sqr"]));
                     Optimizer.LoadState(state, meta.OptimizerSteps);

@@ -75,6 +75,7 @@ public sealed partial class Learner
 
         public TrainingSnapshot(Learner learner)
         {
+            using var scope = NewDisposeScope();  // frees the optimizer state's views; the clones are kept
             using var _ = no_grad();
             _weights = learner._model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope());
             _moments = learner.Optimizer.State().ToDictionary(s => s.Name, s => (s.Average.clone().DetachFromDisposeScope(), s.SquareAverage.clone().DetachFromDisposeScope()));
