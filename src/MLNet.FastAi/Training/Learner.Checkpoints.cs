@@ -48,7 +48,10 @@ public sealed partial class Learner
         using var scope = NewDisposeScope();
         using var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true);
         WriteEntry(zip, "meta.json", s => JsonSerializer.Serialize(s, Metadata(withOptimizer), JsonOptions));
-        WriteEntry(zip, "model.bin", s => TorchSharpStateDict.Write(s, _model.state_dict().Select(kv => (kv.Key, kv.Value))));
+        // Weights are stored, not deflated: they hardly compress (a tiny ResNet's 22.5 MB deflated, 21.3 MB stored)
+        // and deflating took four times as long, which a run checkpointing every epoch pays every epoch. Adam's
+        // moments do compress (to about half), so they stay deflated.
+        WriteEntry(zip, "model.bin", s => TorchSharpStateDict.Write(s, _model.state_dict().Select(kv => (kv.Key, kv.Value))), CompressionLevel.NoCompression);
         if (!withOptimizer) return;
         WriteEntry(zip, "optimizer.bin", s => TorchSharpStateDict.Write(s,
             Optimizer.State().SelectMany(st => new[] { (st.Name + "#avg", st.Average), (st.Name + "#sqr", st.SquareAverage) })));
@@ -147,9 +150,9 @@ public sealed partial class Learner
             throw new InvalidDataException($"{what} was trained on classes [{string.Join(", ", meta.Classes)}] but this learner has [{string.Join(", ", Data.Classes)}].");
     }
 
-    private static void WriteEntry(ZipArchive zip, string name, Action<Stream> write)
+    private static void WriteEntry(ZipArchive zip, string name, Action<Stream> write, CompressionLevel compression = CompressionLevel.Fastest)
     {
-        using var stream = zip.CreateEntry(name, CompressionLevel.Fastest).Open();
+        using var stream = zip.CreateEntry(name, compression).Open();
         write(stream);
     }
 
