@@ -96,6 +96,35 @@ public sealed class BadImageTests : IDisposable
         Assert.True(double.IsFinite(Assert.Single(learner.Recorder.Epochs).ValidLoss));
     }
 
+    /// <summary>Without an ImageSize the first training image sets it; with Skip, an unreadable first image is passed over.</summary>
+    [Fact]
+    public void WithoutAnImageSize_AnUnreadableFirstImage_IsNamedByDefault_AndPassedOverWithSkip()
+    {
+        WriteGoodImages(trainPerClass: 2, validPerClass: 1);
+        string bad = Write(Path.Combine("train", "a", "0-first.png"), RandomBytes(300, seed: 9));
+
+        var e = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromFolder(_root));
+        Assert.Contains($"'{bad}'", e.Message);
+        Assert.Contains("ImageSize", e.Message);
+
+        using var data = ImageDataLoaders.FromFolder(_root, options: new ImageDataOptions { OnBadImage = BadImageHandling.Skip });
+        Assert.Equal(Side, data.Pipeline.Width);
+        Assert.Equal(bad, Assert.Single(data.SkippedImages).Path);
+    }
+
+    [Fact]
+    public void WithoutAnImageSize_AFirstImageOverTheSizeLimit_IsNamedWithTheOptionToSet()
+    {
+        WriteGoodImages(trainPerClass: 2, validPerClass: 1);
+        string wide = Write(Path.Combine("train", "a", "0-wide.png"), HandMadeImages.Png(5000, 2, HandMadeImages.Gray, 8, _ => new byte[5000]));
+
+        var e = Assert.ThrowsAny<ArgumentException>(() => ImageDataLoaders.FromFolder(_root));
+
+        Assert.Contains($"'{wide}'", e.Message);
+        Assert.Contains("5000×2", e.Message);
+        Assert.Contains("ImageDataOptions.ImageSize", e.Message);
+    }
+
     [Fact]
     public void UnusualButValidImages_DecodeToExactlyThePixelsWritten()
     {

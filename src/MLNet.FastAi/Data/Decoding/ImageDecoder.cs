@@ -120,7 +120,7 @@ internal static class ImageDecoder
     /// decoder allocates anything for it and a file that is not an image is named as such; then checks the file is
     /// complete, since the decoder would fill a truncated file's missing rows with black. Null when fine.
     /// </summary>
-    private static string? HeaderProblem(string path, long maxPixels)
+    internal static string? HeaderProblem(string path, long maxPixels)
     {
         if (!File.Exists(path)) return "the file does not exist";
         if (new FileInfo(path).Length == 0) return "the file is empty";
