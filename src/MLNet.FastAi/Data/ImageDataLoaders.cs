@@ -15,7 +15,11 @@ namespace MLNet.FastAi.Data;
 /// decoded once, in parallel, when the loaders are built; unreadable files stop the build with an error naming them
 /// (or are skipped, per <see cref="ImageDataOptions.OnBadImage"/>).
 /// </summary>
-/// <remarks>Not thread-safe to reconfigure; safe to read from several threads once built.</remarks>
+/// <remarks>
+/// Once built, reading the splits, classes, pipeline and settings is safe from several threads. Reconfiguring
+/// (<see cref="Normalize"/>, <see cref="Augment"/>, <see cref="WithoutAugmentation"/>) is not, nor is
+/// <see cref="TestSplit"/>, which decodes and records new images (a learner calls it when it predicts files).
+/// </remarks>
 public sealed partial class ImageDataLoaders : IDisposable
 {
     private readonly Dictionary<ImageSplit, ImageTensorSet> _decoded = new();
@@ -172,11 +176,11 @@ public sealed partial class ImageDataLoaders : IDisposable
     {
         var bad = new List<BadImage>();
         var (set, kept) = ImageDecoder.Decode(split, Pipeline, _options.OnBadImage, bad, _options.MaxImagePixels);
-        _skipped.AddRange(bad);
         var survivor = kept.Length == split.Count ? split
             : new ImageSplit(split.Name, kept.Select(i => split.Paths[i]).ToList(), kept.Select(i => split.LabelIndices[i]).ToList(), Classes);
         lock (_decoded)
         {
+            _skipped.AddRange(bad);
             _decoded[survivor] = set;
             _survivors[split] = survivor;
         }
@@ -219,7 +223,7 @@ public sealed partial class ImageDataLoaders : IDisposable
             throw new ArgumentException($"The class list has duplicates: {string.Join(", ", classes)}.", nameof(classOrder));
         if (classes.Count < 2)
             throw new InvalidDataException($"The training set has {classes.Count} class{(classes.Count == 1 ? $" ('{classes[0]}')" : "es")}; a classifier needs at least two.");
-        int size = options.ImageSize ?? SizeOfFirstImage(train[0].Path);
+        int size = options.ImageSize ?? SizeOfFirstImage(train, options);
         var data = new ImageDataLoaders(classes, new ImagePipeline(size, size, options.Resize), options, options.Seed ?? Random.Shared.Next())
         {
             IgnoredNonImageFiles = ignoredFiles,
@@ -242,10 +246,25 @@ public sealed partial class ImageDataLoaders : IDisposable
         return data;
     }
 
-    private static int SizeOfFirstImage(string path)
+    /// <summary>
+    /// The larger side of the first training image, when no size is set. With <see cref="BadImageHandling.Skip"/> an
+    /// unreadable first image is passed over (the decoder will skip it too) rather than stopping the build.
+    /// </summary>
+    private static int SizeOfFirstImage(IReadOnlyList<(string Path, string Label)> train, ImageDataOptions options)
     {
-        using var codec = SKCodec.Create(path)
-            ?? throw new InvalidDataException($"Could not read the size of image '{path}'; set ImageDataOptions.ImageSize explicitly or fix the file.");
-        return Math.Max(codec.Info.Width, codec.Info.Height);
+        foreach (var (path, _) in train)
+        {
+            if (ImageDecoder.HeaderProblem(path, options.MaxImagePixels) is { } problem)
+            {
+                if (options.OnBadImage == BadImageHandling.Skip) continue;
+                throw new InvalidDataException($"Could not read the size of image '{path}': {problem}. Set ImageDataOptions.ImageSize explicitly, or fix or remove the file.");
+            }
+            using var codec = SKCodec.Create(path)!;
+            int side = Math.Max(codec.Info.Width, codec.Info.Height);
+            if (side > 4096)
+                throw new ArgumentException($"The first training image, '{path}', is {codec.Info.Width}×{codec.Info.Height}; images are resized to at most 4096 pixels a side. Set ImageDataOptions.ImageSize (e.g. 224).", nameof(options));
+            return side;
+        }
+        throw new InvalidDataException($"None of the {train.Count} training images could be read (the first: '{train[0].Path}').");
     }
 }

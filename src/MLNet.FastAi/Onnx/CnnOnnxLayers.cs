@@ -131,5 +131,10 @@ internal static class CnnOnnxLayers
         return (scale, shift);
     }
 
-    private static float[] Floats(Tensor t) => t.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+    private static float[] Floats(Tensor t)
+    {
+        // Each step makes a tensor handle, even when it changes nothing: the scope frees them all.
+        using var scope = NewDisposeScope();
+        return t.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+    }
 }

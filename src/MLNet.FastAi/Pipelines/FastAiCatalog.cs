@@ -39,12 +39,16 @@ public static class FastAiCatalog
     /// <summary>
     /// The catalog's ML.NET environment (the user's MLContext), for logging and GPU settings. ML.NET keeps that
     /// property internal (dotnet/machinelearning#4911), so it is read by reflection; without it a fresh context is used.
+    /// ML.NET 5 implements it explicitly, as <c>Microsoft.ML.Data.IInternalCatalog.Environment</c>, so the property is
+    /// found by the end of its name.
     /// </summary>
-    private static IHostEnvironment? EnvironmentOf(object catalog)
+    internal static IHostEnvironment? EnvironmentOf(object catalog)
     {
         for (var type = catalog.GetType(); type is not null; type = type.BaseType)
         {
-            var property = type.GetProperty("Environment", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+            var property = type.GetProperties(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly)
+                .FirstOrDefault(p => (p.Name == "Environment" || p.Name.EndsWith(".Environment", StringComparison.Ordinal))
+                    && typeof(IHostEnvironment).IsAssignableFrom(p.PropertyType) && p.GetIndexParameters().Length == 0);
             if (property?.GetValue(catalog) is IHostEnvironment environment) return environment;
         }
         return null;

@@ -29,20 +29,37 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _environment = environment;
-        _context = environment as MLContext ?? new MLContext(options.Seed);
+        _context = environment as MLContext ?? ContextWithSettingsOf(environment, options.Seed);
         Options = options;
+    }
+
+    /// <summary>
+    /// An MLContext carrying the GPU settings of <paramref name="environment"/>. A catalog holds its MLContext's inner
+    /// environment, not the context itself; that environment has the <c>GpuDeviceId</c> and <c>FallbackToCpu</c> the
+    /// user set on the context (public properties of ML.NET's environment class, read by name).
+    /// </summary>
+    private static MLContext ContextWithSettingsOf(IHostEnvironment environment, int? seed)
+    {
+        var type = environment.GetType();
+        return new MLContext(seed)
+        {
+            GpuDeviceId = type.GetProperty(nameof(MLContext.GpuDeviceId))?.GetValue(environment) as int?,
+            FallbackToCpu = type.GetProperty(nameof(MLContext.FallbackToCpu))?.GetValue(environment) as bool? ?? false,
+        };
     }
 
     /// <summary>The options.</summary>
     public FastAiCnnOptions Options { get; }
 
     /// <summary>Trains on <paramref name="input"/> and returns the scoring transformer.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type (named in the message).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range, or a column is missing or of the wrong type (named in the message).</exception>
     /// <exception cref="InvalidDataException">A row lacks a label, or an image cannot be read (named in the message).</exception>
     public FastAiCnnTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = Options;
+        // The options are a mutable class checked when the estimator was made; they may have changed since.
+        o.Validate();
         InputSchema.CheckImageColumn(input.Schema, o.ImageColumnName, allowLoadedImages: false);
         var classes = InputSchema.CheckLabelColumn(input.Schema, o.LabelColumnName);
         int seed = o.Seed ?? 0;
@@ -66,6 +83,10 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         }
 
         using var channel = _environment.Start("FastAiCnn");
+        var untrained = classes.Except(train.Select(t => t.Item2)).ToList();
+        if (untrained.Count > 0)
+            channel.Warning(MessageSensitivity.None, "{0}", $"FastAiCnn: no training image is labelled {string.Join(", ", untrained.Select(c => $"'{c}'"))}; " +
+                "the model keeps these classes (they are in the label key) but cannot learn them.");
         var dataOptions = new ImageDataOptions
         {
             BatchSize = o.BatchSize, ImageSize = o.ImageSize, Resize = o.Resize, Seed = seed,

@@ -28,6 +28,11 @@ public sealed partial class Learner
         StockScoringChain.Fit(context, EmptyInput(context, imageColumnName), imageColumnName, imageFolder, Data.Pipeline, _model, Normalization, Data.Classes);
 
     /// <summary>Saves <see cref="ToMLNetModel"/> as an ML.NET zip (written aside, then moved into place); returns its path.</summary>
+    /// <remarks>
+    /// ML.NET does not check the zip's CRCs when it loads a model: a byte damaged in storage or transfer inside the
+    /// network's weights can load without error and score differently. Keep a hash of the file where that matters.
+    /// (Checkpoints written by <see cref="Save"/> are checked when loaded.)
+    /// </remarks>
     public string SaveMLNetModel(MLContext context, string path, string imageColumnName = "ImagePath", string imageFolder = "")
     {
         var model = ToMLNetModel(context, imageColumnName, imageFolder);
@@ -37,6 +42,8 @@ public sealed partial class Learner
         try
         {
             context.Model.Save(model, EmptyInput(context, imageColumnName).Schema, temporary);
+            // On the disk before the move, so that after a power cut the name holds the old file or the new one.
+            using (var written = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite)) written.Flush(flushToDisk: true);
             File.Move(temporary, full, overwrite: true);
         }
         finally

@@ -59,6 +59,7 @@ public sealed partial class Learner
     /// </summary>
     /// <param name="epochs">Number of epochs (at least 1).</param>
     /// <param name="lr">A rate for all groups, or a slice; null uses <see cref="VisionLearnerOptions.LearningRate"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range (named); nothing was changed or trained.</exception>
     /// <param name="weightDecay">Weight decay; null uses <see cref="VisionLearnerOptions.WeightDecay"/>.</param>
     /// <param name="callbacks">Callbacks for this fit only.</param>
     /// <param name="resetOptimizer">Clear the optimizer's moment state first.</param>
@@ -71,9 +72,10 @@ public sealed partial class Learner
     public void Fit(int epochs, LearningRates? lr = null, double? weightDecay = null, IEnumerable<Callback>? callbacks = null,
         bool resetOptimizer = false, CancellationToken cancellation = default, int startEpoch = 0)
     {
-        if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "Fit needs at least one epoch.");
+        ArgumentChecks.Epochs(epochs, nameof(epochs));
         if (startEpoch < 0 || startEpoch >= epochs) throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, $"startEpoch must be in [0, {epochs}).");
-        if (weightDecay is < 0) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must not be negative.");
+        ArgumentChecks.Rates(lr, nameof(lr));
+        ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
         if (IsFitting) throw new InvalidOperationException("A fit is already running on this learner.");
         if (resetOptimizer) Optimizer.Rebuild();
         foreach (var h in Hypers) h.WeightDecay = weightDecay ?? Options.WeightDecay;
@@ -88,8 +90,12 @@ public sealed partial class Learner
         RunFit(startEpoch);
     }
 
+    /// <summary>The managed thread running the current fit, for refusing calls from other threads meanwhile.</summary>
+    private int _fittingThread;
+
     private void RunFit(int startEpoch)
     {
+        _fittingThread = Environment.CurrentManagedThreadId;
         IsFitting = true;
         using var train = Data.Loader(Data.Train, Device, training: true, Normalization);
         using var valid = Data.Loader(Data.Valid, Device, training: false, Normalization);

@@ -30,7 +30,9 @@ public sealed partial class Learner
     public LrFindResult LrFind(double startLr = 1e-7, double endLr = 10, int iterations = 100, bool stopOnDivergence = true,
         IEnumerable<string>? suggestions = null, CancellationToken cancellation = default)
     {
-        if (!(startLr > 0) || !(endLr > startLr)) throw new ArgumentOutOfRangeException(nameof(startLr), "Need 0 < startLr < endLr.");
+        ArgumentChecks.PositiveFinite(startLr, nameof(startLr));
+        ArgumentChecks.PositiveFinite(endLr, nameof(endLr));
+        if (!(endLr > startLr)) throw new ArgumentOutOfRangeException(nameof(endLr), endLr, $"endLr must be greater than startLr ({startLr}).");
         if (iterations < 2) throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "LrFind needs at least 2 iterations.");
         var methods = (suggestions ?? new[] { "valley" }).ToList();
         var unknown = methods.FirstOrDefault(m => !LrSuggestions.Names.Contains(m));
@@ -73,6 +75,7 @@ public sealed partial class Learner
 
         public TrainingSnapshot(Learner learner)
         {
+            using var scope = NewDisposeScope();  // frees the optimizer state's views; the clones are kept
             using var _ = no_grad();
             _weights = learner._model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope());
             _moments = learner.Optimizer.State().ToDictionary(s => s.Name, s => (s.Average.clone().DetachFromDisposeScope(), s.SquareAverage.clone().DetachFromDisposeScope()));

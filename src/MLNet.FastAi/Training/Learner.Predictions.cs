@@ -120,6 +120,9 @@ public sealed partial class Learner
 
     private PredictionSet Collect(ImageSplit split, bool withLoss, AugmentationOptions? augmentation, int seed)
     {
+        // Predicting switches the model to eval mode; from another thread that would change the fit's batch norm and dropout.
+        if (IsFitting && Environment.CurrentManagedThreadId != _fittingThread)
+            throw new InvalidOperationException("A fit is running on another thread; a learner is used from one thread at a time (predict from a callback's AfterEpoch, or after the fit).");
         if (_inPhase) throw new InvalidOperationException("Predictions cannot be taken in the middle of a training or validation phase; use AfterEpoch or AfterFit.");
         bool wasTraining = _model.training;
         _model.eval();

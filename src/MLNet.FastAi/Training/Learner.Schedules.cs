@@ -23,8 +23,13 @@ public sealed partial class Learner
         double? weightDecay = null, (double Start, double Middle, double End)? momentums = null, IEnumerable<Callback>? callbacks = null,
         CancellationToken cancellation = default, int startEpoch = 0)
     {
-        if (!(div > 0) || !(divFinal > 0)) throw new ArgumentOutOfRangeException(nameof(div), "div and divFinal must be positive.");
-        if (pctStart is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(pctStart), pctStart, "pctStart must be in [0, 1].");
+        ArgumentChecks.Epochs(epochs, nameof(epochs));
+        ArgumentChecks.Rates(lrMax, nameof(lrMax));
+        ArgumentChecks.PositiveFinite(div, nameof(div));
+        ArgumentChecks.PositiveFinite(divFinal, nameof(divFinal));
+        ArgumentChecks.Fraction(pctStart, nameof(pctStart));
+        ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
+        ArgumentChecks.Momentums(momentums, nameof(momentums));
         var peaks = (lrMax ?? LearningRates.Single(Options.LearningRate)).ForGroups(GroupCount);
         var moms = momentums ?? Options.Momentums;
         var scheduler = new ParamScheduler(new Dictionary<string, IReadOnlyList<Schedule>>
@@ -43,9 +48,14 @@ public sealed partial class Learner
     public void FineTune(int epochs, double baseLr = 2e-3, int freezeEpochs = 1, double lrMult = 100, double pctStart = 0.3, double div = 5.0,
         double? weightDecay = null, IEnumerable<Callback>? callbacks = null, CancellationToken cancellation = default)
     {
-        if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "FineTune needs at least one unfrozen epoch.");
-        if (freezeEpochs < 0) throw new ArgumentOutOfRangeException(nameof(freezeEpochs), freezeEpochs, "freezeEpochs must not be negative.");
-        if (!(lrMult > 0)) throw new ArgumentOutOfRangeException(nameof(lrMult), lrMult, "lrMult must be positive.");
+        // All checked here, before Freeze changes the learner: the fits below would only find a bad value later.
+        ArgumentChecks.Epochs(epochs, nameof(epochs));
+        ArgumentChecks.Epochs(freezeEpochs, nameof(freezeEpochs), minimum: 0);
+        ArgumentChecks.PositiveFinite(baseLr, nameof(baseLr));
+        ArgumentChecks.PositiveFinite(lrMult, nameof(lrMult));
+        ArgumentChecks.Fraction(pctStart, nameof(pctStart));
+        ArgumentChecks.PositiveFinite(div, nameof(div));
+        ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
         var extra = callbacks?.ToList();
         if (freezeEpochs > 0)
         {
@@ -64,6 +74,11 @@ public sealed partial class Learner
     public void FitFlatCos(int epochs, LearningRates? lr = null, double divFinal = 1e5, double pctStart = 0.75, double? weightDecay = null,
         IEnumerable<Callback>? callbacks = null, CancellationToken cancellation = default)
     {
+        ArgumentChecks.Epochs(epochs, nameof(epochs));
+        ArgumentChecks.Rates(lr, nameof(lr));
+        ArgumentChecks.PositiveFinite(divFinal, nameof(divFinal));
+        ArgumentChecks.Fraction(pctStart, nameof(pctStart));
+        ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
         var peaks = (lr ?? LearningRates.Single(Options.LearningRate)).ForGroups(GroupCount);
         var scheduler = new ParamScheduler(new Dictionary<string, IReadOnlyList<Schedule>>
         {

@@ -18,8 +18,12 @@ namespace MLNet.FastAi.Training;
 /// around every step of the loop, predictions and checkpoints. Create one with <see cref="Vision"/>.
 /// </summary>
 /// <remarks>
-/// One learner trains on one thread. Prediction methods may be called between fits, not during one. The learner owns
-/// its model and optimizer; dispose it to free device memory.
+/// <para>Not thread-safe: use a learner from one thread at a time. During a fit, callbacks run on the fitting thread
+/// and may take predictions or save between phases (<c>AfterEpoch</c>, <c>AfterFit</c>); prediction calls from another
+/// thread while a fit runs are refused with <see cref="InvalidOperationException"/>, and other calls from another
+/// thread are not supported. To predict from many threads, export the model (<see cref="SaveMLNetModel"/>) and
+/// give each thread its own ML.NET PredictionEngine, or share the model's <c>Transform</c>, which is thread-safe.</para>
+/// <para>The learner owns its model and optimizer; dispose it to free device memory.</para>
 /// </remarks>
 public sealed partial class Learner : IDisposable
 {

@@ -143,7 +143,9 @@ public sealed class Recorder : Callback
     {
         Flush();
         _epochEnds.Add(_smoothLosses.Count);
-        double valid = _validCount == 0 || _validLossSum is null ? double.NaN : _validLossSum.cpu().item<float>() / _validCount;
+        double valid = double.NaN;
+        if (_validCount > 0 && _validLossSum is not null)
+            using (var sum = _validLossSum.cpu()) valid = sum.item<float>() / _validCount;  // cpu() makes a new tensor handle even on the CPU
         var metrics = Learner.Metrics.ToDictionary(m => m.Name, m => Learner.MetricValues.TryGetValue(m.Name, out var v) ? v : double.NaN);
         var record = new EpochRecord(Learner.Epoch, SmoothLoss, valid, metrics, _epochClock.Elapsed) { FitNumber = Math.Max(0, _fits) };
         _epochs.Add(record);
@@ -164,7 +166,9 @@ public sealed class Recorder : Callback
     {
         if (_pendingLosses.Count == 0) return;
         float[] values;
-        using (var stacked = stack(_pendingLosses)) values = stacked.cpu().data<float>().ToArray();
+        using (var stacked = stack(_pendingLosses))
+        using (var onCpu = stacked.cpu())
+            values = onCpu.data<float>().ToArray();
         int first = _rawLosses.Count;
         DisposePending();
         for (int i = 0; i < values.Length; i++)

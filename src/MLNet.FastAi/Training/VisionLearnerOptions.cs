@@ -70,17 +70,17 @@ public sealed record VisionLearnerOptions
     /// <summary>Show a console progress bar and epoch table (fastai's ProgressCallback).</summary>
     public bool ShowProgress { get; init; } = true;
 
-    /// <summary>Checks every value is in range.</summary>
+    /// <summary>Checks every value is in range (NaN never is).</summary>
     /// <exception cref="ArgumentException">Names the option at fault.</exception>
     public void Validate()
     {
-        if (Dropout is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1).");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1).");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
-        if (WeightDecay < 0 || double.IsNaN(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must not be negative.");
-        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must not be negative.");
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
         if (Pretrained == PretrainedSource.File && string.IsNullOrWhiteSpace(WeightsFile))
             throw new ArgumentException("Pretrained = File needs WeightsFile.", nameof(WeightsFile));
         foreach (var m in new[] { Momentums.Start, Momentums.Middle, Momentums.End })
-            if (m is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(Momentums), m, "Momentums must be in [0, 1).");
+            if (!(m >= 0 && m < 1)) throw new ArgumentOutOfRangeException(nameof(Momentums), m, "Momentums must be in [0, 1).");
     }
 }

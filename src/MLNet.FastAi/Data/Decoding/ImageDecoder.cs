@@ -116,10 +116,11 @@ internal static class ImageDecoder
     }
 
     /// <summary>
-    /// Reads only the image header, so that a file claiming an absurd size (a decompression bomb) is refused before
-    /// the decoder allocates anything for it, and a file that is not an image is named as such. Null when fine.
+    /// Reads the image header, so that a file claiming an absurd size (a decompression bomb) is refused before the
+    /// decoder allocates anything for it and a file that is not an image is named as such; then checks the file is
+    /// complete, since the decoder would fill a truncated file's missing rows with black. Null when fine.
     /// </summary>
-    private static string? HeaderProblem(string path, long maxPixels)
+    internal static string? HeaderProblem(string path, long maxPixels)
     {
         if (!File.Exists(path)) return "the file does not exist";
         if (new FileInfo(path).Length == 0) return "the file is empty";
@@ -129,7 +130,7 @@ internal static class ImageDecoder
         if (width < 1 || height < 1) return $"its header claims {width}×{height} pixels";
         if ((long)width * height > maxPixels)
             return $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed (ImageDataOptions.MaxImagePixels); refused before decoding";
-        return null;
+        return ImageCompleteness.Problem(path, codec);
     }
 
     private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);

@@ -9,6 +9,14 @@ namespace MLNet.FastAi.Data.Decoding;
 /// ResizeImages → ExtractPixels (planar R, G, B, 0..255). Training decodes its cache with exactly this chain and the
 /// saved ML.NET model replays it, so training and prediction see the same pixels.
 /// </summary>
+/// <remarks>
+/// <para>Transparency: ML.NET loads images premultiplied, so a partly transparent pixel comes out with its colour
+/// scaled by its alpha, as if composited over black, and a fully transparent one is black. fastai (PIL's
+/// <c>convert('RGB')</c>) drops alpha instead; flatten such images beforehand if the hidden colour matters.</para>
+/// <para>Truncated files: <see cref="ImageDataLoaders"/> refuses them (or skips them, per
+/// <see cref="ImageDataOptions.OnBadImage"/>), but ML.NET's LoadImages in a saved model decodes what is there and
+/// fills the missing rows with black; check files that may be incomplete before scoring them.</para>
+/// </remarks>
 /// <param name="Width">Target width in pixels.</param>
 /// <param name="Height">Target height in pixels.</param>
 /// <param name="Resize">How the aspect ratio is handled.</param>

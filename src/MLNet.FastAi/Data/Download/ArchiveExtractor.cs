@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using MLNet.FastAi.Internal.Zip;
 
 namespace MLNet.FastAi.Data.Download;
 
@@ -82,12 +83,12 @@ internal static class ArchiveExtractor
             }
             else if (IsUnixSymbolicLink(entry))
             {
-                using var reader = new StreamReader(entry.Open());
+                using var reader = new StreamReader(CrcCheckingStream.Open(entry));
                 folder.AddSymbolicLink(entry.FullName, await reader.ReadToEndAsync(ct).ConfigureAwait(false));
             }
             else
             {
-                using var content = entry.Open();
+                using var content = CrcCheckingStream.Open(entry);
                 await folder.AddFileAsync(entry.FullName, content, ct).ConfigureAwait(false);
             }
             done += entry.CompressedLength;

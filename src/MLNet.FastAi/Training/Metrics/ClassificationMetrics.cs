@@ -137,5 +137,10 @@ internal sealed class TopKAccuracyMetric : Metric
         _count += targets.shape[0];
     }
 
-    public override double Compute() => _count == 0 ? double.NaN : (double)_hits!.cpu().item<long>() / _count;
+    public override double Compute()
+    {
+        if (_count == 0) return double.NaN;
+        using var hits = _hits!.cpu();  // a new tensor handle even on the CPU
+        return (double)hits.item<long>() / _count;
+    }
 }

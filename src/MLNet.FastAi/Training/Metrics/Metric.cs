@@ -64,7 +64,8 @@ internal abstract class ConfusionMetric : Metric
 
     public override double Compute()
     {
-        var flat = _counts!.cpu().data<long>().ToArray();
+        long[] flat;
+        using (var counts = _counts!.cpu()) flat = counts.data<long>().ToArray();  // cpu() makes a new tensor handle even on the CPU
         var matrix = new long[_classes, _classes];
         for (int i = 0; i < flat.Length; i++) matrix[i / _classes, i % _classes] = flat[i];
         return FromConfusion(matrix);

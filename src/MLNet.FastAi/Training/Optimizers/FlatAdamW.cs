@@ -94,13 +94,17 @@ internal sealed class FlatAdamW : IDisposable
         }
     }
 
-    /// <summary>The moment state of every trainable parameter, by name (views; copy before keeping).</summary>
+    /// <summary>
+    /// The moment state of every trainable parameter, by name: views, made anew on each call (call it inside a dispose
+    /// scope; copy before keeping).
+    /// </summary>
     public IEnumerable<(string Name, Tensor Average, Tensor SquareAverage)> State() =>
         _buckets.SelectMany(b => b.Members.Select((m, i) => (m.Name, b.ViewOf(b.Average, i), b.ViewOf(b.SquareAverage, i))));
 
     /// <summary>Restores moment state saved by <see cref="State"/>; parameters absent from it start from zero.</summary>
     public void LoadState(IReadOnlyDictionary<string, (Tensor Average, Tensor SquareAverage)> state, long stepCount)
     {
+        using var scope = NewDisposeScope();  // frees the views made to copy into
         using var _ = no_grad();
         foreach (var b in _buckets)
             for (int i = 0; i < b.Members.Count; i++)

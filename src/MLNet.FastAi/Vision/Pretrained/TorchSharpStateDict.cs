@@ -75,8 +75,9 @@ internal static class TorchSharpStateDict
             WriteLeb128(writer, code);
             WriteLeb128(writer, tensor.shape.Length);
             foreach (var d in tensor.shape) WriteLeb128(writer, d);
-            using var cpu = tensor.detach().cpu().contiguous();
-            writer.Write(cpu.bytes);
+            // detach() and cpu() each make a tensor handle, even for a CPU tensor: the scope frees them all.
+            using var scope = NewDisposeScope();
+            writer.Write(tensor.detach().cpu().contiguous().bytes);
         }
         writer.Flush();
     }
