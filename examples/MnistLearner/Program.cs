@@ -73,10 +73,11 @@ Console.WriteLine(interp.ClassificationReport());
 Console.WriteLine("most confused: " + string.Join("; ", interp.MostConfused(2).Take(5).Select(p => $"{p.Actual}→{p.Predicted} ×{p.Count}")));
 TrainingReport.Write(learn, Out("report.html"), interp, "MNIST with MLNet.FastAi");
 
-// 7. Deploy: an ML.NET zip of stock components (ImageAnalytics + ONNX Runtime), reloaded with plain ML.NET.
+// 7. Deploy: an ML.NET zip of stock components (ImageAnalytics + ONNX Runtime). LoadChecked verifies the zip's CRCs
+//    before ML.NET loads it; plain ml.Model.Load works too, in an app without this package.
 var ml = new MLContext(seed: 1);
 string zip = learn.SaveMLNetModel(ml, Out("mnist.zip"));
-var loaded = ml.Model.Load(zip, out _);
+var loaded = ml.Model.LoadChecked(zip, out _);
 var metrics = ml.MulticlassClassification.Evaluate(loaded.Transform(data.Test.ToDataView(ml, labelAsKey: true)));
 Console.WriteLine($"reloaded ML.NET zip ({new FileInfo(zip).Length / 1e6:0.0} MB): test accuracy {metrics.MicroAccuracy:0.0000}, log-loss {metrics.LogLoss:0.0000}");
 learn.ExportOnnx(Out("mnist.onnx"));

@@ -40,7 +40,11 @@ internal sealed class StockModel : IDisposable
         DataViewSchema input;
         try
         {
-            model = context.Model.Load(full, out input);
+            model = context.Model.LoadChecked(full, out input);
+        }
+        catch (InvalidDataException e)
+        {
+            throw CliException.Input(e.Message, e);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -30,15 +30,9 @@ public sealed partial class Learner
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' not found.", path);
         string what = $"Checkpoint '{path}'";
         TorchRuntime.EnsureInitialized();
-        ZipArchive zip;
-        try { zip = ZipFile.OpenRead(path); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{what} is damaged or truncated (not a readable zip): {e.Message}", e); }
+        var (zip, meta) = OpenCheckpoint(path, what);
         using (zip)
         {
-            var meta = ReadEntry(zip, "meta.json", what, s => JsonSerializer.Deserialize<CheckpointMetadata>(s, JsonOptions))
-                ?? throw new InvalidDataException($"{what} has empty metadata.");
-            if (meta.Format != CheckpointFormat)
-                throw new InvalidDataException($"{what} has format {meta.Format}; this version reads format {CheckpointFormat}.");
             var (architecture, pipeline, normalization) = ModelDefinition(meta, what);
             var weights = ReadEntry(zip, "model.bin", what, s => TorchSharpStateDict.Read(s, what + " (model.bin)"));
             try

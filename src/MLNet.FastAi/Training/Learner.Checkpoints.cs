@@ -71,13 +71,9 @@ public sealed partial class Learner
         string path = File.Exists(nameOrPath) ? Path.GetFullPath(nameOrPath) : CheckpointPath(nameOrPath);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' not found.", path);
         string what = $"Checkpoint '{path}'";
-        ZipArchive zip;
-        try { zip = ZipFile.OpenRead(path); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{what} is damaged or truncated (not a readable zip): {e.Message}", e); }
+        var (zip, meta) = OpenCheckpoint(path, what);
         using (zip)
         {
-            var meta = ReadEntry(zip, "meta.json", what, s => JsonSerializer.Deserialize<CheckpointMetadata>(s, JsonOptions))
-                ?? throw new InvalidDataException($"{what} has empty metadata.");
             CheckCompatible(meta, what);
             var weights = ReadEntry(zip, "model.bin", what, s => TorchSharpStateDict.Read(s, what + " (model.bin)"));
             Dictionary<string, Tensor>? moments = null;
@@ -142,12 +138,32 @@ public sealed partial class Learner
 
     private void CheckCompatible(CheckpointMetadata meta, string what)
     {
-        if (meta.Format != CheckpointFormat)
-            throw new InvalidDataException($"{what} has format {meta.Format}; this version reads format {CheckpointFormat}.");
         if (!meta.BlocksPerStage.SequenceEqual(Options.Architecture.BlocksPerStage))
             throw new InvalidDataException($"{what} holds a {meta.Architecture} [{string.Join(", ", meta.BlocksPerStage)}] but this learner is {Options.Architecture}.");
         if (!meta.Classes.SequenceEqual(Data.Classes))
             throw new InvalidDataException($"{what} was trained on classes [{string.Join(", ", meta.Classes)}] but this learner has [{string.Join(", ", Data.Classes)}].");
+    }
+
+    /// <summary>
+    /// Opens a checkpoint and reads its metadata, refusing a file that is not a zip, lacks or garbles its metadata, or
+    /// has another format version. The caller disposes the archive.
+    /// </summary>
+    private static (ZipArchive Zip, CheckpointMetadata Meta) OpenCheckpoint(string path, string what)
+    {
+        var zip = CheckedZip.OpenRead(path, what);
+        try
+        {
+            var meta = ReadEntry(zip, "meta.json", what, s => JsonSerializer.Deserialize<CheckpointMetadata>(s, JsonOptions))
+                ?? throw new InvalidDataException($"{what} has empty metadata.");
+            if (meta.Format != CheckpointFormat)
+                throw new InvalidDataException($"{what} has format {meta.Format}; this version reads format {CheckpointFormat}.");
+            return (zip, meta);
+        }
+        catch
+        {
+            zip.Dispose();
+            throw;
+        }
     }
 
     private static void WriteEntry(ZipArchive zip, string name, Action<Stream> write, CompressionLevel compression = CompressionLevel.Fastest)
@@ -167,7 +183,7 @@ public sealed partial class Learner
             buffer.Position = 0;
             return read(buffer);
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException or IOException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or IOException or NotSupportedException)
         {
             throw new InvalidDataException($"{what} is damaged: '{name}' could not be read ({e.Message}).", e);
         }

@@ -30,8 +30,9 @@ public sealed partial class Learner
     /// <summary>Saves <see cref="ToMLNetModel"/> as an ML.NET zip (written aside, then moved into place); returns its path.</summary>
     /// <remarks>
     /// ML.NET does not check the zip's CRCs when it loads a model: a byte damaged in storage or transfer inside the
-    /// network's weights can load without error and score differently. Keep a hash of the file where that matters.
-    /// (Checkpoints written by <see cref="Save"/> are checked when loaded.)
+    /// network's weights can load without error and score differently. Load with
+    /// <see cref="Microsoft.ML.CheckedModelLoading.LoadChecked"/> (<c>mlContext.Model.LoadChecked</c>), which checks
+    /// every entry first. (Checkpoints written by <see cref="Save"/> are always checked when loaded.)
     /// </remarks>
     public string SaveMLNetModel(MLContext context, string path, string imageColumnName = "ImagePath", string imageFolder = "")
     {

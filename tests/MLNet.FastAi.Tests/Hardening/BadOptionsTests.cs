@@ -233,7 +233,7 @@ public sealed class BadOptionsTests(TinyDigitsFixture fixture) : IClassFixture<T
 
     public static TheoryData<string, string> EstimatorOptionCases() => new()
     {
-        { "Epochs = 0", "Epochs" }, { "FreezeEpochs = -1", "FreezeEpochs" }, { "BatchSize = 0", "BatchSize" }, { "ImageSize = 0", "ImageSize" },
+        { "Epochs = 0", "Epochs" }, { "Epochs = -1", "Epochs" }, { "BatchSize = -8", "BatchSize" }, { "FreezeEpochs = -1", "FreezeEpochs" }, { "BatchSize = 0", "BatchSize" }, { "ImageSize = 0", "ImageSize" },
         { "LearningRate = NaN", "LearningRate" }, { "BaseLearningRate = -1", "BaseLearningRate" }, { "WeightDecay = NaN", "WeightDecay" },
         { "Dropout = 1", "Dropout" }, { "ValidationFraction = 0", "ValidationFraction" }, { "ValidationFraction = 1", "ValidationFraction" },
         { "LabelSmoothing = NaN", "LabelSmoothing" },
@@ -244,6 +244,8 @@ public sealed class BadOptionsTests(TinyDigitsFixture fixture) : IClassFixture<T
         switch (change)
         {
             case "Epochs = 0": o.Epochs = 0; break;
+            case "Epochs = -1": o.Epochs = -1; break;
+            case "BatchSize = -8": o.BatchSize = -8; break;
             case "FreezeEpochs = -1": o.FreezeEpochs = -1; break;
             case "BatchSize = 0": o.BatchSize = 0; break;
             case "ImageSize = 0": o.ImageSize = 0; break;

@@ -45,10 +45,11 @@ public sealed class BadTablesTests : IDisposable
     public void FromCsv_ARowWithMissingColumns_IsRefusedNamingTheLine()
     {
         CopyDigitsAs("a.png", "b.png");
-        Csv("file,label,is_valid\na.png,x,false\nb.png\n");
+        string csv = Csv("file,label,is_valid\na.png,x,false\nb.png\n");
 
         var e = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromCsv(_root, validColumn: "is_valid"));
 
+        Assert.Contains(csv, e.Message);
         Assert.Contains("line 3", e.Message);
         Assert.Contains("1 columns", e.Message);
     }

@@ -29,6 +29,7 @@ public sealed class TrainingFaultTests(TinyDigitsFixture fixture, ITestOutputHel
     [Theory]
     [InlineData(double.NaN)]
     [InlineData(double.PositiveInfinity)]
+    [InlineData(double.NegativeInfinity)]
     public void ANonFiniteLoss_StopsTheFitNamingEpochAndBatch_AndTheLastGoodCheckpointStaysIntactAndLoadable(double poison)
     {
         using var learn = NewLearner();
