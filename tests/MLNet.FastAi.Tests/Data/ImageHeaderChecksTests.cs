@@ -1,6 +1,5 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using MLNet.FastAi.Data;
+using MLNet.FastAi.Tests.Hardening;
 using SkiaSharp;
 
 namespace MLNet.FastAi.Tests.Data;
@@ -23,52 +22,12 @@ public sealed class ImageHeaderChecksTests : IDisposable
         return path;
     }
 
-    /// <summary>A valid PNG header claiming <paramref name="side"/>×<paramref name="side"/> gray pixels, with almost no data.</summary>
-    private static byte[] PngClaiming(int side)
-    {
-        var png = new MemoryStream();
-        png.Write(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A });
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, side);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), side);
-        ihdr[8] = 8; // bit depth; colour type 0 (gray), compression, filter, interlace 0
-        Chunk(png, "IHDR", ihdr);
-        var compressed = new MemoryStream();
-        using (var z = new ZLibStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) z.Write(new byte[] { 0, 0 });
-        Chunk(png, "IDAT", compressed.ToArray());
-        Chunk(png, "IEND", Array.Empty<byte>());
-        return png.ToArray();
-    }
-
-    private static void Chunk(Stream s, string type, byte[] data)
-    {
-        var header = new byte[8];
-        BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
-        System.Text.Encoding.ASCII.GetBytes(type, header.AsSpan(4));
-        s.Write(header);
-        s.Write(data);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(header.AsSpan(4).ToArray().Concat(data).ToArray()));
-        s.Write(crc);
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        uint c = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            c ^= b;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
-        }
-        return ~c;
-    }
-
     [Fact]
     public void HugeHeader_IsRefusedBeforeDecoding_NamingTheFile()
     {
         Good("train/a/1.png"); Good("train/b/2.png"); Good("valid/a/3.png"); Good("valid/b/4.png");
         string bomb = Path.Combine(_root, "train", "a", "bomb.png");
-        File.WriteAllBytes(bomb, PngClaiming(100_000));
+        File.WriteAllBytes(bomb, HandMadeImages.PngClaiming(100_000, 100_000));
         long before = GC.GetTotalMemory(forceFullCollection: true);
 
         var error = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromFolder(_root, options: new ImageDataOptions { ImageSize = 8 }));

@@ -20,7 +20,7 @@ public class MnistSampleTests
         Assert.Equal(Enumerable.Range(0, 10).Select(d => d.ToString()), digits);
         foreach (var digit in digits)
         {
-            var names = Directory.GetFiles(Path.Combine(folder, digit!)).Select(Path.GetFileName).ToHashSet();
+            var names = Directory.GetFiles(Path.Combine(folder, digit!)).Select(f => Path.GetFileName(f)).ToHashSet();
             var expected = Enumerable.Range(firstIndex, perDigit).Select(i => $"{i}.png").ToHashSet();
             Assert.True(expected.SetEquals(names), $"{split}/{digit} holds {names.Count} files, not PNGs {firstIndex}..{firstIndex + perDigit - 1}.");
         }

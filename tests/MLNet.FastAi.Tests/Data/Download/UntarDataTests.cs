@@ -132,7 +132,7 @@ public sealed class UntarDataTests : IDisposable
         Assert.Contains(dataset.Url.ToString(), error.Message);
         Assert.Contains(wrongMd5, error.Message);
         Assert.Contains(TestArchives.Md5Of(DigitsArchive), error.Message);
-        Assert.Empty(FilesUnder(Home).Where(File.Exists));
+        Assert.DoesNotContain(FilesUnder(Home), File.Exists);
         Assert.False(Directory.Exists(Path.Combine(Home, "data", "digits")));
     }
 
@@ -146,7 +146,7 @@ public sealed class UntarDataTests : IDisposable
 
         Assert.Contains($"{DigitsArchive.Length:N0}", error.Message);
         Assert.Contains($"{DigitsArchive.Length + 1:N0}", error.Message);
-        Assert.Empty(FilesUnder(Home).Where(File.Exists));
+        Assert.DoesNotContain(FilesUnder(Home), File.Exists);
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class UntarDataTests : IDisposable
         Assert.Contains(dataset.Url.ToString(), error.Message);
         Assert.Contains(UntarData.ArchivePathFor(dataset, Home), error.Message);
         Assert.Equal(UntarData.ArchivePathFor(dataset, Home), error.ArchivePath);
-        Assert.Empty(FilesUnder(Home).Where(File.Exists));
+        Assert.DoesNotContain(FilesUnder(Home), File.Exists);
     }
 
     [Fact]
@@ -190,7 +190,7 @@ public sealed class UntarDataTests : IDisposable
 
         Assert.Contains("HTTP 404", error.Message);
         Assert.Contains(dataset.Url.ToString(), error.Message);
-        Assert.Empty(FilesUnder(Home).Where(File.Exists));
+        Assert.DoesNotContain(FilesUnder(Home), File.Exists);
     }
 
     [Fact]
