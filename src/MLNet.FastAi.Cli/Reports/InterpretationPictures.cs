@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MLNet.FastAi.Internal;
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Interpretation.Plots;
 

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using MLNet.FastAi.Cli.Infrastructure;
+using MLNet.FastAi.Internal;
+using MLNet.FastAi.Internal.Zip;
 using MLNet.FastAi.Interpretation.Plots;
 using MLNet.FastAi.Onnx;
 
@@ -31,7 +33,7 @@ internal static class EmbeddedOnnx
     {
         try
         {
-            using var zip = ZipFile.OpenRead(path);
+            using var zip = CheckedZip.OpenRead(path, $"'{path}'");
             if (zip.GetEntry("meta.json") is not null && zip.GetEntry("model.bin") is not null) return ModelFileKind.Checkpoint;
             if (zip.Entries.Any(e => e.FullName.StartsWith("TransformerChain/", StringComparison.Ordinal))) return ModelFileKind.MLNetZip;
             return ModelFileKind.Unknown;
@@ -65,7 +67,14 @@ internal static class EmbeddedOnnx
 
     private static byte[] Read(string zipPath)
     {
-        using var zip = ZipFile.OpenRead(zipPath);
+        ZipArchive zip;
+        try { zip = CheckedZip.OpenRead(zipPath, $"The ML.NET model '{zipPath}'"); }
+        catch (InvalidDataException e) { throw CliException.Input(e.Message, e); }
+        using (zip) return ReadOnnxEntry(zip, zipPath);
+    }
+
+    private static byte[] ReadOnnxEntry(ZipArchive zip, string zipPath)
+    {
         var entries = zip.Entries
             .Where(e => e.FullName.StartsWith("TransformerChain/", StringComparison.Ordinal) && e.Name == EntryName)
             .ToList();
@@ -73,9 +82,17 @@ internal static class EmbeddedOnnx
             throw CliException.Input($"The ML.NET model '{zipPath}' holds no ONNX model (no OnnxTransformer); was it saved by 'mlnet-fastai train'?");
         if (entries.Count > 1)
             throw CliException.Input($"The ML.NET model '{zipPath}' holds {entries.Count} ONNX models ({string.Join(", ", entries.Select(e => e.FullName))}); this tool extracts one.");
-        using var stream = entries[0].Open();
         using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
+        try
+        {
+            // Checked against the zip's CRC-32: damage inside deflated weights can still inflate and parse as ONNX.
+            using var stream = CrcCheckingStream.Open(entries[0]);
+            stream.CopyTo(buffer);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException)
+        {
+            throw CliException.Input($"The ML.NET model '{zipPath}' is damaged: its entry '{entries[0].FullName}' could not be read intact ({e.Message}).", e);
+        }
         var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
         if (bytes.Length < sizeof(int) || BinaryPrimitives.ReadInt32LittleEndian(bytes) != bytes.Length - sizeof(int))
             throw CliException.Input($"The entry '{entries[0].FullName}' of '{zipPath}' is not a length-prefixed ONNX model; is the zip damaged?");

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using MLNet.FastAi.Internal.Protobuf;
 
 namespace MLNet.FastAi.Onnx;
@@ -27,24 +28,7 @@ internal static class OnnxModelWriter
     {
         var w = new ProtoWriter(EstimateSize(model));
         WriteModel(w, model);
-        string full = Path.GetFullPath(path);
-        string? directory = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
-        string temporary = full + $".{Environment.ProcessId}.tmp";
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                w.CopyTo(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temporary);
-            throw;
-        }
+        AtomicFile.Write(path, w.CopyTo, durable: true);
     }
 
     private static void WriteModel(ProtoWriter w, OnnxModel model)
@@ -211,12 +195,5 @@ internal static class OnnxModelWriter
         foreach (var t in model.Graph.Initializers)
             bytes += 64 + (t.Floats?.LongLength ?? 0) * 4 + (t.Int64s?.LongLength ?? 0) * 8 + (t.Int32s?.LongLength ?? 0) * 4;
         return (int)Math.Min(bytes, Array.MaxLength);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 }

@@ -38,10 +38,12 @@ public static class CheckedModelLoading
         {
             return catalog.Load(full, out inputSchema);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidDataException or IOException or ArgumentException)
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
-            throw new InvalidDataException($"{what} passes its zip checks but ML.NET cannot load it as a model ({Innermost(e).Message}). " +
-                                           "Is it a file written by mlContext.Model.Save with the same ML.NET version?", e);
+            // ML.NET reports a zip of another kind, a component whose assembly is not loaded and an ONNX model ONNX
+            // Runtime rejects alike, as exceptions that do not name the file.
+            throw new InvalidDataException($"{what} is intact as a zip but ML.NET cannot load it as a model: {e.GetBaseException().Message} " +
+                                           "(Was it written by mlContext.Model.Save, and does this app reference the packages of all its components?)", e);
         }
     }
 
@@ -65,6 +67,4 @@ public static class CheckedModelLoading
             }
         }
     }
-
-    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 }

@@ -1,5 +1,3 @@
-using System.IO.Compression;
-using System.Text.Json;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;

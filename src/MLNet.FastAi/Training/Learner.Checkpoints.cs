@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text.Json;
+using MLNet.FastAi.Internal;
 using MLNet.FastAi.Internal.Zip;
 using MLNet.FastAi.Vision.Pretrained;
 using TorchSharp;
@@ -22,24 +23,8 @@ public sealed partial class Learner
     /// <returns>The checkpoint's path.</returns>
     public string Save(string name, bool withOptimizer = true)
     {
-        string path = CheckpointPath(name);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temporary = path + $".{Environment.ProcessId}.tmp";
-        try
-        {
-            using (var file = File.Create(temporary))
-            {
-                WriteCheckpoint(file, withOptimizer);
-                // On the disk before the move, so that after a power cut the name holds the old file or the new one.
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
-        return path;
+        using var use = Use(nameof(Save));
+        return AtomicFile.Write(CheckpointPath(name), file => WriteCheckpoint(file, withOptimizer), durable: true);
     }
 
     private void WriteCheckpoint(Stream file, bool withOptimizer)
@@ -68,47 +53,77 @@ public sealed partial class Learner
     /// </summary>
     public void Load(string nameOrPath, bool withOptimizer = true)
     {
+        using var use = Use(nameof(Load));
         string path = File.Exists(nameOrPath) ? Path.GetFullPath(nameOrPath) : CheckpointPath(nameOrPath);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' not found.", path);
         string what = $"Checkpoint '{path}'";
-        var (zip, meta) = OpenCheckpoint(path, what);
-        using (zip)
+        Dictionary<string, Tensor>? weights = null, moments = null, rng = null;
+        try
         {
-            CheckCompatible(meta, what);
-            var weights = ReadEntry(zip, "model.bin", what, s => TorchSharpStateDict.Read(s, what + " (model.bin)"));
-            Dictionary<string, Tensor>? moments = null;
-            try
+            // Everything is read and checked first: a damaged entry found late must not leave the learner half-loaded.
+            var (zip, meta) = OpenCheckpoint(path, what);
+            using (zip)
             {
+                CheckCompatible(meta, what);
+                weights = ReadEntry(zip, "model.bin", what, s => TorchSharpStateDict.Read(s, what + " (model.bin)"));
+                StateDictCopier.Check(_model, weights, what);
                 if (withOptimizer && meta.HasOptimizer)
-                    moments = ReadEntry(zip, "optimizer.bin", what, s => TorchSharpStateDict.Read(s, what + " (optimizer.bin)"));
-                StateDictCopier.Load(_model, weights, what);
-                if (meta.FrozenGroups != FrozenGroups) FreezeTo(meta.FrozenGroups);
-                if (moments is not null)
                 {
-                    using var scope = NewDisposeScope();  // frees the optimizer state's views
-                    var state = Optimizer.State().Select(s => s.Name).Where(n => moments.ContainsKey(n + "#avg"))
-                        .ToDictionary(n => n, n => (moments[n + "#avg"], moments[n + "#sqr"]));
-                    Optimizer.LoadState(state, meta.OptimizerSteps);
+                    moments = ReadEntry(zip, "optimizer.bin", what, s => TorchSharpStateDict.Read(s, what + " (optimizer.bin)"));
+                    CheckMoments(moments, what);
                     if (zip.GetEntry("rng.bin") is not null)
                     {
-                        var rng = ReadEntry(zip, "rng.bin", what, s => TorchSharpStateDict.Read(s, what + " (rng.bin)"));
-                        set_rng_state(rng["cpu"]);
-                        foreach (var t in rng.Values) t.Dispose();
-                    }
-                    for (int g = 0; g < Math.Min(meta.Hypers.Count, GroupCount); g++)
-                    {
-                        var h = meta.Hypers[g];
-                        (Hypers[g].LearningRate, Hypers[g].Momentum, Hypers[g].SquareMomentum, Hypers[g].Epsilon, Hypers[g].WeightDecay) =
-                            (h[0], h[1], h[2], h[3], h[4]);
+                        rng = ReadEntry(zip, "rng.bin", what, s => TorchSharpStateDict.Read(s, what + " (rng.bin)"));
+                        CheckRandomState(rng, what);
                     }
                 }
             }
-            finally
+
+            StateDictCopier.Load(_model, weights, what);
+            if (meta.FrozenGroups != FrozenGroups) FreezeTo(meta.FrozenGroups);
+            if (moments is null) return;
+            var state = moments.Keys.Where(k => k.EndsWith("#avg", StringComparison.Ordinal)).Select(k => k[..^4])
+                .ToDictionary(n => n, n => (moments[n + "#avg"], moments[n + "#sqr"]));
+            Optimizer.LoadState(state, meta.OptimizerSteps);
+            if (rng is not null) set_rng_state(rng["cpu"]);
+            for (int g = 0; g < Math.Min(meta.Hypers.Count, GroupCount); g++)
             {
-                foreach (var t in weights.Values) t.Dispose();
-                if (moments is not null) foreach (var t in moments.Values) t.Dispose();
+                var h = meta.Hypers[g];
+                (Hypers[g].LearningRate, Hypers[g].Momentum, Hypers[g].SquareMomentum, Hypers[g].Epsilon, Hypers[g].WeightDecay) =
+                    (h[0], h[1], h[2], h[3], h[4]);
             }
         }
+        finally
+        {
+            foreach (var tensors in new[] { weights, moments, rng })
+                if (tensors is not null) foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Adam's moments: an average and a square average for parameters of this model, with their shapes.</summary>
+    private void CheckMoments(Dictionary<string, Tensor> moments, string what)
+    {
+        var shapes = _groups.SelectMany(g => g).ToDictionary(p => p.Name, p => p.Parameter.shape);
+        foreach (var (key, value) in moments)
+        {
+            int mark = key.LastIndexOf('#');
+            string name = mark < 0 ? key : key[..mark], kind = mark < 0 ? "" : key[(mark + 1)..];
+            if (kind is not ("avg" or "sqr") || !shapes.TryGetValue(name, out var shape))
+                throw new InvalidDataException($"{what} is damaged: 'optimizer.bin' holds '{key}', which is not a moment of a parameter of this model.");
+            if (!value.shape.SequenceEqual(shape))
+                throw new InvalidDataException($"{what} is damaged: optimizer state '{key}' has shape [{string.Join(", ", value.shape)}] but the parameter is [{string.Join(", ", shape)}].");
+            string partner = name + (kind == "avg" ? "#sqr" : "#avg");
+            if (!moments.ContainsKey(partner))
+                throw new InvalidDataException($"{what} is damaged: 'optimizer.bin' has '{key}' without '{partner}'.");
+        }
+    }
+
+    /// <summary>The CPU generator's state: a byte tensor the size of this libtorch's own.</summary>
+    private static void CheckRandomState(Dictionary<string, Tensor> rng, string what)
+    {
+        using var current = get_rng_state();
+        if (!rng.TryGetValue("cpu", out var state) || state.dtype != current.dtype || state.numel() != current.numel())
+            throw new InvalidDataException($"{what} is damaged: 'rng.bin' does not hold a CPU generator state of {current.numel()} bytes.");
     }
 
     private string CheckpointPath(string name)
@@ -157,6 +172,7 @@ public sealed partial class Learner
                 ?? throw new InvalidDataException($"{what} has empty metadata.");
             if (meta.Format != CheckpointFormat)
                 throw new InvalidDataException($"{what} has format {meta.Format}; this version reads format {CheckpointFormat}.");
+            CheckShape(meta, what);
             return (zip, meta);
         }
         catch
@@ -164,6 +180,19 @@ public sealed partial class Learner
             zip.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Metadata that parsed as JSON but could not have been written by <see cref="Save"/> (nulls, short rows).</summary>
+    private static void CheckShape(CheckpointMetadata meta, string what)
+    {
+        string? problem =
+            meta.Architecture is null || meta.BlocksPerStage is null || meta.Classes is null || meta.Resize is null
+            || meta.NormalizationMean is null || meta.NormalizationStd is null || meta.Hypers is null ? "a required field is null"
+            : meta.Classes.Any(c => c is null) ? "a class name is null"
+            : meta.Hypers.Any(h => h is not { Count: 5 } || h.Any(v => !double.IsFinite(v))) ? "a parameter group's hyper-parameters are not five finite numbers"
+            : meta.OptimizerSteps < 0 || meta.FrozenGroups < 0 ? "a count is negative"
+            : null;
+        if (problem is not null) throw new InvalidDataException($"{what} has unusable metadata: {problem}.");
     }
 
     private static void WriteEntry(ZipArchive zip, string name, Action<Stream> write, CompressionLevel compression = CompressionLevel.Fastest)
@@ -183,7 +212,7 @@ public sealed partial class Learner
             buffer.Position = 0;
             return read(buffer);
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException or IOException or NotSupportedException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or IOException or NotSupportedException or OverflowException)
         {
             throw new InvalidDataException($"{what} is damaged: '{name}' could not be read ({e.Message}).", e);
         }

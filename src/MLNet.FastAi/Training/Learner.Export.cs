@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNet.FastAi.Internal;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Pipelines;
 
@@ -13,6 +14,7 @@ public sealed partial class Learner
     /// </summary>
     public string ExportOnnx(string path)
     {
+        using var use = Use(nameof(ExportOnnx));
         CnnOnnxExport.Save(_model, Data.Pipeline, Normalization, Data.Classes, path);
         return Path.GetFullPath(path);
     }
@@ -24,8 +26,11 @@ public sealed partial class Learner
     /// <param name="context">The ML.NET context.</param>
     /// <param name="imageColumnName">The input column of image paths.</param>
     /// <param name="imageFolder">Folder that relative paths start from.</param>
-    public ITransformer ToMLNetModel(MLContext context, string imageColumnName = "ImagePath", string imageFolder = "") =>
-        StockScoringChain.Fit(context, EmptyInput(context, imageColumnName), imageColumnName, imageFolder, Data.Pipeline, _model, Normalization, Data.Classes);
+    public ITransformer ToMLNetModel(MLContext context, string imageColumnName = "ImagePath", string imageFolder = "")
+    {
+        using var use = Use(nameof(ToMLNetModel));
+        return StockScoringChain.Fit(context, EmptyInput(context, imageColumnName), imageColumnName, imageFolder, Data.Pipeline, _model, Normalization, Data.Classes);
+    }
 
     /// <summary>Saves <see cref="ToMLNetModel"/> as an ML.NET zip (written aside, then moved into place); returns its path.</summary>
     /// <remarks>
@@ -36,22 +41,9 @@ public sealed partial class Learner
     /// </remarks>
     public string SaveMLNetModel(MLContext context, string path, string imageColumnName = "ImagePath", string imageFolder = "")
     {
+        using var use = Use(nameof(SaveMLNetModel));
         var model = ToMLNetModel(context, imageColumnName, imageFolder);
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + $".{Environment.ProcessId}.tmp";
-        try
-        {
-            context.Model.Save(model, EmptyInput(context, imageColumnName).Schema, temporary);
-            // On the disk before the move, so that after a power cut the name holds the old file or the new one.
-            using (var written = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite)) written.Flush(flushToDisk: true);
-            File.Move(temporary, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
-        return full;
+        return AtomicFile.Write(path, file => context.Model.Save(model, EmptyInput(context, imageColumnName).Schema, file), durable: true);
     }
 
     /// <summary>An empty data view with one text column of image paths: the input schema of the saved model.</summary>

@@ -76,7 +76,8 @@ public sealed partial class Learner
         if (startEpoch < 0 || startEpoch >= epochs) throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, $"startEpoch must be in [0, {epochs}).");
         ArgumentChecks.Rates(lr, nameof(lr));
         ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
-        if (IsFitting) throw new InvalidOperationException("A fit is already running on this learner.");
+        using var use = Use(nameof(Fit));
+        RefuseNestedFit();
         if (resetOptimizer) Optimizer.Rebuild();
         foreach (var h in Hypers) h.WeightDecay = weightDecay ?? Options.WeightDecay;
         SetLearningRates(lr ?? LearningRates.Single(Options.LearningRate));
@@ -90,15 +91,12 @@ public sealed partial class Learner
         RunFit(startEpoch);
     }
 
-    /// <summary>The managed thread running the current fit, for refusing calls from other threads meanwhile.</summary>
-    private int _fittingThread;
-
     private void RunFit(int startEpoch)
     {
-        _fittingThread = Environment.CurrentManagedThreadId;
-        IsFitting = true;
         using var train = Data.Loader(Data.Train, Device, training: true, Normalization);
         using var valid = Data.Loader(Data.Valid, Device, training: false, Normalization);
+        // Set only now that nothing can throw before the try below, whose finally clears it.
+        IsFitting = true;
         Epoch = startEpoch;
         TrainIteration = startEpoch * train.BatchCount;
         PctTrain = (double)startEpoch / EpochCount;

@@ -38,6 +38,8 @@ public sealed partial class Learner
         var unknown = methods.FirstOrDefault(m => !LrSuggestions.Names.Contains(m));
         if (unknown is not null) throw new ArgumentException($"Unknown suggestion method '{unknown}'; known: {string.Join(", ", LrSuggestions.Names)}.", nameof(suggestions));
 
+        using var use = Use(nameof(LrFind));
+        RefuseNestedFit();
         using var loader = Data.Loader(Data.Train, Device, training: true, Normalization);
         int epochs = (int)Math.Ceiling((double)iterations / Math.Max(1, loader.BatchCount));
         // Taken before Fit sets the starting rate, so the learner's own rates come back too.

@@ -49,8 +49,11 @@ public sealed partial class Learner
     /// </summary>
     /// <param name="split">The images; null means the validation set.</param>
     /// <param name="withLoss">Also compute per-image losses (needs labels).</param>
-    public PredictionSet GetPreds(ImageSplit? split = null, bool withLoss = false) =>
-        Collect(split ?? Data.Valid, withLoss, augmentation: null, seed: Data.Seed);
+    public PredictionSet GetPreds(ImageSplit? split = null, bool withLoss = false)
+    {
+        using var use = Use(nameof(GetPreds));
+        return Collect(split ?? Data.Valid, withLoss, augmentation: null, seed: Data.Seed);
+    }
 
     /// <summary>Predicts one image file (fastai's <c>predict</c>).</summary>
     public SinglePrediction Predict(string imagePath) => Predict(new[] { imagePath })[0];
@@ -58,6 +61,7 @@ public sealed partial class Learner
     /// <summary>Predicts several image files in batches.</summary>
     public IReadOnlyList<SinglePrediction> Predict(IEnumerable<string> imagePaths)
     {
+        using var use = Use(nameof(Predict));  // before decoding: the data loaders are shared with a running fit
         var split = Data.TestSplit(imagePaths);
         try
         {
@@ -82,7 +86,8 @@ public sealed partial class Learner
     public PredictionSet Tta(ImageSplit? split = null, int n = 4, double beta = 0.25, AugmentationOptions? augmentation = null)
     {
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "TTA needs at least one augmented pass.");
-        if (beta is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must be in [0, 1].");
+        if (!(beta is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must be in [0, 1].");
+        using var use = Use(nameof(Tta));
         split ??= Data.Valid;
         var augment = augmentation ?? Data.Augmentation ?? AugmentationOptions.Default;
         var plain = Collect(split, withLoss: false, augmentation: null, seed: Data.Seed);
@@ -100,6 +105,7 @@ public sealed partial class Learner
     /// <summary>Validation loss and metrics on a split (fastai's <c>validate</c>), without training.</summary>
     public (double Loss, IReadOnlyDictionary<string, double> Metrics) Validate(ImageSplit? split = null)
     {
+        using var use = Use(nameof(Validate));
         split ??= Data.Valid;
         var p = GetPreds(split, withLoss: true);
         if (p.Losses is null) throw new InvalidOperationException($"The {split.Name} set has no labels to validate against.");
@@ -120,9 +126,6 @@ public sealed partial class Learner
 
     private PredictionSet Collect(ImageSplit split, bool withLoss, AugmentationOptions? augmentation, int seed)
     {
-        // Predicting switches the model to eval mode; from another thread that would change the fit's batch norm and dropout.
-        if (IsFitting && Environment.CurrentManagedThreadId != _fittingThread)
-            throw new InvalidOperationException("A fit is running on another thread; a learner is used from one thread at a time (predict from a callback's AfterEpoch, or after the fit).");
         if (_inPhase) throw new InvalidOperationException("Predictions cannot be taken in the middle of a training or validation phase; use AfterEpoch or AfterFit.");
         bool wasTraining = _model.training;
         _model.eval();

@@ -30,6 +30,7 @@ public sealed partial class Learner
         ArgumentChecks.Fraction(pctStart, nameof(pctStart));
         ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
         ArgumentChecks.Momentums(momentums, nameof(momentums));
+        using var use = Use(nameof(FitOneCycle));
         var peaks = (lrMax ?? LearningRates.Single(Options.LearningRate)).ForGroups(GroupCount);
         var moms = momentums ?? Options.Momentums;
         var scheduler = new ParamScheduler(new Dictionary<string, IReadOnlyList<Schedule>>
@@ -56,6 +57,8 @@ public sealed partial class Learner
         ArgumentChecks.Fraction(pctStart, nameof(pctStart));
         ArgumentChecks.PositiveFinite(div, nameof(div));
         ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
+        using var use = Use(nameof(FineTune));
+        RefuseNestedFit();  // before Freeze changes the learner
         var extra = callbacks?.ToList();
         if (freezeEpochs > 0)
         {
@@ -79,6 +82,7 @@ public sealed partial class Learner
         ArgumentChecks.PositiveFinite(divFinal, nameof(divFinal));
         ArgumentChecks.Fraction(pctStart, nameof(pctStart));
         ArgumentChecks.NonNegativeFinite(weightDecay, nameof(weightDecay));
+        using var use = Use(nameof(FitFlatCos));
         var peaks = (lr ?? LearningRates.Single(Options.LearningRate)).ForGroups(GroupCount);
         var scheduler = new ParamScheduler(new Dictionary<string, IReadOnlyList<Schedule>>
         {

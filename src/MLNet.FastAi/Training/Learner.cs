@@ -18,11 +18,12 @@ namespace MLNet.FastAi.Training;
 /// around every step of the loop, predictions and checkpoints. Create one with <see cref="Vision"/>.
 /// </summary>
 /// <remarks>
-/// <para>Not thread-safe: use a learner from one thread at a time. During a fit, callbacks run on the fitting thread
-/// and may take predictions or save between phases (<c>AfterEpoch</c>, <c>AfterFit</c>); prediction calls from another
-/// thread while a fit runs are refused with <see cref="InvalidOperationException"/>, and other calls from another
-/// thread are not supported. To predict from many threads, export the model (<see cref="SaveMLNetModel"/>) and
-/// give each thread its own ML.NET PredictionEngine, or share the model's <c>Transform</c>, which is thread-safe.</para>
+/// <para>Serves one thread at a time. During a fit, callbacks run on the fitting thread and may take predictions or
+/// save between phases (<c>AfterEpoch</c>, <c>AfterFit</c>). While one thread fits, predicts, saves, loads, freezes or
+/// exports, any of those calls from another thread is refused with <see cref="InvalidOperationException"/> before it
+/// changes or reads anything. Properties (the recorder, options, data) are not synchronized. To predict from many
+/// threads, export the model (<see cref="SaveMLNetModel"/>) and give each thread its own ML.NET PredictionEngine, or
+/// share the model's <c>Transform</c>, which is thread-safe.</para>
 /// <para>The learner owns its model and optimizer; dispose it to free device memory.</para>
 /// </remarks>
 public sealed partial class Learner : IDisposable
@@ -164,10 +165,18 @@ public sealed partial class Learner : IDisposable
     }
 
     /// <summary>Freezes every parameter group but the last (the head); BatchNorm stays trainable (fastai's <c>freeze</c>).</summary>
-    public void Freeze() => FreezeTo(-1);
+    public void Freeze()
+    {
+        using var use = Use(nameof(Freeze));
+        FreezeTo(-1);
+    }
 
     /// <summary>Makes every parameter trainable (fastai's <c>unfreeze</c>).</summary>
-    public void Unfreeze() => FreezeTo(0);
+    public void Unfreeze()
+    {
+        using var use = Use(nameof(Unfreeze));
+        FreezeTo(0);
+    }
 
     /// <summary>
     /// Freezes the first <paramref name="n"/> groups (negative counts from the end), keeping BatchNorm parameters
@@ -175,6 +184,7 @@ public sealed partial class Learner : IDisposable
     /// </summary>
     public void FreezeTo(int n)
     {
+        using var use = Use(nameof(FreezeTo));
         int frozen = n >= 0 ? Math.Min(n, _groups.Count) : Math.Max(0, _groups.Count + n);
         for (int g = 0; g < _groups.Count; g++)
             foreach (var (name, p) in _groups[g])
@@ -202,8 +212,42 @@ public sealed partial class Learner : IDisposable
     /// <summary>Sets every group's learning rate (a single value or a slice).</summary>
     public void SetLearningRates(LearningRates lrs)
     {
+        using var use = Use(nameof(SetLearningRates));
         var values = lrs.ForGroups(_groups.Count);
         for (int g = 0; g < values.Length; g++) Hypers[g].LearningRate = values[g];
+    }
+
+    /// <summary>The managed thread using the learner now, 0 when none: a learner serves one thread at a time.</summary>
+    private int _user;
+
+    /// <summary>
+    /// Claims the learner for this thread until the result is disposed. Re-entrant on the same thread (callbacks call
+    /// back into the learner during a fit); a call from another thread meanwhile is refused before it changes or reads
+    /// anything, since fitting, predicting (eval mode), freezing and saving all touch the same model and optimizer.
+    /// </summary>
+    private ThreadClaim Use(string operation)
+    {
+        int me = Environment.CurrentManagedThreadId;
+        int current = Interlocked.CompareExchange(ref _user, me, 0);
+        if (current == 0) return new ThreadClaim(this);
+        if (current == me) return default;
+        throw new InvalidOperationException(
+            $"{operation} was called while another thread is using this learner{(IsFitting ? " (a fit is running)" : "")}; a Learner serves " +
+            "one thread at a time. To predict from several threads, use one PredictionEngine per thread or a saved model's Transform.");
+    }
+
+    private readonly struct ThreadClaim(Learner? owner) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (owner is not null) Volatile.Write(ref owner._user, 0);
+        }
+    }
+
+    /// <summary>A fit started from a callback during another fit on the same thread (the other threads are refused by <see cref="Use"/>).</summary>
+    private void RefuseNestedFit()
+    {
+        if (IsFitting) throw new InvalidOperationException("A fit is already running on this learner.");
     }
 
     /// <summary>Frees the model, optimizer and callbacks' resources.</summary>

@@ -128,11 +128,12 @@ public sealed class ConcurrencyTests(ConcurrencyFixture fixture, ITestOutputHelp
 
     /// <summary>
     /// A fit runs on a worker thread and holds between its training and validation phases — where a callback on the
-    /// fitting thread may predict — while this thread asks the learner for predictions: refused, and the fit then
-    /// completes normally.
+    /// fitting thread may predict — while this thread asks the learner for predictions, a second fit, a fine_tune
+    /// (which would freeze first), a save, a load and an unfreeze: each refused before it changes or reads anything,
+    /// and the fit then completes normally with its freezing untouched.
     /// </summary>
     [Fact]
-    public async Task ALearner_RefusesPredictionsFromAnotherThreadWhileItFits_EvenBetweenPhases()
+    public async Task ALearner_RefusesEveryCallFromAnotherThreadWhileItFits_EvenBetweenPhases()
     {
         using var learn = Learner.Vision(fixture.Cnn.Learner.Data, new VisionLearnerOptions
         {
@@ -141,12 +142,25 @@ public sealed class ConcurrencyTests(ConcurrencyFixture fixture, ITestOutputHelp
         using var betweenPhases = new ManualResetEventSlim();
         using var mayContinue = new ManualResetEventSlim();
         var hold = new HoldAfterTraining(betweenPhases, mayContinue);
+        learn.FreezeTo(1);
+        int frozen = learn.FrozenGroups;
         var fit = Task.Run(() => learn.Fit(1, 1e-3, callbacks: new Callback[] { hold }));
         try
         {
             Assert.True(betweenPhases.Wait(TimeSpan.FromMinutes(2)), "the fit never finished its training phase");
-            var e = Assert.Throws<InvalidOperationException>(() => learn.GetPreds());
-            Assert.Contains("another thread", e.Message);
+            var calls = new (string Name, Action Call)[]
+            {
+                ("GetPreds", () => learn.GetPreds()), ("Predict", () => learn.Predict(learn.Data.Valid.Paths[0])),
+                ("Fit", () => learn.Fit(1, 1e-3)), ("FineTune", () => learn.FineTune(1)), ("Save", () => learn.Save("during-fit")),
+                ("Load", () => learn.Load("during-fit")), ("Unfreeze", learn.Unfreeze), ("ExportOnnx", () => learn.ExportOnnx(Path.Combine(Path.GetTempPath(), "never.onnx"))),
+            };
+            foreach (var (name, call) in calls)
+            {
+                var e = Assert.Throws<InvalidOperationException>(call);
+                Assert.Contains("another thread", e.Message);
+                Assert.Contains(name, e.Message);
+            }
+            Assert.Equal(frozen, learn.FrozenGroups);
         }
         finally
         {
@@ -154,6 +168,8 @@ public sealed class ConcurrencyTests(ConcurrencyFixture fixture, ITestOutputHelp
         }
         await fit.WaitAsync(TimeSpan.FromMinutes(2));
         Assert.Single(learn.Recorder.Epochs);
+        Assert.Equal(frozen, learn.FrozenGroups);
+        Assert.False(File.Exists(Path.Combine(learn.ModelDirectory, "during-fit.ckpt")));
         Assert.Equal(learn.Data.Valid.Count, learn.GetPreds().Count);  // and afterwards this thread may predict
     }
 

@@ -96,7 +96,7 @@ public sealed class TrainingFaultTests(TinyDigitsFixture fixture, ITestOutputHel
         foreach (var (path, save) in targets)
         {
             byte[] before = File.ReadAllBytes(path);
-            string blocker = Directory.CreateDirectory($"{path}.{Environment.ProcessId}.tmp").FullName;
+            string blocker = Directory.CreateDirectory(MLNet.FastAi.Internal.AtomicFile.TemporaryPathFor(path)).FullName;
 
             var e = Record.Exception(save);
 
@@ -151,6 +151,70 @@ public sealed class TrainingFaultTests(TinyDigitsFixture fixture, ITestOutputHel
     }
 
     /// <summary>
+    /// The random state is the last entry Load reads. Damage there (or anywhere) is found before the learner changes:
+    /// weights, frozen groups, optimizer step count and learning rates all stay as they were, although the checkpoint
+    /// would have changed every one of them.
+    /// </summary>
+    [Theory]
+    [InlineData("rng.bin")]
+    [InlineData("optimizer.bin")]
+    [InlineData("model.bin")]
+    public void Load_ACheckpointDamagedInAnyEntry_ChangesNothing_NotEvenFreezingOrOptimizerState(string entry)
+    {
+        using var learn = NewLearner();
+        learn.FreezeTo(1);  // neither a new learner's frozen nor its unfrozen state
+        learn.Fit(1, 3e-3);
+        string path = learn.Save("damaged-" + entry);
+        FlipByteInTheMiddleOfEntry(path, entry);
+
+        using var fresh = NewLearner();
+        var weights = TestTorch.Snapshot(fresh.Model);
+        int frozen = fresh.FrozenGroups;
+        long steps = fresh.Optimizer.StepCount;
+        var rates = fresh.Hypers.Select(h => h.LearningRate).ToList();
+        Assert.NotEqual(learn.FrozenGroups, frozen);
+        Assert.NotEqual(learn.Optimizer.StepCount, steps);
+
+        var e = Assert.Throws<InvalidDataException>(() => fresh.Load(path));
+
+        Assert.Contains(path, e.Message);
+        Assert.Contains($"'{entry}'", e.Message);
+        Assert.Equal(0, TestTorch.MaxDifference(weights, TestTorch.Snapshot(fresh.Model)));
+        Assert.Equal(frozen, fresh.FrozenGroups);
+        Assert.Equal(steps, fresh.Optimizer.StepCount);
+        Assert.Equal(rates, fresh.Hypers.Select(h => h.LearningRate));
+    }
+
+    /// <summary>Metadata that is valid JSON but not what Save writes (nulls, short rows) is refused naming the file.</summary>
+    [Theory]
+    [InlineData("\"Classes\": [", "\"Classes\": null, \"Ignored\": [")]
+    [InlineData("\"Hypers\": [", "\"Hypers\": [[1], ")]
+    [InlineData("\"OptimizerSteps\": ", "\"OptimizerSteps\": -")]
+    public void Load_ACheckpointWithMetadataSaveCouldNotHaveWritten_IsRefusedNamingTheFile(string find, string replace)
+    {
+        using var learn = NewLearner();
+        learn.Fit(1, 1e-3);
+        string path = learn.Save("odd-metadata");
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            var entry = zip.GetEntry("meta.json")!;
+            string json;
+            using (var reader = new StreamReader(entry.Open())) json = reader.ReadToEnd();
+            Assert.Contains(find, json);
+            entry.Delete();
+            using var writer = new StreamWriter(zip.CreateEntry("meta.json").Open());
+            writer.Write(json.Replace(find, replace));
+        }
+
+        using var fresh = NewLearner();
+        var e = Assert.Throws<InvalidDataException>(() => fresh.Load(path));
+
+        output.WriteLine(e.Message);
+        Assert.Contains(path, e.Message);
+        Assert.Contains("metadata", e.Message);
+    }
+
+    /// <summary>
     /// What ML.NET 5 does with a saved model whose largest entry (the ONNX network, deflated) has one flipped byte:
     /// the damaged deflate stream no longer parses as ONNX, and loading fails. ML.NET does not check zip CRCs, so
     /// damage that still parses would load (see SaveMLNetModel's remarks). Truncated zips and zips of another kind are
@@ -177,10 +241,8 @@ public sealed class TrainingFaultTests(TinyDigitsFixture fixture, ITestOutputHel
         // ML.NET 5.0: InvalidOperationException "Error during class instantiation", whose innermost cause is ONNX
         // Runtime's "[ErrorCode:InvalidProtobuf] ... Protobuf parsing failed" for the network it could not read.
         var error = Assert.IsType<InvalidOperationException>(e);
-        Assert.Contains("InvalidProtobuf", Innermost(error).Message);
+        Assert.Contains("InvalidProtobuf", error.GetBaseException().Message);
     }
-
-    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 
     /// <summary>Flips one byte in the middle of an entry's compressed data, found through the local file header.</summary>
     private static void FlipByteInTheMiddleOfEntry(string zipPath, string entryName)

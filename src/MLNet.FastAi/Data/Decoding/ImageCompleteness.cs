@@ -17,9 +17,9 @@ internal static class ImageCompleteness
         switch (codec.EncodedFormat)
         {
             case SKEncodedImageFormat.Png:
-                return PngProblem(File.ReadAllBytes(path));
+                return Read(path, out var png) ?? PngProblem(png);
             case SKEncodedImageFormat.Jpeg:
-                return JpegProblem(File.ReadAllBytes(path));
+                return Read(path, out var jpeg) ?? JpegProblem(jpeg);
             default:
                 var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
                 using (var bitmap = new SKBitmap(info))
@@ -32,6 +32,21 @@ internal static class ImageCompleteness
                         _ => $"the decoder failed ({result})",
                     };
                 }
+        }
+    }
+
+    /// <summary>The file's bytes; a file that changed or vanished since its header was read is a problem, not a crash.</summary>
+    private static string? Read(string path, out byte[] bytes)
+    {
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            bytes = [];
+            return $"the file could not be read ({e.Message})";
         }
     }
 

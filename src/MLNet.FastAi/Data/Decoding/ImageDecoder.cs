@@ -110,7 +110,7 @@ internal static class ImageDecoder
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            reason = Innermost(e).Message;
+            reason = e.GetBaseException().Message;
             return false;
         }
     }
@@ -132,8 +132,6 @@ internal static class ImageDecoder
             return $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed (ImageDataOptions.MaxImagePixels); refused before decoding";
         return ImageCompleteness.Problem(path, codec);
     }
-
-    private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 
     /// <summary>The decoded images of one chunk as a uint8 tensor, failed rows left out; null when none decoded.</summary>
     private static Tensor? KeptPart(byte[] chunk, int offset, bool[] ok, int size, ImagePipeline pipeline)

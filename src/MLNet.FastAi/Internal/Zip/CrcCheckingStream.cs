@@ -28,7 +28,7 @@ internal sealed class CrcCheckingStream : Stream
     public override int Read(Span<byte> buffer)
     {
         int read = _inner.Read(buffer);
-        Track(buffer[..read]);
+        Track(buffer[..read], asked: buffer.Length);
         return read;
     }
 
@@ -37,21 +37,22 @@ internal sealed class CrcCheckingStream : Stream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        Track(buffer.Span[..read]);
+        Track(buffer.Span[..read], asked: buffer.Length);
         return read;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    private void Track(ReadOnlySpan<byte> data)
+    /// <summary>Adds what was read; a read of nothing when something was asked for is the end of the entry.</summary>
+    private void Track(ReadOnlySpan<byte> data, int asked)
     {
         if (data.Length > 0)
         {
             _state = Crc32.Append(_state, data);
             return;
         }
-        if (_verified) return;
+        if (asked == 0 || _verified) return;
         _verified = true;
         uint actual = Crc32.Final(_state);
         if (actual != _expected)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MLNet.FastAi.Internal;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 

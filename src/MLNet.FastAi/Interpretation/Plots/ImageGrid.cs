@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using SkiaSharp;
 
 namespace MLNet.FastAi.Interpretation.Plots;

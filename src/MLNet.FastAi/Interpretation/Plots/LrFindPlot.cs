@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using OxyPlot;
 using OxyPlot.Axes;
 using OxyPlot.Series;

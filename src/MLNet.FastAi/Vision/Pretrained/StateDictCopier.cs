@@ -15,6 +15,19 @@ internal static class StateDictCopier
     public static void Load(nn.Module module, IReadOnlyDictionary<string, Tensor> source, string origin,
         Func<string, bool>? allowMissing = null, Func<string, bool>? ignoredSourceKeys = null)
     {
+        var target = Check(module, source, origin, allowMissing, ignoredSourceKeys);
+        using var scope = NewDisposeScope();  // the dtype conversions make new tensor handles
+        using var _ = no_grad();
+        foreach (var (name, tensor) in target)
+            if (source.TryGetValue(name, out var value))
+                tensor.copy_(value.to(tensor.dtype));
+    }
+
+    /// <summary>The checks of <see cref="Load"/> without copying anything; returns the module's state dict.</summary>
+    /// <exception cref="InvalidDataException">Names the first missing, unexpected or mismatched tensor.</exception>
+    public static Dictionary<string, Tensor> Check(nn.Module module, IReadOnlyDictionary<string, Tensor> source, string origin,
+        Func<string, bool>? allowMissing = null, Func<string, bool>? ignoredSourceKeys = null)
+    {
         var target = module.state_dict();
         foreach (var (name, tensor) in target)
         {
@@ -29,10 +42,6 @@ internal static class StateDictCopier
         var unexpected = source.Keys.FirstOrDefault(k => !target.ContainsKey(k) && ignoredSourceKeys?.Invoke(k) != true);
         if (unexpected is not null)
             throw new InvalidDataException($"{origin} holds tensor '{unexpected}' that the model does not have; is it a checkpoint of another architecture?");
-
-        using var _ = no_grad();
-        foreach (var (name, tensor) in target)
-            if (source.TryGetValue(name, out var value))
-                tensor.copy_(value.to(tensor.dtype));
+        return target;
     }
 }
