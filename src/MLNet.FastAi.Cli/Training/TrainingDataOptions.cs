@@ -27,7 +27,7 @@ internal sealed class TrainingDataOptions
     public Option<string?> ValidColumn { get; } = Options.Text("--valid-col", "CSV column of true/false marking validation rows (else --valid-pct).", helpName: "column");
     public Option<string?> ImageFolder { get; } = Options.Text("--image-folder", "Folder, inside the CSV's folder, that CSV file names are relative to.", helpName: "folder");
     public Option<string?> Suffix { get; } = Options.Text("--suffix", "Appended to every CSV file name, e.g. .png.", helpName: "text");
-    public Option<int?> ImageSize { get; } = Options.OptionalInt("--image-size", "Square side, in pixels, images are resized to [default: the first training image's size].", 1, 4096);
+    public Option<int?> ImageSize { get; } = Options.OptionalInt("--image-size", "Square side, in pixels, images are resized to [default: the first training image's size].", 1, MLNet.FastAi.Data.Decoding.ImagePipeline.MaxSide);
     public Option<int> BatchSize { get; } = Options.Int("--batch-size", "Training batch size.", 64, 1, 65536);
     public Option<string?> Resize { get; } = Options.Choice("--resize", "How images reach the square size: stretch, centre-crop or pad.", "squish", "squish", "crop", "pad");
     public Option<string?> Normalize { get; } = Options.Choice("--normalize", "Input normalization statistics [default: imagenet when pretrained, none otherwise].", null, "imagenet", "mnist", "cifar", "none");

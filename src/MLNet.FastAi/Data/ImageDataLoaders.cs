@@ -71,8 +71,17 @@ public sealed partial class ImageDataLoaders : IDisposable
     /// <summary>Training augmentation, or null.</summary>
     public AugmentationOptions? Augmentation { get; private set; }
 
-    /// <summary>Images that could not be decoded and were left out (only with <see cref="BadImageHandling.Skip"/>).</summary>
-    public IReadOnlyList<BadImage> SkippedImages => _skipped;
+    /// <summary>
+    /// Images that could not be decoded and were left out (only with <see cref="BadImageHandling.Skip"/>): a copy, as
+    /// decoding a test split later may add to it.
+    /// </summary>
+    public IReadOnlyList<BadImage> SkippedImages
+    {
+        get
+        {
+            lock (_decoded) return _skipped.ToList();
+        }
+    }
 
     /// <summary>Files that were not images (by extension) and were ignored while scanning folders.</summary>
     public int IgnoredNonImageFiles { get; private set; }
@@ -257,12 +266,15 @@ public sealed partial class ImageDataLoaders : IDisposable
             if (ImageDecoder.HeaderProblem(path, options.MaxImagePixels) is { } problem)
             {
                 if (options.OnBadImage == BadImageHandling.Skip) continue;
-                throw new InvalidDataException($"Could not read the size of image '{path}': {problem}. Set ImageDataOptions.ImageSize explicitly, or fix or remove the file.");
+                throw new InvalidDataException($"Could not read the size of image '{path}', which sets the image size when ImageDataOptions.ImageSize is not given: " +
+                                               $"{problem}. Fix or remove the file, or set ImageDataOptions.OnBadImage = BadImageHandling.Skip to leave out unreadable images.");
             }
-            using var codec = SKCodec.Create(path)!;
+            using var codec = SKCodec.Create(path)
+                ?? throw new InvalidDataException($"Could not read the size of image '{path}': the file changed while it was being read.");
             int side = Math.Max(codec.Info.Width, codec.Info.Height);
-            if (side > 4096)
-                throw new ArgumentException($"The first training image, '{path}', is {codec.Info.Width}×{codec.Info.Height}; images are resized to at most 4096 pixels a side. Set ImageDataOptions.ImageSize (e.g. 224).", nameof(options));
+            if (side > ImagePipeline.MaxSide)
+                throw new ArgumentException($"The training image '{path}', whose size sets the image size, is {codec.Info.Width}×{codec.Info.Height}; " +
+                                            $"images are resized to at most {ImagePipeline.MaxSide} pixels a side. Set ImageDataOptions.ImageSize (e.g. 224).", nameof(options));
             return side;
         }
         throw new InvalidDataException($"None of the {train.Count} training images could be read (the first: '{train[0].Path}').");

@@ -1,4 +1,5 @@
 using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Data.Decoding;
 
 namespace MLNet.FastAi.Data;
 
@@ -42,7 +43,7 @@ public sealed record ImageDataOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (ValidBatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(ValidBatchSize), ValidBatchSize, "ValidBatchSize must be at least 1.");
         if (MaxImagePixels < 1) throw new ArgumentOutOfRangeException(nameof(MaxImagePixels), MaxImagePixels, "MaxImagePixels must be positive.");
-        if (ImageSize is < 1 or > 4096) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "ImageSize must be between 1 and 4096 pixels.");
+        if (ImageSize is < 1 or > ImagePipeline.MaxSide) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, $"ImageSize must be between 1 and {ImagePipeline.MaxSide} pixels.");
         Augmentation?.Validate();
         Normalization?.Validate();
     }

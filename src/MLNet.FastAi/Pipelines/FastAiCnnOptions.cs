@@ -1,5 +1,6 @@
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
@@ -116,12 +117,12 @@ public sealed class FastAiCnnOptions
         }
         Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName, "must name a column");
         Check(!string.IsNullOrWhiteSpace(ImageColumnName), nameof(ImageColumnName), ImageColumnName, "must name a column");
-        Check(ImageSize is null or (>= 1 and <= 4096), nameof(ImageSize), ImageSize, "must be between 1 and 4096");
+        Check(ImageSize is null or (>= 1 and <= ImagePipeline.MaxSide), nameof(ImageSize), ImageSize, $"must be between 1 and {ImagePipeline.MaxSide}");
         Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
         Check(FreezeEpochs >= 0, nameof(FreezeEpochs), FreezeEpochs, "must not be negative");
         Check(BaseLearningRate > 0 && double.IsFinite(BaseLearningRate), nameof(BaseLearningRate), BaseLearningRate, "must be positive");
         Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be positive");
-        Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must not be negative");
+        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "must be a finite number, not negative");
         Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
         Check(ValidationSet is not null || ValidationFraction is > 0 and < 1, nameof(ValidationFraction), ValidationFraction, "must be between 0 and 1");
         Check(Dropout is >= 0 and < 1, nameof(Dropout), Dropout, "must be in [0, 1)");

@@ -42,7 +42,7 @@ public sealed class Recorder : Callback
     /// <summary>Creates a recorder with fastai's smoothing factor.</summary>
     public Recorder(double beta = 0.98)
     {
-        if (beta is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must be in [0, 1).");
+        if (!(beta is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must be in [0, 1).");
         Beta = beta;
     }
 

@@ -105,7 +105,7 @@ public sealed class BadImageTests : IDisposable
 
         var e = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromFolder(_root));
         Assert.Contains($"'{bad}'", e.Message);
-        Assert.Contains("ImageSize", e.Message);
+        Assert.Contains("BadImageHandling.Skip", e.Message);
 
         using var data = ImageDataLoaders.FromFolder(_root, options: new ImageDataOptions { OnBadImage = BadImageHandling.Skip });
         Assert.Equal(Side, data.Pipeline.Width);

@@ -28,12 +28,15 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
     /// <summary>Number of values per image: 3 × height × width.</summary>
     public int PixelCount => 3 * Width * Height;
 
+    /// <summary>The largest side images are resized to: far beyond what a CNN classifier is trained at, small enough that a batch fits in memory.</summary>
+    public const int MaxSide = 4096;
+
     /// <summary>Checks the size is usable.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A side is not positive or unreasonably large.</exception>
     public void Validate()
     {
-        if (Width < 1 || Height < 1 || Width > 4096 || Height > 4096)
-            throw new ArgumentOutOfRangeException(nameof(Width), $"Image size must be between 1 and 4096 pixels per side; got {Width}×{Height}.");
+        if (Width < 1 || Height < 1 || Width > MaxSide || Height > MaxSide)
+            throw new ArgumentOutOfRangeException(nameof(Width), $"Image size must be between 1 and {MaxSide} pixels per side; got {Width}×{Height}.");
     }
 
     /// <summary>

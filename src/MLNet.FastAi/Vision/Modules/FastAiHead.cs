@@ -21,7 +21,7 @@ internal sealed class FastAiHead : Module<Tensor, Tensor>
     public FastAiHead(int bodyFeatures, int classes, double dropout = 0.5, int hiddenFeatures = 512) : base("FastAiHead")
     {
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A classifier needs at least two classes.");
-        if (dropout is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout must be in [0, 1).");
+        if (!(dropout is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout must be in [0, 1).");
         BodyFeatures = bodyFeatures;
         Classes = classes;
         bn1 = BatchNorm1d(2 * bodyFeatures);
