@@ -85,7 +85,7 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         using var channel = _environment.Start("FastAiCnn");
         var untrained = classes.Except(train.Select(t => t.Item2)).ToList();
         if (untrained.Count > 0)
-            channel.Warning(MessageSensitivity.None, "{0}", $"FastAiCnn: no training image is labelled {string.Join(", ", untrained.Select(c => $"'{c}'"))}; " +
+            channel.Warning(MessageSensitivity.UserData, "{0}", $"FastAiCnn: no training image is labelled {string.Join(", ", untrained.Select(c => $"'{c}'"))}; " +
                 "the model keeps these classes (they are in the label key) but cannot learn them.");
         var dataOptions = new ImageDataOptions
         {
@@ -96,7 +96,7 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         Learner? learner = null;
         try
         {
-            foreach (var bad in data.SkippedImages) channel.Warning(MessageSensitivity.None, "{0}", $"Skipped unreadable image '{bad.Path}': {bad.Reason}");
+            foreach (var bad in data.SkippedImages) channel.Warning(MessageSensitivity.UserData, "{0}", $"Skipped unreadable image '{bad.Path}': {bad.Reason}");
             var callbacks = new List<Callback> { new ChannelLoggerCallback(channel) };
             callbacks.AddRange(o.Callbacks);
             learner = Learner.Vision(data, new VisionLearnerOptions
