@@ -27,12 +27,12 @@ internal static class ArgumentChecks
         if (!(value >= 0 && value <= 1)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [0, 1].");
     }
 
-    public static void Rates(LearningRates? rates, string name)
+    public static void Rates(LearningRates? rates, string name) => rates?.Validate(name);
+
+    /// <summary>[0, 1): dropout, label smoothing, momentums.</summary>
+    public static void HalfOpenFraction(double value, string name)
     {
-        if (rates is not { } r) return;
-        bool Bad(double v) => !(v > 0) || double.IsInfinity(v);
-        if (Bad(r.Stop) || r.Start is { } start && Bad(start))
-            throw new ArgumentOutOfRangeException(name, r.ToString(), $"{name}: learning rates must be positive and finite; got {r}.");
+        if (!(value >= 0 && value < 1)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be in [0, 1).");
     }
 
     public static void Momentums((double Start, double Middle, double End)? momentums, string name)

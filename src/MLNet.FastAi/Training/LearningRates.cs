@@ -44,10 +44,13 @@ public readonly record struct LearningRates
     }
 
     /// <summary>Checks the rates are positive and finite.</summary>
-    public void Validate()
+    /// <param name="parameterName">The argument or option the rates came from, named in the error.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A rate is zero, negative, infinite or NaN.</exception>
+    public void Validate(string parameterName = "lr")
     {
-        if (!(Stop > 0) || double.IsInfinity(Stop) || Start is { } s && (!(s > 0) || double.IsInfinity(s)))
-            throw new ArgumentOutOfRangeException(nameof(Stop), $"Learning rates must be positive and finite; got {this}.");
+        static bool Bad(double v) => !(v > 0) || double.IsInfinity(v);
+        if (Bad(Stop) || Start is { } s && Bad(s))
+            throw new ArgumentOutOfRangeException(parameterName, ToString(), $"{parameterName}: learning rates must be positive and finite; got {this}.");
     }
 
     /// <summary>A single rate converts implicitly, so <c>Fit(5, 1e-3)</c> reads as in fastai.</summary>

@@ -74,13 +74,12 @@ public sealed record VisionLearnerOptions
     /// <exception cref="ArgumentException">Names the option at fault.</exception>
     public void Validate()
     {
-        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1).");
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
-        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must not be negative.");
-        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "LabelSmoothing must be in [0, 1).");
+        ArgumentChecks.HalfOpenFraction(Dropout, nameof(Dropout));
+        ArgumentChecks.PositiveFinite(LearningRate, nameof(LearningRate));
+        ArgumentChecks.NonNegativeFinite(WeightDecay, nameof(WeightDecay));
+        ArgumentChecks.HalfOpenFraction(LabelSmoothing, nameof(LabelSmoothing));
         if (Pretrained == PretrainedSource.File && string.IsNullOrWhiteSpace(WeightsFile))
             throw new ArgumentException("Pretrained = File needs WeightsFile.", nameof(WeightsFile));
-        foreach (var m in new[] { Momentums.Start, Momentums.Middle, Momentums.End })
-            if (!(m >= 0 && m < 1)) throw new ArgumentOutOfRangeException(nameof(Momentums), m, "Momentums must be in [0, 1).");
+        ArgumentChecks.Momentums(Momentums, nameof(Momentums));
     }
 }
