@@ -12,19 +12,31 @@ public sealed partial class ImageDataLoaders
     public NormalizationStats ComputeStats()
     {
         using var scope = NewDisposeScope();
-        var images = Decoded(Train).Images;
+        var set = Decoded(Train);
         var sum = zeros(3, dtype: ScalarType.Float64);
         var squares = zeros(3, dtype: ScalarType.Float64);
-        const int chunk = 4096;
-        for (long start = 0; start < images.shape[0]; start += chunk)
+        const int chunk = 1024;
+        var positions = new long[chunk];
+        using var buffer = set.Store.Resident is null ? empty(new long[] { chunk, 3, set.Height, set.Width }, ScalarType.Byte) : null;
+        for (long start = 0; start < set.Count; start += chunk)
         {
             using var inner = NewDisposeScope();
+            int length = (int)Math.Min(chunk, set.Count - start);
+            Tensor images;
+            if (set.Store.Resident is { } resident) images = resident.narrow(0, start, length);
+            else
+            {
+                for (int k = 0; k < length; k++) positions[k] = start + k;
+                var memory = Caching.PixelMemory.Of(buffer!);
+                set.Store.Read(positions.AsSpan(0, length).ToArray(), k => memory.Item(k, set.Store.ItemBytes));
+                images = buffer!.narrow(0, 0, length);
+            }
             // Chunks keep the float copy small; float64 sums keep large datasets exact enough.
-            var x = images.narrow(0, start, Math.Min(chunk, images.shape[0] - start)).to(ScalarType.Float64).div_(255.0);
+            var x = images.to(ScalarType.Float64).div_(255.0);
             sum.add_(x.sum(new long[] { 0, 2, 3 }));
             squares.add_(x.square().sum(new long[] { 0, 2, 3 }));
         }
-        double count = images.shape[0] * images.shape[2] * images.shape[3];
+        double count = set.Count * set.Height * set.Width;
         var mean = (sum / count).data<double>().ToArray();
         var meanSquares = (squares / count).data<double>().ToArray();
         var std = mean.Select((m, c) => Math.Sqrt(Math.Max(meanSquares[c] - m * m, 1e-12))).ToArray();

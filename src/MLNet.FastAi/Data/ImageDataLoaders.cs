@@ -1,37 +1,45 @@
 using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Data.Batching;
+using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Data.Decoding;
-using MLNet.FastAi.Data.Sources;
 using MLNet.FastAi.Runtime;
-using SkiaSharp;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.FastAi.Data;
 
 /// <summary>
 /// A labelled image dataset ready for training: training, validation and (optionally) test splits, the class list,
-/// the resize definition, batch size, normalization and augmentation — fastai's <c>ImageDataLoaders</c>. Images are
-/// decoded once, in parallel, when the loaders are built; unreadable files stop the build with an error naming them
-/// (or are skipped, per <see cref="ImageDataOptions.OnBadImage"/>).
+/// the resize definition, batch size, normalization and augmentation — fastai's <c>ImageDataLoaders</c>. Every image
+/// is checked before anything is decoded or trained; unreadable files stop the build with an error naming them (or are
+/// skipped, per <see cref="ImageDataOptions.OnBadImage"/>). Decoded images are kept in memory, in a disk cache, or not
+/// at all (decoded every epoch), per <see cref="ImageDataOptions.Cache"/>; the choice is logged with its reason.
 /// </summary>
 /// <remarks>
 /// Once built, reading the splits, classes, pipeline and settings is safe from several threads. Reconfiguring
 /// (<see cref="Normalize"/>, <see cref="Augment"/>, <see cref="WithoutAugmentation"/>) is not, nor is
-/// <see cref="TestSplit"/>, which decodes and records new images (a learner calls it when it predicts files).
+/// <see cref="TestSplit"/>, which checks and records new images (a learner calls it when it predicts files).
 /// </remarks>
 public sealed partial class ImageDataLoaders : IDisposable
 {
-    private readonly Dictionary<ImageSplit, ImageTensorSet> _decoded = new();
+    private readonly Dictionary<ImageSplit, PixelSet> _decoded = new();
     private readonly Dictionary<ImageSplit, ImageSplit> _survivors = new();
+    private readonly Dictionary<string, ImageHeader> _headers = new(StringComparer.Ordinal);
+    private readonly Dictionary<ImagePipeline, PixelDecoder> _decoders = new();
     private readonly List<BadImage> _skipped = new();
     private readonly ImageDataOptions _options;
+    private readonly CachePolicy _cache;
+    private readonly Action<string> _log;
 
     private ImageDataLoaders(IReadOnlyList<string> classes, ImagePipeline pipeline, ImageDataOptions options, int seed)
     {
         Classes = classes;
         Pipeline = pipeline;
+        TrainPipeline = options.ItemSize is { } item
+            ? new ImagePipeline(item, item, options.Resize == ResizeMethod.Pad ? ResizeMethod.Pad : ResizeMethod.Squish)
+            : pipeline;
         _options = options;
+        _cache = new CachePolicy(options);
+        _log = options.Log ?? Console.WriteLine;
         Seed = seed;
         Normalization = options.Normalization;
         Augmentation = options.Augmentation;
@@ -53,8 +61,26 @@ public sealed partial class ImageDataLoaders : IDisposable
     /// <summary>The test images, kept apart from training and validation; null when no test set was given.</summary>
     public ImageSplit? Test { get; private set; }
 
-    /// <summary>How each file becomes pixels: the same definition the saved ML.NET model applies.</summary>
+    /// <summary>
+    /// How each file becomes the model's input pixels: the definition the saved ML.NET model applies, and the one
+    /// validation and test images go through.
+    /// </summary>
     public ImagePipeline Pipeline { get; }
+
+    /// <summary>
+    /// How training images are decoded: <see cref="Pipeline"/>, or with presizing (<see cref="ImageDataOptions.ItemSize"/>)
+    /// a larger square (squished, so that a batch can still crop a square of the photo's own proportions).
+    /// </summary>
+    public ImagePipeline TrainPipeline { get; }
+
+    /// <summary>Where each split's decoded images live (memory, disk or streaming), as the cache policy chose.</summary>
+    public IReadOnlyDictionary<string, ImageCacheMode> CacheModes
+    {
+        get
+        {
+            lock (_decoded) return _decoded.ToDictionary(d => d.Key.Name, d => d.Value.Store.Mode);
+        }
+    }
 
     /// <summary>Training batch size.</summary>
     public int BatchSize => _options.BatchSize;
@@ -124,18 +150,16 @@ public sealed partial class ImageDataLoaders : IDisposable
         return SplitFor(new ImageSplit("test", paths, indices, Classes));
     }
 
-    /// <summary>The decoded tensors of a split of this dataset.</summary>
-    internal ImageTensorSet Decoded(ImageSplit split)
+    /// <summary>The decoded images of a split of this dataset.</summary>
+    internal PixelSet Decoded(ImageSplit split)
     {
-        lock (_decoded)
-        {
-            return _decoded[SplitFor(split)];
-        }
+        var survivor = SplitFor(split);
+        lock (_decoded) return _decoded[survivor];
     }
 
     /// <summary>
     /// The split as decoded: the same object, or a copy without the images that could not be decoded (so that its
-    /// paths line up with the decoded tensors). Decodes on first use.
+    /// paths line up with the decoded images). Decodes on first use.
     /// </summary>
     internal ImageSplit SplitFor(ImageSplit split)
     {
@@ -148,7 +172,7 @@ public sealed partial class ImageDataLoaders : IDisposable
     }
 
     /// <summary>
-    /// Frees the decoded tensors of a split made by <see cref="TestSplit"/>, so that one-off predictions do not keep
+    /// Frees the decoded images of a split made by <see cref="TestSplit"/>, so that one-off predictions do not keep
     /// their images for the life of the loaders. The training, validation and test splits are never released.
     /// </summary>
     internal void Release(ImageSplit split)
@@ -163,7 +187,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         }
     }
 
-    /// <summary>Number of splits whose decoded tensors are held.</summary>
+    /// <summary>Number of splits whose decoded images are held.</summary>
     internal int DecodedSplitCount
     {
         get
@@ -175,28 +199,110 @@ public sealed partial class ImageDataLoaders : IDisposable
     /// <summary>A batch loader for a split on a device: shuffled, augmented and dropping the last batch only for training.</summary>
     internal BatchLoader Loader(ImageSplit split, Device device, bool training, NormalizationStats normalization) =>
         new(Decoded(split), training ? BatchSize : ValidBatchSize, shuffle: training, dropLast: training, device,
-            normalization, training ? Augmentation : null, Seed);
+            normalization, training ? Augmentation : null, Seed, GeometryFor(split, randomized: training), _options.PrefetchBatches, _options.DecodeWorkers);
 
     /// <summary>An in-order loader over a split with explicit augmentation (test-time augmentation, show_batch).</summary>
     internal BatchLoader OrderedLoader(ImageSplit split, Device device, NormalizationStats normalization, AugmentationOptions? augmentation, int seed, int? batchSize = null) =>
-        new(Decoded(split), batchSize ?? ValidBatchSize, shuffle: false, dropLast: false, device, normalization, augmentation, seed);
+        new(Decoded(split), batchSize ?? ValidBatchSize, shuffle: false, dropLast: false, device, normalization, augmentation, seed,
+            GeometryFor(split, randomized: augmentation is not null, augmentation), _options.PrefetchBatches, _options.DecodeWorkers);
+
+    /// <summary>
+    /// The crop that brings a split's stored images to the model's size: for training images stored presized, or when
+    /// the augmentation asks for random resized crops; null when the stored images are already what the model sees.
+    /// </summary>
+    private BatchGeometry? GeometryFor(ImageSplit split, bool randomized, AugmentationOptions? augmentation = null)
+    {
+        bool presized = ReferenceEquals(SplitFor(split), Train) && TrainPipeline != Pipeline;
+        float minScale = randomized ? (augmentation ?? Augmentation)?.MinScale ?? 1f : 1f;
+        if (!presized && minScale >= 1f) return null;
+        var geometry = new BatchGeometry(Pipeline.Width, minScale, CropItems: presized && _options.Resize == ResizeMethod.Crop, Centered: false);
+        return randomized ? geometry : geometry.AsCentered();
+    }
 
     private ImageSplit Decode(ImageSplit split)
     {
-        var bad = new List<BadImage>();
-        var (set, kept) = ImageDecoder.Decode(split, Pipeline, _options.OnBadImage, bad, _options.MaxImagePixels);
-        var survivor = kept.Length == split.Count ? split
-            : new ImageSplit(split.Name, kept.Select(i => split.Paths[i]).ToList(), kept.Select(i => split.LabelIndices[i]).ToList(), Classes);
+        var pipeline = ReferenceEquals(split, Train) ? TrainPipeline : Pipeline;
+        PixelDecoder decoder;
+        lock (_decoders)
+        {
+            if (!_decoders.TryGetValue(pipeline, out decoder!)) _decoders[pipeline] = decoder = new PixelDecoder(pipeline);
+        }
+        int workers = _options.DecodeWorkers ?? Environment.ProcessorCount;
+        string? key = null;
+        string Key() => key ??= PixelCacheKey.Compute(split.Paths, pipeline, _options.MaxImagePixels);
+        bool DiskCacheExists() => File.Exists(Path.Combine(_cache.Folder, PixelCacheKey.FileName(split.Name, Key())));
+        var (mode, reason) = _cache.Choose(split.Name, split.Count, pipeline, DiskCacheExists);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        BuiltStore built;
+        switch (mode)
+        {
+            case ImageCacheMode.Memory:
+                built = PixelStoreBuilder.ToMemory(split.Paths, Headers(split, workers), decoder, split.Name, _options.OnBadImage, workers, default);
+                break;
+            case ImageCacheMode.Disk:
+                built = PixelStoreBuilder.ToDisk(split.Paths, () => Headers(split, workers), decoder, split.Name, _cache.Folder, Key(), _options.OnBadImage, workers, _log, default);
+                break;
+            default:
+                built = Streamed(split, decoder, workers);
+                break;
+        }
+        var survivor = built.Kept.Length == split.Count ? split
+            : new ImageSplit(split.Name, built.Kept.Select(i => split.Paths[i]).ToList(), built.Kept.Select(i => split.LabelIndices[i]).ToList(), Classes);
+        var set = new PixelSet(built.Store, survivor.LabelIndices.Select(l => (long)l).ToArray(), built.SourceSizes);
         lock (_decoded)
         {
-            _skipped.AddRange(bad);
+            _skipped.AddRange(built.Failed);
             _decoded[survivor] = set;
             _survivors[split] = survivor;
         }
+        bool named = ReferenceEquals(split, Train) || ReferenceEquals(split, Valid) || ReferenceEquals(split, Test);
         if (ReferenceEquals(split, Train)) Train = survivor;
         else if (ReferenceEquals(split, Valid)) Valid = survivor;
         else if (ReferenceEquals(split, Test)) Test = survivor;
+        string where = mode switch
+        {
+            ImageCacheMode.Memory => $"in memory (decoded in {started.Elapsed.TotalSeconds:0.0} s)",
+            ImageCacheMode.Disk => $"in the disk cache {Path.Combine(_cache.Folder, PixelCacheKey.FileName(split.Name, Key()))} " +
+                                   (built.Reused ? "(reused)" : $"(decoded in {started.Elapsed.TotalSeconds:0.0} s)"),
+            _ => "streamed: decoded every epoch",
+        };
+        // One-off splits (a learner's Predict) are not worth a line each.
+        if (named) _log($"{Capitalized(split.Name)} images: {where}; {reason}." +
+                                  (built.Failed.Count > 0 ? $" {built.Failed.Count} unreadable image(s) left out." : ""));
         return survivor;
+    }
+
+    private static string Capitalized(string name) => name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name[1..];
+
+    /// <summary>The headers of a split's files, read once per file for the life of the loaders.</summary>
+    private ImageHeader[] Headers(ImageSplit split, int workers)
+    {
+        string[] missing;
+        lock (_headers) missing = split.Paths.Where(p => !_headers.ContainsKey(p)).Distinct().ToArray();
+        var read = ImageHeaders.Scan(missing, _options.MaxImagePixels, workers);
+        lock (_headers)
+        {
+            for (int i = 0; i < missing.Length; i++) _headers[missing[i]] = read[i];
+            return split.Paths.Select(p => _headers[p]).ToArray();
+        }
+    }
+
+    /// <summary>A streaming store over the images whose checks pass; with Fail, the first that does not is refused by name.</summary>
+    private BuiltStore Streamed(ImageSplit split, PixelDecoder decoder, int workers)
+    {
+        var headers = Headers(split, workers);
+        var failed = Enumerable.Range(0, split.Count).Where(i => !headers[i].IsUsable).ToList();
+        if (failed.Count > 0 && _options.OnBadImage == BadImageHandling.Fail)
+            throw new InvalidDataException(
+                $"Could not decode image '{split.Paths[failed[0]]}' ({split.Name} set): {headers[failed[0]].Problem}. " +
+                "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
+        if (failed.Count == split.Count)
+            throw new InvalidDataException($"None of the {split.Count} images of the {split.Name} set could be decoded; the first, '{split.Paths[0]}': {headers[0].Problem}.");
+        var kept = Enumerable.Range(0, split.Count).Where(i => headers[i].IsUsable).ToArray();
+        var store = new StreamingPixelStore(kept.Select(i => split.Paths[i]).ToList(), decoder, split.Name);
+        return new BuiltStore(store, kept, failed.Select(i => new BadImage(split.Paths[i], headers[i].Problem!)).ToList(),
+            kept.Select(i => (headers[i].Width, headers[i].Height)).ToArray(), Reused: false);
     }
 
     private int IndexOfClass(string label, string path)
@@ -207,7 +313,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         return index;
     }
 
-    /// <summary>Frees the decoded images.</summary>
+    /// <summary>Frees the decoded images (and closes disk caches, which stay on disk for later runs).</summary>
     public void Dispose()
     {
         lock (_decoded)
@@ -216,6 +322,25 @@ public sealed partial class ImageDataLoaders : IDisposable
             _decoded.Clear();
             _survivors.Clear();
         }
+    }
+
+    /// <summary>
+    /// Deletes the disk cache folder (<see cref="ImageDataOptions.CacheFolder"/>, by default <c>image-cache</c> in
+    /// fastai's home) and everything in it; returns the bytes freed. Loaders using it must be disposed first.
+    /// </summary>
+    /// <param name="folder">The folder; null means the default.</param>
+    public static long ClearCache(string? folder = null)
+    {
+        string path = Path.GetFullPath(folder ?? CachePolicy.DefaultFolder());
+        if (!Directory.Exists(path)) return 0;
+        long bytes = 0;
+        foreach (var file in Directory.EnumerateFiles(path, "*.pixels*"))
+        {
+            bytes += new FileInfo(file).Length;
+            File.Delete(file);
+        }
+        if (!Directory.EnumerateFileSystemEntries(path).Any()) Directory.Delete(path);
+        return bytes;
     }
 
     /// <summary>Builds the loaders from labelled lists; every factory ends here.</summary>
@@ -232,11 +357,14 @@ public sealed partial class ImageDataLoaders : IDisposable
             throw new ArgumentException($"The class list has duplicates: {string.Join(", ", classes)}.", nameof(classOrder));
         if (classes.Count < 2)
             throw new InvalidDataException($"The training set has {classes.Count} class{(classes.Count == 1 ? $" ('{classes[0]}')" : "es")}; a classifier needs at least two.");
-        int size = options.ImageSize ?? SizeOfFirstImage(train, options);
+        var headers = options.ImageSize is null ? ScanForSize(train, valid, test, options) : null;
+        int size = options.ImageSize ?? UniformSize(headers!, options);
         var data = new ImageDataLoaders(classes, new ImagePipeline(size, size, options.Resize), options, options.Seed ?? Random.Shared.Next())
         {
             IgnoredNonImageFiles = ignoredFiles,
         };
+        if (headers is not null)
+            foreach (var (path, header) in headers) data._headers[path] = header;
         data.Train = new ImageSplit("train", train.Select(t => t.Path).ToList(), train.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
         data.Valid = new ImageSplit("valid", valid.Select(t => t.Path).ToList(), valid.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
         if (test is not null)
@@ -255,28 +383,42 @@ public sealed partial class ImageDataLoaders : IDisposable
         return data;
     }
 
-    /// <summary>
-    /// The larger side of the first training image, when no size is set. With <see cref="BadImageHandling.Skip"/> an
-    /// unreadable first image is passed over (the decoder will skip it too) rather than stopping the build.
-    /// </summary>
-    private static int SizeOfFirstImage(IReadOnlyList<(string Path, string Label)> train, ImageDataOptions options)
+    /// <summary>The headers of every file, read up front when the image size must come from the images.</summary>
+    private static Dictionary<string, ImageHeader> ScanForSize(IReadOnlyList<(string Path, string Label)> train, IReadOnlyList<(string Path, string Label)> valid,
+        IReadOnlyList<(string Path, string? Label)>? test, ImageDataOptions options)
     {
-        foreach (var (path, _) in train)
+        var paths = train.Select(t => t.Path).Concat(valid.Select(v => v.Path)).Concat(test?.Select(t => t.Path) ?? []).Distinct().ToArray();
+        var headers = ImageHeaders.Scan(paths, options.MaxImagePixels, options.DecodeWorkers ?? Environment.ProcessorCount);
+        return paths.Zip(headers).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// The image size when none is set: every readable image must have the same size, whose longer side then sets a
+    /// square (fastai refuses mixed sizes too; its tutorials always resize). Photos of mixed sizes are refused with a
+    /// message naming the option, rather than decoded at full resolution.
+    /// </summary>
+    private static int UniformSize(Dictionary<string, ImageHeader> headers, ImageDataOptions options)
+    {
+        var usable = headers.Where(h => h.Value.IsUsable).ToList();
+        if (usable.Count == 0)
         {
-            if (ImageDecoder.HeaderProblem(path, options.MaxImagePixels) is { } problem)
-            {
-                if (options.OnBadImage == BadImageHandling.Skip) continue;
-                throw new InvalidDataException($"Could not read the size of image '{path}', which sets the image size when ImageDataOptions.ImageSize is not given: " +
-                                               $"{problem}. Fix or remove the file, or set ImageDataOptions.OnBadImage = BadImageHandling.Skip to leave out unreadable images.");
-            }
-            using var codec = SKCodec.Create(path)
-                ?? throw new InvalidDataException($"Could not read the size of image '{path}': the file changed while it was being read.");
-            int side = Math.Max(codec.Info.Width, codec.Info.Height);
-            if (side > ImagePipeline.MaxSide)
-                throw new ArgumentException($"The training image '{path}', whose size sets the image size, is {codec.Info.Width}×{codec.Info.Height}; " +
-                                            $"images are resized to at most {ImagePipeline.MaxSide} pixels a side. Set ImageDataOptions.ImageSize (e.g. 224).", nameof(options));
-            return side;
+            var unreadable = headers.First();
+            throw new InvalidDataException($"None of the {headers.Count} images could be read (the first: '{unreadable.Key}': {unreadable.Value.Problem}).");
         }
-        throw new InvalidDataException($"None of the {train.Count} training images could be read (the first: '{train[0].Path}').");
+        if (options.OnBadImage == BadImageHandling.Fail && headers.FirstOrDefault(h => !h.Value.IsUsable) is { Key: not null } bad)
+            throw new InvalidDataException($"Could not read image '{bad.Key}': {bad.Value.Problem}. " +
+                                           "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
+        var first = usable[0];
+        var other = usable.FirstOrDefault(h => h.Value.Width != first.Value.Width || h.Value.Height != first.Value.Height);
+        if (other.Key is not null)
+            throw new ArgumentException(
+                $"The images have different sizes (e.g. '{first.Key}' is {first.Value.Width}×{first.Value.Height} and '{other.Key}' is " +
+                $"{other.Value.Width}×{other.Value.Height}), so they need a common size: set ImageDataOptions.ImageSize (fastai's usual is 224; " +
+                "for photos, presize with ItemSize = 460 and ImageSize = 224).", "ImageSize");
+        int side = Math.Max(first.Value.Width, first.Value.Height);
+        if (side > ImagePipeline.MaxSide)
+            throw new ArgumentException($"The images are {first.Value.Width}×{first.Value.Height}; images are resized to at most {ImagePipeline.MaxSide} pixels a side. " +
+                                        "Set ImageDataOptions.ImageSize (e.g. 224).", "ImageSize");
+        return side;
     }
 }

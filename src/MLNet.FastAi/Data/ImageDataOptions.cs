@@ -12,8 +12,22 @@ public sealed record ImageDataOptions
     /// <summary>Validation/test batch size; null means twice <see cref="BatchSize"/> (no gradients are kept there).</summary>
     public int? ValidBatchSize { get; init; }
 
-    /// <summary>Square side in pixels every image is resized to; null takes the size of the first training image.</summary>
+    /// <summary>
+    /// Square side in pixels the model sees (fastai's <c>Resize(224)</c>, or <c>aug_transforms(size=224)</c> when
+    /// presizing). Null works only when every image has the same size, which then sets it (a square of the longer
+    /// side); photos of mixed sizes are refused with a message naming this option.
+    /// </summary>
     public int? ImageSize { get; init; }
+
+    /// <summary>
+    /// fastai's presizing (<c>item_tfms=Resize(460)</c>, then <c>batch_tfms=aug_transforms(size=224)</c>): training
+    /// images are decoded at this larger size, and each batch is cropped to <see cref="ImageSize"/> on the device in
+    /// the same sampling step as the augmentation — a random square across the photo's longer side (with
+    /// <see cref="ResizeMethod.Crop"/>) and a random resized crop of at least <see cref="AugmentationOptions.MinScale"/>
+    /// of its area. Validation and test images are resized straight to <see cref="ImageSize"/> (a centre crop with
+    /// <see cref="ResizeMethod.Crop"/>), exactly what the saved ML.NET model does. Null: no presizing.
+    /// </summary>
+    public int? ItemSize { get; init; }
 
     /// <summary>How images are brought to <see cref="ImageSize"/> (fastai's <c>ResizeMethod</c>; Squish by default).</summary>
     public ResizeMethod Resize { get; init; } = ResizeMethod.Squish;
@@ -36,6 +50,35 @@ public sealed record ImageDataOptions
     /// <summary>Input normalization, or null to let the learner choose (ImageNet statistics for pretrained models).</summary>
     public NormalizationStats? Normalization { get; init; }
 
+    /// <summary>Where decoded images are kept: memory, a disk cache, or nowhere (streaming); chosen by size by default.</summary>
+    public ImageCacheMode Cache { get; init; } = ImageCacheMode.Auto;
+
+    /// <summary>
+    /// The most bytes of decoded images <see cref="ImageCacheMode.Auto"/> keeps in memory; null means a quarter of the
+    /// memory available when the loaders are built (the rest is left to training: a batch's activations at 224 px
+    /// take gigabytes).
+    /// </summary>
+    public long? MemoryBudget { get; init; }
+
+    /// <summary>
+    /// Folder of the disk cache (<see cref="ImageCacheMode.Disk"/>); null means <c>image-cache</c> in fastai's home
+    /// (<c>FASTAI_HOME</c>, else <c>~/.fastai</c>), next to downloaded datasets. Clear it with
+    /// <see cref="ImageDataLoaders.ClearCache"/> or by deleting it.
+    /// </summary>
+    public string? CacheFolder { get; init; }
+
+    /// <summary>Batches decoded or read ahead of training when images are not in memory (a bound on the memory it takes).</summary>
+    public int PrefetchBatches { get; init; } = 3;
+
+    /// <summary>Threads decoding or reading images for batches; null means one per core.</summary>
+    public int? DecodeWorkers { get; init; }
+
+    /// <summary>
+    /// Where the loaders report what they chose (cache mode and why, skipped images); null prints to the console.
+    /// Pass <c>_ => { }</c> for silence.
+    /// </summary>
+    public Action<string>? Log { get; init; }
+
     /// <summary>Checks every value is in range.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Names the option at fault.</exception>
     public void Validate()
@@ -44,6 +87,16 @@ public sealed record ImageDataOptions
         if (ValidBatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(ValidBatchSize), ValidBatchSize, "ValidBatchSize must be at least 1.");
         if (MaxImagePixels < 1) throw new ArgumentOutOfRangeException(nameof(MaxImagePixels), MaxImagePixels, "MaxImagePixels must be positive.");
         if (ImageSize is < 1 or > ImagePipeline.MaxSide) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, $"ImageSize must be between 1 and {ImagePipeline.MaxSide} pixels.");
+        if (ItemSize is < 1 or > ImagePipeline.MaxSide) throw new ArgumentOutOfRangeException(nameof(ItemSize), ItemSize, $"ItemSize must be between 1 and {ImagePipeline.MaxSide} pixels.");
+        if (ItemSize is not null && ImageSize is null)
+            throw new ArgumentOutOfRangeException(nameof(ItemSize), ItemSize, "ItemSize (presizing) needs ImageSize, the size batches are cropped to (fastai: item_tfms=Resize(460), batch_tfms=aug_transforms(size=224)).");
+        if (ItemSize < ImageSize)
+            throw new ArgumentOutOfRangeException(nameof(ItemSize), ItemSize, $"ItemSize ({ItemSize}) must be at least ImageSize ({ImageSize}): presizing decodes larger, then crops to the model's size.");
+        if (!Enum.IsDefined(Cache)) throw new ArgumentOutOfRangeException(nameof(Cache), Cache, "Cache must be Auto, Memory, Disk or Stream.");
+        if (MemoryBudget is < 0) throw new ArgumentOutOfRangeException(nameof(MemoryBudget), MemoryBudget, "MemoryBudget must not be negative.");
+        if (PrefetchBatches < 1) throw new ArgumentOutOfRangeException(nameof(PrefetchBatches), PrefetchBatches, "PrefetchBatches must be at least 1.");
+        if (DecodeWorkers is < 1) throw new ArgumentOutOfRangeException(nameof(DecodeWorkers), DecodeWorkers, "DecodeWorkers must be at least 1.");
+        if (CacheFolder is not null && string.IsNullOrWhiteSpace(CacheFolder)) throw new ArgumentOutOfRangeException(nameof(CacheFolder), CacheFolder, "CacheFolder must name a folder (or be null for the default).");
         Augmentation?.Validate();
         Normalization?.Validate();
     }

@@ -93,6 +93,7 @@ public sealed partial class Learner
 
     private void RunFit(int startEpoch)
     {
+        RefuseTrainingThatCannotFit();
         using var train = Data.Loader(Data.Train, Device, training: true, Normalization);
         using var valid = Data.Loader(Data.Valid, Device, training: false, Normalization);
         // Set only now that nothing can throw before the try below, whose finally clears it.

@@ -40,6 +40,7 @@ public sealed partial class Learner
 
         using var use = Use(nameof(LrFind));
         RefuseNestedFit();
+        RefuseTrainingThatCannotFit();
         using var loader = Data.Loader(Data.Train, Device, training: true, Normalization);
         int epochs = (int)Math.Ceiling((double)iterations / Math.Max(1, loader.BatchCount));
         // Taken before Fit sets the starting rate, so the learner's own rates come back too.

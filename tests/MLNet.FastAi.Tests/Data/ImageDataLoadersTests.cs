@@ -211,7 +211,7 @@ public class ImageDataLoadersTests(DigitFolderFixture folder) : IClassFixture<Di
         {
             using var bitmap = SKBitmap.Decode(data.Train.Paths[i]);
             var expected = Enumerable.Range(0, 28 * 28).Select(p => bitmap.GetPixel(p % 28, p / 28).Red).ToArray();
-            Assert.Equal(expected, decoded.Images[i][0].contiguous().data<byte>().ToArray());
+            Assert.Equal(expected, decoded.Image(i)[0].contiguous().data<byte>().ToArray());
             Assert.Equal(data.Train.LabelIndices[i], (int)decoded.Labels[i].item<long>());
         }
 

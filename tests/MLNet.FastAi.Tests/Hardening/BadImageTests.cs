@@ -162,7 +162,7 @@ public sealed class BadImageTests : IDisposable
         {
             int i = data.Train.Paths.ToList().IndexOf(path);
             Assert.True(i >= 0, $"{path} is not in the training set");
-            var planes = decoded.Images[i].contiguous().data<byte>().ToArray();
+            var planes = decoded.Image(i).data<byte>().ToArray();
             bool premultiplied = path.Contains("rgba");
             for (int y = 0; y < Side; y++)
                 for (int x = 0; x < Side; x++)

@@ -33,6 +33,14 @@ public sealed record AugmentationOptions
     /// <summary>Probability of each lighting transform per image (fastai <c>p_lighting=0.75</c>).</summary>
     public float ProbabilityLighting { get; init; } = 0.75f;
 
+    /// <summary>
+    /// Smallest share of the image's area a random resized crop keeps (fastai <c>aug_transforms(min_scale=1.)</c>; its
+    /// presizing recipe uses 0.75). Below 1, every training image is cropped to a random square of that much of its
+    /// area or more, at a random place, then resized to the batch size — composed into the same sampling grid as the
+    /// other transforms, one crop per image (fastai draws one per batch).
+    /// </summary>
+    public float MinScale { get; init; } = 1f;
+
     /// <summary>fastai's defaults.</summary>
     public static AugmentationOptions Default { get; } = new();
 
@@ -61,5 +69,6 @@ public sealed record AugmentationOptions
         Check(MaxWarp is >= 0 and < 1, nameof(MaxWarp), MaxWarp, "must be in [0, 1)");
         Check(ProbabilityAffine is >= 0 and <= 1, nameof(ProbabilityAffine), ProbabilityAffine, "must be a probability");
         Check(ProbabilityLighting is >= 0 and <= 1, nameof(ProbabilityLighting), ProbabilityLighting, "must be a probability");
+        Check(MinScale is > 0 and <= 1, nameof(MinScale), MinScale, "must be in (0, 1]");
     }
 }

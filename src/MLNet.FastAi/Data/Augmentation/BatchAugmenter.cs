@@ -1,3 +1,4 @@
+using MLNet.FastAi.Data.Batching;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
@@ -15,36 +16,54 @@ namespace MLNet.FastAi.Data.Augmentation;
 /// in one copy. On the device a batch then costs a handful of kernels whatever the options: one matrix product for the
 /// grid, one <c>grid_sample</c> (bilinear, reflection padding, aligned corners — fastai's defaults) and three for the
 /// lighting, which works in logit space as fastai's does. On a GPU, where each kernel launch costs about as much as
-/// the arithmetic of a small batch, that keeps augmentation a small fraction of a training step.
+/// the arithmetic of a small batch, that keeps augmentation a small fraction of a training step. Presizing
+/// (<see cref="BatchGeometry"/>) joins the same matrix: the square taken from a squished photo and the random resized
+/// crop are two more affine factors, and the grid is made at the output size, so the images are resampled once.
 /// </remarks>
 internal sealed class BatchAugmenter : IDisposable
 {
     private const int Draws = 16;
-    private readonly AugmentationOptions _options;
+    private const int GeometryDraws = 4;
+    private static readonly float[] Identity = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+    private readonly AugmentationOptions? _options;
     private Tensor? _baseGrid;
 
-    public BatchAugmenter(AugmentationOptions options)
+    /// <param name="options">The augmentation, or null for presizing alone.</param>
+    public BatchAugmenter(AugmentationOptions? options)
     {
-        options.Validate();
+        options?.Validate();
         _options = options;
     }
 
-    /// <summary>Augments <paramref name="images"/> [B, C, H, W] (float, 0..1); the result lives in the caller's dispose scope.</summary>
-    public Tensor Apply(Tensor images, Generator generator)
+    /// <summary>
+    /// Augments <paramref name="images"/> [B, C, H, W] (float, 0..1) and, with a <paramref name="geometry"/>, crops
+    /// them to its output size; the result lives in the caller's dispose scope.
+    /// </summary>
+    /// <param name="images">The batch.</param>
+    /// <param name="generator">Source of every random draw.</param>
+    /// <param name="geometry">Presizing, or null.</param>
+    /// <param name="sourceSizes">With <paramref name="geometry"/>: each image's original size, for the square crop.</param>
+    public Tensor Apply(Tensor images, Generator generator, BatchGeometry? geometry = null, IReadOnlyList<(int Width, int Height)>? sourceSizes = null)
     {
         int batch = (int)images.shape[0];
-        long height = images.shape[2], width = images.shape[3];
-        // Every random number of the batch is drawn up front, on the CPU, in a fixed order.
-        float[] u;
-        using (var draws = rand(new long[] { batch, Draws }, generator: generator)) u = draws.data<float>().ToArray();
+        long height = geometry?.OutputSize ?? images.shape[2], width = geometry?.OutputSize ?? images.shape[3];
+        // Every random number of the batch is drawn up front, on the CPU, in a fixed order: the augmentation's, then the crops'.
+        float[]? u = _options is null ? null : Draw(generator, batch, Draws);
+        float[]? g = geometry is { Centered: false } ? Draw(generator, batch, GeometryDraws) : null;
 
         // Per image: the 3×3 matrix from output to input coordinates (9 values), then the lighting shift and scale.
         var parameters = new float[batch * 11];
         for (int i = 0; i < batch; i++)
         {
-            var row = new ArraySegment<float>(u, i * Draws, Draws);
-            Projective(row).CopyTo(parameters.AsSpan(i * 11, 9));
-            (parameters[i * 11 + 9], parameters[i * 11 + 10]) = Lighting(row);
+            IReadOnlyList<float>? row = u is null ? null : new ArraySegment<float>(u, i * Draws, Draws);
+            var matrix = row is null ? Identity : Projective(row);
+            if (geometry is not null)
+            {
+                IReadOnlyList<float>? crop = g is null ? null : new ArraySegment<float>(g, i * GeometryDraws, GeometryDraws);
+                matrix = Multiply(Crop(geometry, sourceSizes![i], crop), matrix);
+            }
+            matrix.CopyTo(parameters.AsSpan(i * 11, 9));
+            (parameters[i * 11 + 9], parameters[i * 11 + 10]) = row is null ? (0f, 1f) : Lighting(row);
         }
         using var packed = tensor(parameters, new long[] { batch, 11 });
         // From pinned memory the copy is asynchronous, so the host does not wait for the GPU to drain its queue.
@@ -54,11 +73,53 @@ internal sealed class BatchAugmenter : IDisposable
         var coordinates = BaseGrid(height, width, images.device).matmul(matrices.transpose(1, 2));   // [B, H·W, 3]
         var grid = (coordinates.narrow(2, 0, 2) / coordinates.narrow(2, 2, 1)).view(batch, height, width, 2);
         var output = grid_sample(images, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: true);
-        if (_options.MaxLighting <= 0) return output;
+        if (_options is null || _options.MaxLighting <= 0) return output;
 
         var shift = onDevice.narrow(1, 9, 1).view(batch, 1, 1, 1);
         var scale = onDevice.narrow(1, 10, 1).view(batch, 1, 1, 1);
         return addcmul(shift, output.logit(1e-7), scale, 1).sigmoid_();
+    }
+
+    private static float[] Draw(Generator generator, int batch, int perImage)
+    {
+        using var draws = rand(new long[] { batch, perImage }, generator: generator);
+        return draws.data<float>().ToArray();
+    }
+
+    /// <summary>
+    /// Presizing's crop for one image, from output to cached-image coordinates in [-1, 1]: first the square of the
+    /// original proportions inside the squished photo (at a random place along its longer side), then a random square
+    /// of at least <see cref="BatchGeometry.MinScale"/> of its area (fastai's <c>RandomResizedCropGPU</c> with
+    /// <c>ratio=(1,1)</c>, drawn per image).
+    /// </summary>
+    private static float[] Crop(BatchGeometry geometry, (int Width, int Height) source, IReadOnlyList<float>? u)
+    {
+        double Draw(int k) => u is null ? 0.5 : u[k];
+        double scaleX = 1, scaleY = 1, centreX = 0, centreY = 0;
+        if (geometry.CropItems && source.Width > 0 && source.Height > 0 && source.Width != source.Height)
+        {
+            double aspect = (double)source.Width / source.Height;
+            if (aspect > 1) { scaleX = 1 / aspect; centreX = (2 * Draw(0) - 1) * (1 - scaleX); }
+            else { scaleY = aspect; centreY = (2 * Draw(0) - 1) * (1 - scaleY); }
+        }
+        double side = u is null ? 1 : Math.Sqrt(geometry.MinScale + u[1] * (1 - geometry.MinScale));
+        double offsetX = (2 * Draw(2) - 1) * (1 - side), offsetY = (2 * Draw(3) - 1) * (1 - side);
+        // The item square, then the resized crop inside it.
+        return new[]
+        {
+            (float)(scaleX * side), 0f, (float)(centreX + scaleX * offsetX),
+            0f, (float)(scaleY * side), (float)(centreY + scaleY * offsetY),
+            0f, 0f, 1f,
+        };
+    }
+
+    private static float[] Multiply(float[] a, float[] b)
+    {
+        var product = new float[9];
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++)
+                product[r * 3 + c] = a[r * 3] * b[c] + a[r * 3 + 1] * b[3 + c] + a[r * 3 + 2] * b[6 + c];
+        return product;
     }
 
     /// <summary>
@@ -67,7 +128,7 @@ internal sealed class BatchAugmenter : IDisposable
     /// </summary>
     private float[] Projective(IReadOnlyList<float> u)
     {
-        var o = _options;
+        var o = _options!;
         double Uniform(int k, double low, double high) => low + u[k] * (high - low);
         bool Happens(int k, double p) => u[k] < p;
 
@@ -145,11 +206,12 @@ internal sealed class BatchAugmenter : IDisposable
     /// <summary>fastai's brightness and contrast: output = sigmoid(logit(x)·contrast + logit(brightness)).</summary>
     private (float Shift, float Scale) Lighting(IReadOnlyList<float> u)
     {
-        double m = _options.MaxLighting;
+        var o = _options!;
+        double m = o.MaxLighting;
         if (m <= 0) return (0, 1);
-        double brightness = u[12] < _options.ProbabilityLighting ? 0.5 * (1 - m) + u[13] * m : 0.5;
+        double brightness = u[12] < o.ProbabilityLighting ? 0.5 * (1 - m) + u[13] * m : 0.5;
         double logLow = Math.Log(1 - m);
-        double contrast = u[14] < _options.ProbabilityLighting ? Math.Exp(logLow + u[15] * -2 * logLow) : 1;
+        double contrast = u[14] < o.ProbabilityLighting ? Math.Exp(logLow + u[15] * -2 * logLow) : 1;
         return ((float)Math.Log(brightness / (1 - brightness)), (float)contrast);
     }
 

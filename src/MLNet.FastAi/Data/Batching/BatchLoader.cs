@@ -1,39 +1,52 @@
 using MLNet.FastAi.Data.Augmentation;
-using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Data.Caching;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.FastAi.Data.Batching;
 
 /// <summary>
-/// Turns a decoded split into mini-batches on a device: optional shuffling each epoch (seeded), dropping the last
-/// partial batch for training as fastai does, augmentation for training batches, then normalization. The uint8 cache
-/// moves to the device once, so a batch costs one gather, one conversion and the augmentation kernels.
+/// Turns a split into mini-batches on a device: optional shuffling each epoch (seeded), dropping the last partial
+/// batch for training as fastai does, augmentation and presizing crops for training batches, then normalization.
+/// In-memory images move to the device once, so a batch costs one gather, one conversion and the augmentation
+/// kernels; images on disk or streamed are read by <see cref="BatchPrefetcher"/> a few batches ahead. Either way the
+/// epoch's order and every random draw come from one seeded generator in the same sequence, so a seed gives the same
+/// batches whatever the cache mode.
 /// </summary>
 internal sealed class BatchLoader : IDisposable
 {
-    private readonly ImageTensorSet _data;
-    private readonly bool _ownsData;
+    /// <summary>In-memory images up to this size are copied to a GPU once; larger sets stay on the host and travel per batch.</summary>
+    internal const long DeviceCopyLimit = 4L << 30;
+
+    private readonly PixelSet _data;
     private readonly Tensor _mean;
     private readonly Tensor _std;
     private readonly BatchAugmenter? _augmenter;
+    private readonly BatchGeometry? _geometry;
     private readonly int _seed;
+    private readonly int _prefetch;
+    private readonly int _workers;
 
-    public BatchLoader(ImageTensorSet data, int batchSize, bool shuffle, bool dropLast, Device device,
-        NormalizationStats normalization, AugmentationOptions? augmentation, int seed)
+    public BatchLoader(PixelSet data, int batchSize, bool shuffle, bool dropLast, Device device, NormalizationStats normalization,
+        AugmentationOptions? augmentation, int seed, BatchGeometry? geometry = null, int prefetchBatches = 3, int? workers = null)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "Batch size must be at least 1.");
         normalization.Validate();
-        _data = data.To(device);
-        _ownsData = !ReferenceEquals(_data, data);
+        _data = data;
         BatchSize = batchSize;
         Shuffle = shuffle;
         DropLast = dropLast && data.Count > batchSize;
         Device = device;
         _mean = tensor(Enumerable.Range(0, 3).Select(normalization.MeanOf).ToArray(), device: device).view(1, 3, 1, 1).DetachFromDisposeScope();
         _std = tensor(Enumerable.Range(0, 3).Select(normalization.StdOf).ToArray(), device: device).view(1, 3, 1, 1).DetachFromDisposeScope();
-        _augmenter = augmentation is null ? null : new BatchAugmenter(augmentation);
+        _geometry = geometry;
+        _augmenter = augmentation is null && geometry is null ? null : new BatchAugmenter(augmentation);
         _seed = seed;
+        _prefetch = prefetchBatches;
+        _workers = workers ?? Environment.ProcessorCount;
+        Resident = data.ResidentOn(device, DeviceCopyLimit);
+        // A tensor already on the device may come back as itself from to(); this loader disposes its own handle.
+        Labels = (BatchAugmenter.SameDevice(data.Labels.device, device) ? data.Labels.detach() : data.Labels.to(device)).DetachFromDisposeScope();
     }
 
     public int BatchSize { get; }
@@ -49,6 +62,15 @@ internal sealed class BatchLoader : IDisposable
     public int BatchCount => (int)(DropLast ? _data.Count / BatchSize : (_data.Count + BatchSize - 1) / BatchSize);
 
     /// <summary>
+    /// The images on the device when the store holds them in memory and they fit <see cref="DeviceCopyLimit"/>; else
+    /// null, and batches come through the prefetcher.
+    /// </summary>
+    private Tensor? Resident { get; }
+
+    /// <summary>Every label, on the device: per-batch label copies would make the host wait for a GPU.</summary>
+    private Tensor Labels { get; }
+
+    /// <summary>
     /// The batches of one epoch. Each batch's tensors belong to the dispose scope that is current when it is
     /// produced; callers open a scope per batch.
     /// </summary>
@@ -56,20 +78,31 @@ internal sealed class BatchLoader : IDisposable
     {
         Tensor? order = null;
         using var generator = new Generator(EpochSeed(_seed, epoch));
+        BatchPrefetcher? prefetcher = null;
         try
         {
-            // The epoch's order reaches the device once: a host-to-device copy per batch would make the host wait for
-            // the GPU every batch and lose the overlap of batch preparation with the previous step.
             using (var cpuOrder = Shuffle ? randperm(_data.Count, generator: generator) : arange(_data.Count, dtype: ScalarType.Int64))
-                order = cpuOrder.to(Device).DetachFromDisposeScope();
-            for (int b = 0; b < BatchCount; b++)
             {
-                long start = (long)b * BatchSize, length = Math.Min(BatchSize, _data.Count - start);
-                yield return Assemble(order.narrow(0, start, length), generator);
+                // The epoch's order reaches the device once: a host-to-device copy per batch would make the host wait
+                // for the GPU every batch and lose the overlap of batch preparation with the previous step.
+                order = cpuOrder.to(Device).DetachFromDisposeScope();
+                var positions = _geometry is not null || Resident is null ? cpuOrder.data<long>().ToArray() : null;
+                if (Resident is null)
+                    prefetcher = new BatchPrefetcher(_data.Store, positions!, BatchSize, BatchCount, _prefetch, _workers, pinned: Device.type == DeviceType.CUDA);
+                for (int b = 0; b < BatchCount; b++)
+                {
+                    long start = (long)b * BatchSize, length = Math.Min(BatchSize, _data.Count - start);
+                    var indices = order.narrow(0, start, length);
+                    var sizes = positions is null ? null : SourceSizes(positions, start, length);
+                    yield return prefetcher is null
+                        ? Build(Resident!.index_select(0, indices), indices, generator, sizes)
+                        : Build(prefetcher.Next(), indices, generator, sizes);
+                }
             }
         }
         finally
         {
+            prefetcher?.Dispose();
             order?.Dispose();
         }
     }
@@ -95,15 +128,31 @@ internal sealed class BatchLoader : IDisposable
     /// <summary>One batch from explicit positions (for show_batch, predictions on chosen items, tests).</summary>
     public Batch Assemble(Tensor indices, Generator? generator = null)
     {
+        using var fallback = generator is null && _augmenter is not null ? new Generator((ulong)_seed) : null;
         var onDevice = indices.to(Device);
-        var x = _data.Images.index_select(0, onDevice).to(ScalarType.Float32).div_(255f);
-        if (_augmenter is not null)
-        {
-            using var fallback = generator is null ? new Generator((ulong)_seed) : null;
-            x = _augmenter.Apply(x, generator ?? fallback!);
-        }
+        long[] positions = indices.cpu().data<long>().ToArray();
+        var sizes = _geometry is null ? null : SourceSizes(positions, 0, positions.Length);
+        if (Resident is not null) return Build(Resident.index_select(0, indices.to(Resident.device)), onDevice, generator ?? fallback, sizes);
+        var images = empty(new long[] { positions.Length, 3, _data.Height, _data.Width }, ScalarType.Byte);
+        var memory = PixelMemory.Of(images);
+        _data.Store.Read(positions, k => memory.Item(k, _data.Store.ItemBytes));
+        return Build(images, onDevice, generator ?? fallback, sizes);
+    }
+
+    /// <summary>uint8 images (host or device) → float on the device, augmented and cropped, normalized.</summary>
+    private Batch Build(Tensor pixels, Tensor indices, Generator? generator, (int, int)[]? sizes)
+    {
+        var x = pixels.to(Device).to(ScalarType.Float32).div_(255f);
+        if (_augmenter is not null) x = _augmenter.Apply(x, generator!, _geometry, sizes);
         x = x.sub_(_mean).div_(_std);
-        return new Batch(x, _data.Labels.index_select(0, onDevice), onDevice);
+        return new Batch(x, Labels.index_select(0, indices), indices);
+    }
+
+    private (int, int)[] SourceSizes(long[] positions, long start, long length)
+    {
+        var sizes = new (int, int)[length];
+        for (long k = 0; k < length; k++) sizes[k] = _data.SourceSizes[positions[start + k]];
+        return sizes;
     }
 
     /// <summary>Undoes normalization: pixels back in 0..1 for display.</summary>
@@ -111,9 +160,9 @@ internal sealed class BatchLoader : IDisposable
 
     public void Dispose()
     {
-        if (_ownsData) _data.Dispose();
         _augmenter?.Dispose();
         _mean.Dispose();
         _std.Dispose();
+        Labels.Dispose();
     }
 }

@@ -1,0 +1,119 @@
+using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Data.Download;
+
+namespace MLNet.FastAi.Data.Caching;
+
+/// <summary>
+/// Chooses, split by split, where decoded images live (<see cref="ImageCacheMode"/>), and says why in one line: memory
+/// while the decoded sets fit the budget, else a disk cache when its folder has room (or already holds this split),
+/// else streaming. Forced choices are checked too: memory against what the process may still use, disk against the
+/// folder's free space, so a configuration that cannot fit is refused with a message instead of ending in the kernel's
+/// OOM killer or a full disk.
+/// </summary>
+internal sealed class CachePolicy
+{
+    private readonly ImageCacheMode _mode;
+    private readonly string _budgetReason;
+    private long _heldInMemory;
+
+    public CachePolicy(ImageDataOptions options)
+    {
+        _mode = options.Cache;
+        Folder = Path.GetFullPath(options.CacheFolder ?? DefaultFolder());
+        var available = AvailableMemory.Read();
+        if (options.MemoryBudget is { } budget)
+        {
+            Budget = budget;
+            _budgetReason = "ImageDataOptions.MemoryBudget";
+        }
+        else if (available is { } a)
+        {
+            Budget = a.Bytes / 4;
+            _budgetReason = $"a quarter of the {Bytes.Format(a.Bytes)} available ({a.Source})";
+        }
+        else
+        {
+            Budget = 2L << 30;
+            _budgetReason = "a fixed 2 GiB: this system does not say how much memory is available";
+        }
+    }
+
+    /// <summary>The disk cache's folder.</summary>
+    public string Folder { get; }
+
+    /// <summary>The most bytes of decoded images <see cref="ImageCacheMode.Auto"/> keeps in memory.</summary>
+    public long Budget { get; }
+
+    /// <summary>The default cache folder: <c>image-cache</c> in fastai's home (<c>FASTAI_HOME</c>, else <c>~/.fastai</c>).</summary>
+    public static string DefaultFolder() => Path.Combine(DatasetCacheLayout.ResolveHome(null), "image-cache");
+
+    /// <summary>
+    /// The mode for a split of <paramref name="count"/> images decoded by <paramref name="pipeline"/>, and the reason
+    /// (for the log line). <paramref name="diskCacheExists"/> reports whether a complete cache of this split is already
+    /// in <see cref="Folder"/> (asked only when it matters).
+    /// </summary>
+    /// <exception cref="InsufficientMemoryException">A forced mode cannot fit.</exception>
+    public (ImageCacheMode Mode, string Reason) Choose(string splitName, long count, ImagePipeline pipeline, Func<bool> diskCacheExists)
+    {
+        long bytes = count * pipeline.PixelCount;
+        string size = $"{count:N0} images × 3×{pipeline.Height}×{pipeline.Width} = {Bytes.Format(bytes)}";
+        switch (_mode)
+        {
+            case ImageCacheMode.Memory:
+                RefuseIfMemoryShort(splitName, bytes, size);
+                _heldInMemory += bytes;
+                return (ImageCacheMode.Memory, $"{size}; ImageDataOptions.Cache = Memory");
+            case ImageCacheMode.Disk:
+                if (!diskCacheExists()) RefuseIfDiskShort(splitName, bytes, size);
+                return (ImageCacheMode.Disk, $"{size}; ImageDataOptions.Cache = Disk");
+            case ImageCacheMode.Stream:
+                return (ImageCacheMode.Stream, $"{size}; ImageDataOptions.Cache = Stream");
+        }
+        if (_heldInMemory + bytes <= Budget)
+        {
+            _heldInMemory += bytes;
+            return (ImageCacheMode.Memory, $"{size}, within the memory budget of {Bytes.Format(Budget)} ({_budgetReason})");
+        }
+        string over = $"{size}, more than the memory budget of {Bytes.Format(Budget)} ({_budgetReason}) allows" +
+                      (_heldInMemory > 0 ? $" beside the {Bytes.Format(_heldInMemory)} already held" : "");
+        if (diskCacheExists()) return (ImageCacheMode.Disk, $"{over}; reusing the disk cache");
+        long free = FreeSpace(Folder);
+        if (free >= bytes + bytes / 20) return (ImageCacheMode.Disk, $"{over}; the disk cache's folder has {Bytes.Format(free)} free");
+        return (ImageCacheMode.Stream, $"{over}, and the disk cache's folder has only {Bytes.Format(free)} free: decoding every epoch");
+    }
+
+    private void RefuseIfMemoryShort(string splitName, long bytes, string size)
+    {
+        if (AvailableMemory.Read() is not { } available) return;
+        // Training needs room beside the images: a ResNet batch's activations at photo sizes take gigabytes.
+        if (bytes <= available.Bytes * 8 / 10) return;
+        throw new InsufficientMemoryException(
+            $"Keeping the {splitName} images in memory needs {size}, but this process may use only {Bytes.Format(available.Bytes)} more " +
+            $"({available.Source}). Set ImageDataOptions.Cache to Disk (decoded once into {Folder}) or Stream (decoded every epoch), " +
+            "or a smaller ImageSize/ItemSize.");
+    }
+
+    private void RefuseIfDiskShort(string splitName, long bytes, string size)
+    {
+        long free = FreeSpace(Folder);
+        if (free >= bytes + bytes / 20) return;
+        throw new IOException(
+            $"The disk cache of the {splitName} images needs {size}, but its folder '{Folder}' has {Bytes.Format(free)} free. " +
+            "Set ImageDataOptions.CacheFolder to a folder on a larger disk, or ImageDataOptions.Cache to Stream.");
+    }
+
+    /// <summary>Free bytes on the disk that holds <paramref name="folder"/> (or its nearest existing parent).</summary>
+    private static long FreeSpace(string folder)
+    {
+        string? existing = folder;
+        while (existing is not null && !Directory.Exists(existing)) existing = Path.GetDirectoryName(existing);
+        try
+        {
+            return existing is null ? 0 : new DriveInfo(existing).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return 0;
+        }
+    }
+}

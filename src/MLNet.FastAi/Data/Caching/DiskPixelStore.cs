@@ -1,0 +1,91 @@
+using Microsoft.Win32.SafeHandles;
+using MLNet.FastAi.Data.Decoding;
+
+namespace MLNet.FastAi.Data.Caching;
+
+/// <summary>
+/// Images decoded once into a cache file and read back by position (one <c>pread</c> per image): epochs cost reads
+/// instead of decoding, later runs reuse the file, and the pages belong to the kernel's cache rather than the process.
+/// Every read is checked against the image's hash; an image that fails is decoded again from its file and rewritten.
+/// </summary>
+internal sealed class DiskPixelStore : PixelStore
+{
+    private readonly SafeFileHandle _file;
+    private readonly PixelCacheFile _layout;
+    private readonly ulong[] _hashes;
+    private readonly (int Width, int Height)[] _sizes;
+    private readonly IReadOnlyList<PixelCacheFile.FailedItem> _failed;
+    private readonly long[] _slots;
+    private readonly Func<long, string> _sourceOfSlot;
+    private readonly PixelDecoder _decoder;
+    private readonly Action<string> _log;
+    private readonly object _repairLock = new();
+
+    /// <param name="file">The open cache file (owned).</param>
+    /// <param name="layout">Its layout.</param>
+    /// <param name="hashes">One hash per slot.</param>
+    /// <param name="sizes">Each slot's source image size.</param>
+    /// <param name="failed">The images the file records as undecodable.</param>
+    /// <param name="slots">The slot of each image of the split (slots of images that failed to decode are left out).</param>
+    /// <param name="sourceOfSlot">The file a slot was decoded from, to decode it again when its pixels are damaged.</param>
+    /// <param name="decoder">The decoder that built the file.</param>
+    /// <param name="log">Where repairs are reported.</param>
+    public DiskPixelStore(SafeFileHandle file, PixelCacheFile layout, ulong[] hashes, (int, int)[] sizes, IReadOnlyList<PixelCacheFile.FailedItem> failed, long[] slots,
+        Func<long, string> sourceOfSlot, PixelDecoder decoder, Action<string> log)
+        : base(slots.Length, layout.Info.Height, layout.Info.Width)
+    {
+        _file = file;
+        _layout = layout;
+        _hashes = hashes;
+        _sizes = sizes;
+        _failed = failed;
+        _slots = slots;
+        _sourceOfSlot = sourceOfSlot;
+        _decoder = decoder;
+        _log = log;
+    }
+
+    public override ImageCacheMode Mode => ImageCacheMode.Disk;
+
+    /// <summary>Images decoded again because their cached pixels did not match their hash.</summary>
+    public int Repairs { get; private set; }
+
+    public override void Read(IReadOnlyList<long> indices, PixelTarget target)
+    {
+        for (int k = 0; k < indices.Count; k++)
+        {
+            long slot = _slots[indices[k]];
+            var destination = target(k);
+            long offset = _layout.DataOffset + slot * ItemBytes;
+            int read = 0;
+            while (read < destination.Length)
+            {
+                int n = RandomAccess.Read(_file, destination[read..], offset + read);
+                if (n == 0) break;
+                read += n;
+            }
+            if (read < destination.Length || PixelCacheFile.HashOf(destination) != _hashes[slot]) Repair(slot, destination);
+        }
+    }
+
+    /// <summary>Decodes a damaged slot again from its file, writes it back and fixes the tables.</summary>
+    private void Repair(long slot, Span<byte> destination)
+    {
+        string path = _sourceOfSlot(slot);
+        var pixels = new byte[ItemBytes];
+        var failures = _decoder.Decode(_ => path, new[] { 0 }, _ => pixels, stopAtFirstFailure: true);
+        if (failures.Count > 0)
+            throw new InvalidDataException($"The disk cache's copy of image '{path}' is damaged and the file cannot be decoded again: {failures[0].Reason}.");
+        pixels.CopyTo(destination);
+        lock (_repairLock)
+        {
+            RandomAccess.Write(_file, pixels, _layout.DataOffset + slot * ItemBytes);
+            _hashes[slot] = PixelCacheFile.HashOf(pixels);
+            _layout.WriteTables(_file, _hashes, _sizes, _failed);
+            Repairs++;
+        }
+        _log($"The disk cache's copy of '{path}' did not match its checksum; decoded it again and repaired the cache.");
+    }
+
+    public override void Dispose() => _file.Dispose();
+}

@@ -1,0 +1,39 @@
+using System.Security.Cryptography;
+using System.Text;
+using MLNet.FastAi.Data.Decoding;
+
+namespace MLNet.FastAi.Data.Caching;
+
+/// <summary>
+/// What a disk cache's pixels depend on: every file (full path, length, last write time, in split order), the resize
+/// definition and the decoder's version. A changed, added, removed or reordered file, another size or resize method,
+/// or another ML.NET changes the key, and with it the cache file's name, so a stale cache is never read.
+/// </summary>
+internal static class PixelCacheKey
+{
+    /// <summary>Bumped whenever the file layout or the meaning of its pixels changes.</summary>
+    public const int FormatVersion = 1;
+
+    public static string Compute(IReadOnlyList<string> paths, ImagePipeline pipeline, long maxImagePixels)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Add(string text)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(text));
+            hash.AppendData("\n"u8);
+        }
+        Add($"MLNet.FastAi pixel cache {FormatVersion}");
+        Add($"{pipeline.Width}x{pipeline.Height} {pipeline.Resize}");
+        Add($"ImageAnalytics {typeof(Microsoft.ML.Data.MLImage).Assembly.GetName().Version}");
+        Add($"max pixels {maxImagePixels}");
+        foreach (var path in paths)
+        {
+            var info = new FileInfo(path);
+            Add(info.Exists ? $"{path}\t{info.Length}\t{info.LastWriteTimeUtc.Ticks}" : $"{path}\tmissing");
+        }
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    /// <summary>The cache file of a split: its name carries the key, so each version of a dataset has its own.</summary>
+    public static string FileName(string splitName, string key) => $"{splitName}-{key[..24]}.pixels";
+}

@@ -1,0 +1,56 @@
+using SkiaSharp;
+
+namespace MLNet.FastAi.Data.Decoding;
+
+/// <summary>A file the decoder could not read, and why.</summary>
+/// <param name="Path">The image file.</param>
+/// <param name="Reason">The decoder's message.</param>
+public sealed record BadImage(string Path, string Reason);
+
+/// <summary>What an image's header says: its size, or why the file cannot be used.</summary>
+internal readonly record struct ImageHeader(int Width, int Height, string? Problem)
+{
+    public bool IsUsable => Problem is null;
+}
+
+/// <summary>
+/// Checks every image before anything is decoded or trained: the header (size, format, decompression bombs) and that
+/// the file is complete. It decodes nothing, so it is cheap enough to run over a whole dataset up front — which is
+/// what lets streaming keep the same images in every batch of a fit.
+/// </summary>
+internal static class ImageHeaders
+{
+    /// <summary>Reads the headers of <paramref name="paths"/> in parallel, in order.</summary>
+    public static ImageHeader[] Scan(IReadOnlyList<string> paths, long maxPixels, int workers, CancellationToken cancellation = default)
+    {
+        var headers = new ImageHeader[paths.Count];
+        Parallel.For(0, paths.Count, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellation },
+            i => headers[i] = Read(paths[i], maxPixels));
+        return headers;
+    }
+
+    /// <summary>
+    /// Reads the image header, so that a file claiming an absurd size (a decompression bomb) is refused before the
+    /// decoder allocates anything for it and a file that is not an image is named as such; then checks the file is
+    /// complete, since the decoder would fill a truncated file's missing rows with black.
+    /// </summary>
+    public static ImageHeader Read(string path, long maxPixels)
+    {
+        try
+        {
+            if (!File.Exists(path)) return new(0, 0, "the file does not exist");
+            if (new FileInfo(path).Length == 0) return new(0, 0, "the file is empty");
+            using var codec = SKCodec.Create(path);
+            if (codec is null) return new(0, 0, "it is not an image in a format the decoder reads (or its header is damaged)");
+            int width = codec.Info.Width, height = codec.Info.Height;
+            if (width < 1 || height < 1) return new(width, height, $"its header claims {width}×{height} pixels");
+            if ((long)width * height > maxPixels)
+                return new(width, height, $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed (ImageDataOptions.MaxImagePixels); refused before decoding");
+            return new(width, height, ImageCompleteness.Problem(path, codec));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new(0, 0, $"the file could not be read ({e.Message})");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+namespace MLNet.FastAi.Vision;
+
+/// <summary>
+/// An estimate of the memory a ResNet's training step takes for one batch, before anything is allocated: the
+/// activations autograd keeps for the backward pass (every convolution, batch norm, ReLU and residual sum of the body,
+/// at each stage's resolution), scaled by a factor measured on this package's training loop.
+/// </summary>
+internal static class ActivationMemory
+{
+    /// <summary>
+    /// Measured peak resident growth of a training step over the activation count below (ResNet-18, CPU, 224 px,
+    /// batch 16 and 32: see bench/RESULTS.md); it covers gradients in flight and allocator slack.
+    /// </summary>
+    internal const double MeasuredOverhead = 1.6;
+
+    /// <summary>Bytes one training step of <paramref name="batch"/> images of <paramref name="size"/> pixels needs.</summary>
+    public static long TrainingBytes(ResNetArchitecture architecture, int size, int batch) =>
+        (long)(MeasuredOverhead * sizeof(float) * FloatsPerImage(architecture, size) * batch);
+
+    /// <summary>The float values autograd keeps for one image.</summary>
+    internal static double FloatsPerImage(ResNetArchitecture architecture, int size)
+    {
+        static double Area(double side) => side * side;
+        double stem = Area(Math.Ceiling(size / 2.0));
+        double total = 64 * stem * 3;                 // conv1, bn1, relu
+        double side = Math.Ceiling(size / 4.0);
+        total += 64 * Area(side) * 3;                 // max pool output and its int64 indices
+        for (int stage = 0; stage < architecture.BlocksPerStage.Count; stage++)
+        {
+            int width = 64 << stage;
+            if (stage > 0) side = Math.Ceiling(side / 2);
+            double area = Area(side);
+            for (int block = 0; block < architecture.BlocksPerStage[stage]; block++)
+            {
+                total += architecture.Block == ResidualBlockKind.Basic
+                    ? width * area * 7                                   // conv, bn, relu, conv, bn, sum, relu
+                    : (width * 6 + width * architecture.Expansion * 4) * area;  // two conv-bn-relu, conv-bn, sum, relu
+                if (block == 0 && (stage > 0 || architecture.Expansion > 1))
+                    total += width * architecture.Expansion * area * 2;  // the shortcut's conv and bn
+            }
+        }
+        return total;
+    }
+}

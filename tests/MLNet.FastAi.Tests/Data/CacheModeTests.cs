@@ -1,0 +1,275 @@
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Data.Caching;
+using MLNet.FastAi.Tests.Interpretation.Plots;
+using MLNet.FastAi.Tests.Support;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Tests.Data;
+
+/// <summary>
+/// The three places decoded images can live — memory, a disk cache, nowhere (streamed) — give the same batches, and
+/// the disk cache is keyed, checked and repaired so that it is never read wrong.
+/// </summary>
+public sealed class CacheModeTests : IDisposable
+{
+    private readonly TemporaryFolder _temp = new();
+    private readonly List<string> _log = new();
+
+    public CacheModeTests() => TestTorch.UseOneThread();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string Root => Path.Combine(_temp.Path, "photos");
+
+    private string CacheFolder => Path.Combine(_temp.Path, "cache");
+
+    private ImageDataOptions Options(ImageCacheMode mode) => new()
+    {
+        ImageSize = 24, Resize = ResizeMethod.Crop, BatchSize = 8, Seed = 11, Normalization = NormalizationStats.ImageNet,
+        Cache = mode, CacheFolder = CacheFolder, Log = line => { lock (_log) _log.Add(line); }, PrefetchBatches = 2, DecodeWorkers = 2,
+    };
+
+    private ImageDataLoaders Load(ImageDataOptions options) => ImageDataLoaders.FromFolder(Root, valid: null, validPct: 0.25, options: options);
+
+    /// <summary>Every batch of two epochs of a split: images and labels, as host arrays.</summary>
+    private static List<(float[] Images, long[] Labels)> Epochs(ImageDataLoaders data, ImageSplit split, bool training)
+    {
+        var batches = new List<(float[], long[])>();
+        using var loader = data.Loader(split, CPU, training, data.Normalization!);
+        for (int epoch = 0; epoch < 2; epoch++)
+            foreach (var batch in loader.Batches(epoch))
+            {
+                using var scope = NewDisposeScope();
+                batches.Add((batch.Images.contiguous().data<float>().ToArray(), batch.Labels.data<long>().ToArray()));
+            }
+        return batches;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Batches_AreIdentical_InMemory_OnDisk_AndStreamed(bool presizeAndAugment)
+    {
+        PhotoFolder.Write(Root, perClass: 12);
+        var results = new Dictionary<ImageCacheMode, (List<(float[], long[])> Train, List<(float[], long[])> Valid)>();
+        foreach (var mode in new[] { ImageCacheMode.Memory, ImageCacheMode.Disk, ImageCacheMode.Stream })
+        {
+            var options = Options(mode);
+            if (presizeAndAugment) options = options with { ItemSize = 32, Augmentation = AugmentationOptions.Default with { MinScale = 0.75f } };
+            using var data = Load(options);
+            Assert.Equal(mode, data.CacheModes["train"]);
+            Assert.Equal(mode, data.CacheModes["valid"]);
+            results[mode] = (Epochs(data, data.Train, training: true), Epochs(data, data.Valid, training: false));
+            Assert.All(results[mode].Train, b => Assert.Equal(8 * 3 * 24 * 24, b.Item1.Length));
+        }
+        var memory = results[ImageCacheMode.Memory];
+        Assert.Equal(2 * (27 / 8), memory.Train.Count);
+        foreach (var mode in new[] { ImageCacheMode.Disk, ImageCacheMode.Stream })
+        {
+            var other = results[mode];
+            Assert.Equal(memory.Train.Count, other.Train.Count);
+            Assert.Equal(memory.Valid.Count, other.Valid.Count);
+            for (int b = 0; b < memory.Train.Count; b++)
+            {
+                Assert.Equal(memory.Train[b].Item2, other.Train[b].Item2);
+                Assert.True(memory.Train[b].Item1.SequenceEqual(other.Train[b].Item1), $"{mode}: training batch {b} differs from memory's");
+            }
+            for (int b = 0; b < memory.Valid.Count; b++)
+                Assert.True(memory.Valid[b].Item1.SequenceEqual(other.Valid[b].Item1), $"{mode}: validation batch {b} differs from memory's");
+        }
+        // The two epochs differ (a new shuffle), so equal runs are not equal by accident.
+        Assert.False(memory.Train[0].Item1.SequenceEqual(memory.Train[memory.Train.Count / 2].Item1));
+    }
+
+    [Fact]
+    public void DiskCache_IsReusedByTheNextRun_AndAChangedFileMakesANewOne()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        float[] before;
+        string changed;
+        using (var first = Load(Options(ImageCacheMode.Disk)))
+        {
+            Assert.Contains(_log, l => l.StartsWith("Train images: in the disk cache") && l.Contains("(decoded in"));
+            changed = first.Train.Paths[0];
+            before = Pixels(first, changed);
+        }
+        _log.Clear();
+        using (var second = Load(Options(ImageCacheMode.Disk)))
+        {
+            Assert.Contains(_log, l => l.StartsWith("Train images: in the disk cache") && l.Contains("(reused)"));
+            Assert.Equal(before, Pixels(second, changed));
+        }
+
+        // Same size, new content and time: the key changes, so the old file is not read.
+        File.WriteAllBytes(changed, PhotoFolder.Jpeg(40, 30, classIndex: 2, new Random(99)));
+        File.SetLastWriteTimeUtc(changed, DateTime.UtcNow.AddMinutes(1));
+        _log.Clear();
+        using var third = Load(Options(ImageCacheMode.Disk));
+        Assert.Contains(_log, l => l.StartsWith("Train images: in the disk cache") && l.Contains("(decoded in"));
+        Assert.NotEqual(before, Pixels(third, changed));
+        using var memory = Load(Options(ImageCacheMode.Memory));
+        Assert.Equal(Pixels(memory, changed), Pixels(third, changed));
+        Assert.Equal(2, Directory.GetFiles(CacheFolder, "train-*.pixels").Length);
+    }
+
+    [Fact]
+    public void ATruncatedCacheFile_IsRebuilt()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        string file;
+        float[] expected;
+        using (var data = Load(Options(ImageCacheMode.Disk)))
+        {
+            expected = Pixels(data, data.Train.Paths[^1]);
+            file = Assert.Single(Directory.GetFiles(CacheFolder, "train-*.pixels"));
+        }
+        using (var stream = new FileStream(file, FileMode.Open)) stream.SetLength(stream.Length - 1000);
+        _log.Clear();
+
+        using var rebuilt = Load(Options(ImageCacheMode.Disk));
+        Assert.Contains(_log, l => l.Contains($"The disk cache '{file}' cannot be used") && l.Contains("truncated"));
+        Assert.Equal(expected, Pixels(rebuilt, rebuilt.Train.Paths[^1]));
+        Assert.Contains(_log, l => l.StartsWith("Train images: in the disk cache") && l.Contains("(decoded in"));
+    }
+
+    [Fact]
+    public void ADamagedImageInTheCache_IsDecodedAgain_AndTheCacheRepaired()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        string file;
+        float[] expected;
+        using (var data = Load(Options(ImageCacheMode.Disk)))
+        {
+            expected = Pixels(data, data.Train.Paths[0]);
+            file = Assert.Single(Directory.GetFiles(CacheFolder, "train-*.pixels"));
+        }
+        // The first image's pixels start at the first 4096-byte boundary after the header.
+        using (var stream = new FileStream(file, FileMode.Open))
+        {
+            stream.Position = 4096 + 100;
+            int b = stream.ReadByte();
+            stream.Position = 4096 + 100;
+            stream.WriteByte((byte)(b ^ 0x40));
+        }
+        _log.Clear();
+        using (var data = Load(Options(ImageCacheMode.Disk)))
+        {
+            Assert.Contains(_log, l => l.Contains("(reused)"));
+            Assert.Equal(expected, Pixels(data, data.Train.Paths[0]));
+            Assert.Contains(_log, l => l.Contains("did not match its checksum") && l.Contains(data.Train.Paths[0]));
+            Assert.Equal(1, ((DiskPixelStore)data.Decoded(data.Train).Store).Repairs);
+        }
+        _log.Clear();
+        using var again = Load(Options(ImageCacheMode.Disk));
+        Assert.Equal(expected, Pixels(again, again.Train.Paths[0]));
+        Assert.DoesNotContain(_log, l => l.Contains("did not match its checksum"));
+    }
+
+    [Fact]
+    public void Auto_KeepsSmallSetsInMemory_AndSendsLargerOnesToDisk_SayingWhy()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        using (var small = Load(Options(ImageCacheMode.Auto)))
+        {
+            Assert.Equal(ImageCacheMode.Memory, small.CacheModes["train"]);
+            Assert.Contains(_log, l => l.StartsWith("Train images: in memory") && l.Contains("within the memory budget"));
+        }
+        _log.Clear();
+        using var large = Load(Options(ImageCacheMode.Auto) with { MemoryBudget = 10_000 });
+        Assert.Equal(ImageCacheMode.Disk, large.CacheModes["train"]);
+        Assert.Contains(_log, l => l.StartsWith("Train images: in the disk cache") && l.Contains("more than the memory budget of 10 KiB") && l.Contains("ImageDataOptions.MemoryBudget"));
+    }
+
+    [Fact]
+    public void AConfigurationThatCannotFit_IsRefusedBeforeDecodingOrTraining()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        using (AvailableMemory.Pretend(20_000))
+        {
+            var memory = Assert.Throws<InsufficientMemoryException>(() => Load(Options(ImageCacheMode.Memory)));
+            Assert.Contains("ImageDataOptions.Cache", memory.Message);
+            Assert.Contains("Disk", memory.Message);
+            Assert.Contains("may use only 20 KiB", memory.Message);
+        }
+
+        using var data = Load(Options(ImageCacheMode.Stream));
+        using var learner = MLNet.FastAi.Training.Learner.Vision(data, new MLNet.FastAi.Training.VisionLearnerOptions
+        {
+            Architecture = SmallMnistFixture.TinyResNet, Pretrained = MLNet.FastAi.Training.PretrainedSource.None, ShowProgress = false, Device = MLNet.FastAi.Runtime.ComputeDevice.Cpu,
+        });
+        using (AvailableMemory.Pretend(1 << 20))
+        {
+            var training = Assert.Throws<InsufficientMemoryException>(() => learner.Fit(1, 1e-3));
+            Assert.Contains("ImageDataOptions.BatchSize", training.Message);
+            Assert.Contains("batches of 8 images of 24×24 pixels", training.Message);
+        }
+        Assert.Empty(learner.Recorder.Epochs);
+        learner.Fit(1, 1e-3);
+        Assert.Single(learner.Recorder.Epochs);
+    }
+
+    [Fact]
+    public void MixedSizes_WithoutAnImageSize_AreRefusedNamingTheOption_UniformOnesSetTheSize()
+    {
+        PhotoFolder.Write(Root, perClass: 4);
+        var e = Assert.Throws<ArgumentException>(() => ImageDataLoaders.FromFolder(Root, valid: null, validPct: 0.25, options: new ImageDataOptions { Log = _ => { } }));
+        Assert.Equal("ImageSize", e.ParamName);
+        Assert.Contains("different sizes", e.Message);
+        Assert.Contains("ImageDataOptions.ImageSize", e.Message);
+        Assert.Contains("224", e.Message);
+
+        string uniform = Path.Combine(_temp.Path, "uniform");
+        PhotoFolder.Write(uniform, perClass: 4, sizes: new[] { (30, 20) });
+        using var data = ImageDataLoaders.FromFolder(uniform, valid: null, validPct: 0.25, options: new ImageDataOptions { Log = _ => { } });
+        Assert.Equal(30, data.Pipeline.Width);
+        Assert.Equal(30, data.Pipeline.Height);
+    }
+
+    [Fact]
+    public void Streaming_LeavesBadFilesOutBeforeTheFirstEpoch_AndAFileThatFailsLaterStopsTheFitByName()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        string bad = Path.Combine(Root, "train", "class1", "zz-broken.jpg");
+        File.WriteAllBytes(bad, PhotoFolder.Jpeg(40, 30, 1, new Random(3)).Take(300).ToArray());
+
+        var refused = Assert.Throws<InvalidDataException>(() => Load(Options(ImageCacheMode.Stream) with { Seed = 4 }));
+        Assert.Contains(bad, refused.Message);
+
+        using var data = ImageDataLoaders.FromFolder(Root, valid: null, validPct: 0.25,
+            options: Options(ImageCacheMode.Stream) with { OnBadImage = BadImageHandling.Skip, Seed = 4 });
+        Assert.Equal(bad, Assert.Single(data.SkippedImages).Path);
+        Assert.DoesNotContain(bad, data.Train.Paths.Concat(data.Valid.Paths));
+        Assert.Equal(2 * (data.Train.Count / 8), Epochs(data, data.Train, training: true).Count);
+
+        // A file deleted after the checks: the stream meets it mid-epoch and names it. (Validation reads every image;
+        // training drops a partial last batch.)
+        string gone = data.Valid.Paths[^1];
+        File.Delete(gone);
+        using var loader = data.Loader(data.Valid, CPU, training: false, data.Normalization!);
+        var e = Assert.Throws<InvalidDataException>(() =>
+        {
+            foreach (var batch in loader.Batches(0)) batch.Images.Dispose();
+        });
+        Assert.Contains(gone, e.Message);
+        Assert.Contains("while streaming", e.Message);
+    }
+
+    [Fact]
+    public void ClearCache_DeletesTheCacheFiles()
+    {
+        PhotoFolder.Write(Root, perClass: 4);
+        using (Load(Options(ImageCacheMode.Disk))) { }
+        Assert.NotEmpty(Directory.GetFiles(CacheFolder));
+        Assert.True(ImageDataLoaders.ClearCache(CacheFolder) > 0);
+        Assert.False(Directory.Exists(CacheFolder));
+    }
+
+    private static float[] Pixels(ImageDataLoaders data, string path)
+    {
+        int index = data.Train.Paths.ToList().IndexOf(path);
+        Assert.True(index >= 0, $"{path} is not a training image");
+        using var image = data.Decoded(data.Train).Image(index);
+        return image.to(ScalarType.Float32).data<float>().ToArray();
+    }
+}
