@@ -27,6 +27,14 @@ internal static class Program
               A saved ML.NET zip: batch Transform and PredictionEngine throughput and latency, next to Learner.GetPreds
               and Learner.Predict. Without --model, trains one first (--epochs) and saves it (--save, else a temp file).
 
+          photos-make --out <dir> [--count 1000] [--classes 5] [--valid-pct 0.2] [--seed 1]
+              Writes a folder of synthetic JPEG photos of pet-photo sizes (train/ and valid/ of class folders).
+
+          photos --folder <dir> [--size 224] [--item-size 460] [--cache auto|memory|disk|stream] [--cache-dir <dir>]
+                 [--epochs 2] [--batch 64] [--unfrozen] [--augment] [--min-scale 0.75] [--arch resnet18]
+              Loaders' build time (decoding or checks), Learner.Fit images/s per phase and epoch, and peak RssAnon/RssFile
+              per epoch beside the level before loading.
+
           gpu-smoke [--cpu-only]
               Conv + batch norm + linear forward/backward on CUDA and CPU with identical weights; exits 3 when CUDA is
               not available, 1 when the results differ. --cpu-only compares the CPU with itself (a dry run).
@@ -73,6 +81,8 @@ internal static class Program
                 "train" => TrainBench.Run(args, report),
                 "predict" => PredictBench.Run(args, report),
                 "gpu-smoke" => GpuSmoke.Run(args, report),
+                "photos-make" => Photos.SyntheticPhotos.Run(args, report),
+                "photos" => Photos.PhotoBench.Run(args, report),
                 _ => throw new UsageException($"Unknown command '{args.Command}'."),
             };
             if (json is not null) report.Save(json);

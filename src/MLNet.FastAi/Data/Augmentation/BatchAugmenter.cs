@@ -55,11 +55,12 @@ internal sealed class BatchAugmenter : IDisposable
         var parameters = new float[batch * 11];
         for (int i = 0; i < batch; i++)
         {
-            IReadOnlyList<float>? row = u is null ? null : new ArraySegment<float>(u, i * Draws, Draws);
+            // Typed: a bare null would become an empty ArraySegment through its implicit conversion from arrays.
+            IReadOnlyList<float>? row = u is null ? null : (IReadOnlyList<float>)new ArraySegment<float>(u, i * Draws, Draws);
             var matrix = row is null ? Identity : Projective(row);
             if (geometry is not null)
             {
-                IReadOnlyList<float>? crop = g is null ? null : new ArraySegment<float>(g, i * GeometryDraws, GeometryDraws);
+                IReadOnlyList<float>? crop = g is null ? null : (IReadOnlyList<float>)new ArraySegment<float>(g, i * GeometryDraws, GeometryDraws);
                 matrix = Multiply(Crop(geometry, sourceSizes![i], crop), matrix);
             }
             matrix.CopyTo(parameters.AsSpan(i * 11, 9));

@@ -1,0 +1,95 @@
+using MLNet.FastAi.Bench.Infrastructure;
+using SkiaSharp;
+
+namespace MLNet.FastAi.Bench.Photos;
+
+/// <summary>
+/// <c>photos-make</c>: a folder of synthetic JPEG "photos" for the photo-size benchmarks (no photo dataset is reachable
+/// here). Sizes follow pet photos (500×375, 375×500, 500×333, 640×427, 427×640, 500×500); each class has its own colour
+/// and shape over a textured background, so JPEG sizes and decode costs are those of real photos (40–120 KB) and a
+/// network can still learn the classes.
+/// </summary>
+internal static class SyntheticPhotos
+{
+    private static readonly (int Width, int Height)[] Sizes = { (500, 375), (375, 500), (500, 333), (640, 427), (427, 640), (500, 500) };
+
+    public static int Run(BenchArgs args, BenchReport report)
+    {
+        string output = Path.GetFullPath(args.Required("out"));
+        int count = args.Int("count", 1000);
+        int classes = args.Int("classes", 5, min: 2);
+        int seed = args.Int("seed", 1, min: 0);
+        double validShare = args.Double("valid-pct", 0.2);
+        args.RejectUnknown();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        long bytes = 0;
+        Parallel.For(0, count, i =>
+        {
+            var random = new Random(seed * 1_000_003 + i);
+            int label = i % classes;
+            string split = random.NextDouble() < validShare ? "valid" : "train";
+            string folder = Path.Combine(output, split, $"class{label}");
+            Directory.CreateDirectory(folder);
+            var jpeg = Photo(Sizes[random.Next(Sizes.Length)], label, random);
+            File.WriteAllBytes(Path.Combine(folder, $"{i:D7}.jpg"), jpeg);
+            Interlocked.Add(ref bytes, jpeg.Length);
+        });
+        report.Setting("out", output);
+        report.Figure("photos written", count, "files");
+        report.Figure("mean JPEG size", bytes / 1024.0 / count, "KiB");
+        report.Figure("time", started.Elapsed.TotalSeconds, "s");
+        return 0;
+    }
+
+    private static byte[] Photo((int Width, int Height) size, int label, Random random)
+    {
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        using var surface = SKSurface.Create(info);
+        var canvas = surface.Canvas;
+        // A smooth colour field with grain, as in a photo: grain is what makes JPEGs of photos 50-100 KB.
+        using (var background = new SKBitmap(info))
+        {
+            var pixels = new byte[size.Width * size.Height * 4];
+            var (r0, g0, b0) = (random.Next(40, 200), random.Next(40, 200), random.Next(40, 200));
+            for (int y = 0; y < size.Height; y++)
+                for (int x = 0; x < size.Width; x++)
+                {
+                    int at = (y * size.Width + x) * 4, grain = random.Next(-18, 19), ramp = (x + y) * 60 / (size.Width + size.Height);
+                    pixels[at] = (byte)Math.Clamp(r0 + ramp + grain, 0, 255);
+                    pixels[at + 1] = (byte)Math.Clamp(g0 - ramp / 2 + grain, 0, 255);
+                    pixels[at + 2] = (byte)Math.Clamp(b0 + grain, 0, 255);
+                    pixels[at + 3] = 255;
+                }
+            System.Runtime.InteropServices.Marshal.Copy(pixels, 0, background.GetPixels(), pixels.Length);
+            canvas.DrawBitmap(background, 0, 0);
+        }
+        for (int i = 0; i < 12; i++)
+        {
+            using var clutter = new SKPaint { Color = SKColor.FromHsv((float)random.NextDouble() * 360, 50, 60).WithAlpha(120), IsAntialias = true };
+            canvas.DrawCircle(random.Next(size.Width), random.Next(size.Height), random.Next(5, 60), clutter);
+        }
+        using (var subject = new SKPaint { Color = SKColor.FromHsv(label * 360f / 7, 85, 90), IsAntialias = true })
+        {
+            float side = Math.Min(size.Width, size.Height) * (0.3f + 0.3f * (float)random.NextDouble());
+            float x = (float)random.NextDouble() * (size.Width - side), y = (float)random.NextDouble() * (size.Height - side);
+            switch (label % 3)
+            {
+                case 0: canvas.DrawOval(new SKRect(x, y, x + side, y + side * 0.7f), subject); break;
+                case 1: canvas.DrawRoundRect(new SKRect(x, y, x + side, y + side), side / 5, side / 5, subject); break;
+                default:
+                    using (var path = new SKPath())
+                    {
+                        path.MoveTo(x + side / 2, y);
+                        path.LineTo(x + side, y + side);
+                        path.LineTo(x, y + side);
+                        path.Close();
+                        canvas.DrawPath(path, subject);
+                    }
+                    break;
+            }
+        }
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Jpeg, 85);
+        return data.ToArray();
+    }
+}

@@ -1,0 +1,129 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Runtime;
+using MLNet.FastAi.Tests.Interpretation.Plots;
+using MLNet.FastAi.Tests.Support;
+using MLNet.FastAi.Training;
+using SkiaSharp;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Tests.Data;
+
+/// <summary>
+/// fastai's presizing: training images decoded at a larger item size, cropped per batch to the model's size (a square
+/// of the photo's own proportions, then a random resized crop); validation images resized straight to the model's size,
+/// which is what the saved ML.NET model replays.
+/// </summary>
+public sealed class PresizingTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TemporaryFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private static ImageDataOptions Presized => new()
+    {
+        ImageSize = 24, ItemSize = 40, Resize = ResizeMethod.Crop, BatchSize = 8, Seed = 5, Normalization = NormalizationStats.None, Log = _ => { },
+    };
+
+    [Fact]
+    public void TrainingImagesAreStoredAtTheItemSize_AndBatchedAtTheImageSize_ValidationAtTheImageSize()
+    {
+        TestTorch.UseOneThread();
+        string root = PhotoFolder.Write(_temp.Path, perClass: 8);
+        using var data = ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: Presized with { Augmentation = AugmentationOptions.Default with { MinScale = 0.75f } });
+        Assert.Equal(40, data.TrainPipeline.Width);
+        Assert.Equal(ResizeMethod.Squish, data.TrainPipeline.Resize);
+        Assert.Equal(new MLNet.FastAi.Data.Decoding.ImagePipeline(24, 24, ResizeMethod.Crop), data.Pipeline);
+        Assert.Equal(40, data.Decoded(data.Train).Height);
+        Assert.Equal(24, data.Decoded(data.Valid).Height);
+
+        using var train = data.Loader(data.Train, CPU, training: true, NormalizationStats.None);
+        using var valid = data.Loader(data.Valid, CPU, training: false, NormalizationStats.None);
+        foreach (var batch in train.Batches(0)) Assert.Equal(new long[] { 8, 3, 24, 24 }, batch.Images.shape);
+        foreach (var batch in valid.Batches(0)) Assert.Equal(24, batch.Images.shape[3]);
+    }
+
+    /// <summary>
+    /// A 2:1 photo, red on the left half and blue on the right: the crop is a square of the photo's proportions taken
+    /// at a random place across its width (so some batches see mostly red, others mostly blue), and a centre square for
+    /// predictions — never the whole squished photo, which would always be half and half.
+    /// </summary>
+    [Fact]
+    public void TheItemCrop_IsASquareOfThePhotosProportions_AtARandomPlaceAcrossItsLongerSide()
+    {
+        TestTorch.UseOneThread();
+        for (int c = 0; c < 2; c++)
+        {
+            string folder = Path.Combine(_temp.Path, "halves", "train", $"c{c}");
+            Directory.CreateDirectory(folder);
+            for (int i = 0; i < 8; i++) File.WriteAllBytes(Path.Combine(folder, $"{i}.png"), HalvesPng(80, 40));
+        }
+        using var data = ImageDataLoaders.FromFolder(Path.Combine(_temp.Path, "halves"), valid: null, validPct: 0.25, options: Presized);
+
+        var redShares = new List<double>();
+        using (var loader = data.Loader(data.Train, CPU, training: true, NormalizationStats.None))
+            for (int epoch = 0; epoch < 6; epoch++)
+                foreach (var batch in loader.Batches(epoch))
+                    for (int i = 0; i < batch.Images.shape[0]; i++) redShares.Add(RedShare(batch.Images[i]));
+        output.WriteLine($"red share of the training crops: min {redShares.Min():F2}, max {redShares.Max():F2}");
+        Assert.True(redShares.Min() < 0.15, $"no crop was mostly blue (min red share {redShares.Min():F2})");
+        Assert.True(redShares.Max() > 0.85, $"no crop was mostly red (max red share {redShares.Max():F2})");
+
+        using var ordered = data.OrderedLoader(data.Train, CPU, NormalizationStats.None, augmentation: null, seed: 1);
+        var centred = ordered.Batches(0).First().Images;
+        for (int i = 0; i < centred.shape[0]; i++) Assert.InRange(RedShare(centred[i]), 0.45, 0.55);
+    }
+
+    [Fact]
+    public void TheSavedModel_ScoresValidationImagesAsTheLearnerDoes()
+    {
+        TestTorch.UseOneThread();
+        string root = PhotoFolder.Write(_temp.Path, perClass: 8);
+        using var data = ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25,
+            options: Presized with { Normalization = NormalizationStats.ImageNet, Augmentation = AugmentationOptions.Default with { MinScale = 0.75f } });
+        using var learner = Learner.Vision(data, new VisionLearnerOptions
+        {
+            Architecture = SmallMnistFixture.TinyResNet, Pretrained = PretrainedSource.None, ShowProgress = false, Device = ComputeDevice.Cpu, Seed = 2,
+        });
+        learner.Fit(1, 1e-3);
+        var preds = learner.GetPreds(data.Valid);
+
+        var context = new MLContext(seed: 1);
+        string zip = learner.SaveMLNetModel(context, Path.Combine(_temp.Path, "model.zip"));
+        var model = context.Model.Load(zip, out _);
+        var rows = context.Data.LoadFromEnumerable(data.Valid.Paths.Select(p => new Row { ImagePath = p }));
+        var scores = model.Transform(rows).GetColumn<float[]>("Score").ToArray();
+
+        double maxDiff = scores.Zip(preds.Probabilities, (s, p) => s.Zip(p, (a, b) => Math.Abs(a - b)).Max()).Max();
+        output.WriteLine($"max |zip - GetPreds| over {scores.Length} validation images: {maxDiff:E2}");
+        Assert.Equal(data.Valid.Count, scores.Length);
+        Assert.True(maxDiff < 1e-4, $"max |zip - GetPreds| = {maxDiff}");
+        Assert.True(preds.Probabilities.SelectMany(p => p).Max() - preds.Probabilities.SelectMany(p => p).Min() > 0.05, "scores nearly uniform: the comparison would prove little");
+    }
+
+    private sealed class Row
+    {
+        public string ImagePath { get; set; } = "";
+    }
+
+    private static double RedShare(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        var red = image[0];
+        var blue = image[2];
+        return (red > blue).to(ScalarType.Float32).mean().item<float>();
+    }
+
+    private static byte[] HalvesPng(int width, int height)
+    {
+        using var bitmap = new SKBitmap(width, height);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                bitmap.SetPixel(x, y, x < width / 2 ? new SKColor(230, 20, 20) : new SKColor(20, 20, 230));
+        using var image = SKImage.FromBitmap(bitmap);
+        return image.Encode(SKEncodedImageFormat.Png, 100).ToArray();
+    }
+}
