@@ -13,7 +13,7 @@ internal sealed class ModelOptions
     public Option<string?> Weights { get; } = Options.Text("--weights", "Pretrained body weights: a torchvision state dict (.pth/.pt), .safetensors, or a TorchSharp file (.dat/.bin).", helpName: "file");
     public Option<bool> Pretrained { get; } = Options.Flag("--pretrained", "Start from pretrained weights (the default for resnet18 and resnet18-cntk, whose ImageNet weights ship offline with ML.NET; other architectures need --weights).");
     public Option<bool> NoPretrained { get; } = Options.Flag("--no-pretrained", "Start from random weights.");
-    public Option<string?> Device { get; } = Options.Choice("--device", "Where to train: CUDA when available (auto), or always cpu or cuda.", "auto", "auto", "cpu", "cuda");
+    public Option<string?> Device { get; } = Options.Choice("--device", $"Where to train: CUDA when available (auto), or always cpu or cuda. The tool package carries the CPU libtorch only; for CUDA run the tool built without it (-p:FastAiTorchBackend=none) with {TorchRuntime.LibTorchEnvironmentVariable} set to a CUDA libtorch folder (a CUDA PyTorch's torch/lib).", "auto", "auto", "cpu", "cuda");
 
     public void AddTo(Command command)
     {
@@ -37,8 +37,15 @@ internal sealed class ModelOptions
             : PretrainedSource.None;
         var device = parse.GetValue(Device) switch { "cpu" => ComputeDevice.Cpu, "cuda" => ComputeDevice.Cuda, _ => ComputeDevice.Auto };
         if (device == ComputeDevice.Cuda && !TorchRuntime.IsCudaAvailable)
-            throw CliException.Failure("--device cuda: no CUDA device is usable. This tool carries the CPU build of libtorch; set " +
-                                       $"{TorchRuntime.LibTorchEnvironmentVariable} to a CUDA PyTorch's torch/lib folder, or use --device cpu.");
+        {
+            if (TorchRuntime.LibTorchFolder is { } folder)
+                throw CliException.Failure($"--device cuda: no CUDA device is usable with the libtorch in '{folder}' ({TorchRuntime.LibTorchEnvironmentVariable}): " +
+                                           "it is a CPU build, or no GPU or driver is present. Use a CUDA libtorch, or --device cpu.");
+            // Only a build without its own libtorch can use another one: beside the packaged CPU libtorch, TorchSharp
+            // loads that copy too and libtorch aborts the process on the duplicate registrations.
+            throw CliException.Failure("--device cuda: no CUDA device is usable. The tool package carries the CPU libtorch only; for CUDA run " +
+                                       $"the tool built with -p:FastAiTorchBackend=none and {TorchRuntime.LibTorchEnvironmentVariable} set to a CUDA PyTorch's torch/lib folder, or use --device cpu.");
+        }
         return new VisionLearnerOptions
         {
             Architecture = architecture,
