@@ -39,9 +39,23 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
         }
     }
 
-    /// <summary>The message without .NET's " (Parameter 'name')" suffix, which names a package parameter rather than an option.</summary>
-    private static string MessageOf(Exception e) =>
-        e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+    /// <summary>
+    /// The message without .NET's " (Parameter 'name')" suffix, which names a package parameter rather than an option,
+    /// and with the package's option names (which the library's messages give) turned into this tool's.
+    /// </summary>
+    private static string MessageOf(Exception e)
+    {
+        string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+        foreach (var (package, option) in OptionNames) message = message.Replace(package, option, StringComparison.Ordinal);
+        return message;
+    }
+
+    /// <summary>Library option names as this tool spells them; longer names first, so none is a prefix of a later one.</summary>
+    private static readonly (string Package, string Option)[] OptionNames =
+    {
+        ("ImageDataOptions.CacheFolder", "--cache-dir"), ("ImageDataOptions.Cache", "--cache"), ("ImageDataOptions.ImageSize", "--image-size"),
+        ("ImageDataOptions.ItemSize", "--item-size"), ("ImageDataOptions.BatchSize", "--batch-size"), ("ImageDataOptions.MemoryBudget", "the memory budget"),
+    };
 
     /// <summary>The exception that says what went wrong, rather than the wrapper around it.</summary>
     private static Exception Unwrap(Exception e)
@@ -60,7 +74,7 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
     internal static int ExitCodeOf(Exception e) => e switch
     {
         CliException cli => cli.ExitCode,
-        ArgumentOutOfRangeException => ExitCodes.Usage,
+        ArgumentOutOfRangeException or InsufficientMemoryException => ExitCodes.Usage,
         FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException or PathTooLongException
             or ArgumentException => ExitCodes.Input,
         _ => ExitCodes.Failure,

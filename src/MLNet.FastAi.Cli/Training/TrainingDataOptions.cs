@@ -27,7 +27,11 @@ internal sealed class TrainingDataOptions
     public Option<string?> ValidColumn { get; } = Options.Text("--valid-col", "CSV column of true/false marking validation rows (else --valid-pct).", helpName: "column");
     public Option<string?> ImageFolder { get; } = Options.Text("--image-folder", "Folder, inside the CSV's folder, that CSV file names are relative to.", helpName: "folder");
     public Option<string?> Suffix { get; } = Options.Text("--suffix", "Appended to every CSV file name, e.g. .png.", helpName: "text");
-    public Option<int?> ImageSize { get; } = Options.OptionalInt("--image-size", "Square side, in pixels, images are resized to [default: the first training image's size].", 1, MLNet.FastAi.Data.Decoding.ImagePipeline.MaxSide);
+    public Option<int?> ImageSize { get; } = Options.OptionalInt("--image-size", "Square side, in pixels, the model sees (fastai's usual: 224) [default: the images' size, when they all have one].", 1, MLNet.FastAi.Data.Decoding.ImagePipeline.MaxSide);
+    public Option<int?> ItemSize { get; } = Options.OptionalInt("--item-size", "Presizing: decode training images at this larger size (fastai: 460), then crop each batch to --image-size.", 1, MLNet.FastAi.Data.Decoding.ImagePipeline.MaxSide);
+    public Option<double?> MinScale { get; } = Options.Fraction("--min-scale", "With --augment: random resized crops keep at least this share of the area (fastai's presizing recipe: 0.75).");
+    public Option<string?> Cache { get; } = Options.Choice("--cache", "Where decoded images are kept: memory, a disk cache, or nowhere (stream); auto chooses by size.", "auto", "auto", "memory", "disk", "stream");
+    public Option<string?> CacheDir { get; } = Options.Text("--cache-dir", "Folder of the disk cache [default: image-cache in FASTAI_HOME, else ~/.fastai].", helpName: "folder");
     public Option<int> BatchSize { get; } = Options.Int("--batch-size", "Training batch size.", 64, 1, 65536);
     public Option<string?> Resize { get; } = Options.Choice("--resize", "How images reach the square size: stretch, centre-crop or pad.", "squish", "squish", "crop", "pad");
     public Option<string?> Normalize { get; } = Options.Choice("--normalize", "Input normalization statistics [default: imagenet when pretrained, none otherwise].", null, "imagenet", "mnist", "cifar", "none");
@@ -40,7 +44,7 @@ internal sealed class TrainingDataOptions
     {
         command.Add(Data);
         foreach (Option option in new Option[] { Train, Valid, ValidPct, Test, Csv, FileNameColumn, LabelColumn, ValidColumn, ImageFolder, Suffix,
-                     ImageSize, BatchSize, Resize, Normalize, Augment, NoFlip, Seed, SkipBadImages })
+                     ImageSize, ItemSize, BatchSize, Resize, Normalize, Augment, NoFlip, MinScale, Cache, CacheDir, Seed, SkipBadImages })
             command.Add(option);
     }
 
@@ -49,7 +53,7 @@ internal sealed class TrainingDataOptions
     {
         var (root, csv) = Locate(parse);
         CheckCombinations(parse, csv is not null);
-        var options = ImageOptions(parse);
+        var options = ImageOptions(parse, console);
         console.WriteLine(csv is null ? $"Loading images from {InputPaths.Display(root)} ..." : $"Loading images listed in {InputPaths.Display(Path.Combine(root, csv))} ...");
         ImageDataLoaders data;
         try
@@ -121,16 +125,25 @@ internal sealed class TrainingDataOptions
             if (parse.WasGiven(Valid) && parse.WasGiven(ValidPct)) throw CliException.Usage("Give --valid or --valid-pct, not both.");
         }
         if (parse.GetValue(NoFlip) && !parse.GetValue(Augment)) throw CliException.Usage("--no-flip only applies with --augment.");
+        if (parse.WasGiven(MinScale) && !parse.GetValue(Augment)) throw CliException.Usage("--min-scale only applies with --augment.");
+        if (parse.WasGiven(ItemSize) && !parse.WasGiven(ImageSize)) throw CliException.Usage("--item-size needs --image-size, the size batches are cropped to (e.g. --item-size 460 --image-size 224).");
+        if (parse.GetValue(ItemSize) < parse.GetValue(ImageSize)) throw CliException.Usage("--item-size must be at least --image-size.");
     }
 
-    private ImageDataOptions ImageOptions(ParseResult parse) => new()
+    private ImageDataOptions ImageOptions(ParseResult parse, CliConsole console) => new()
     {
         BatchSize = parse.GetValue(BatchSize),
         ImageSize = parse.GetValue(ImageSize),
+        ItemSize = parse.GetValue(ItemSize),
+        Cache = Enum.Parse<ImageCacheMode>(parse.GetValue(Cache)!, ignoreCase: true),
+        CacheFolder = parse.GetValue(CacheDir),
+        Log = line => console.WriteLine(line),
         Resize = parse.GetValue(Resize) switch { "crop" => ResizeMethod.Crop, "pad" => ResizeMethod.Pad, _ => ResizeMethod.Squish },
         Seed = parse.GetValue(Seed),
         OnBadImage = parse.GetValue(SkipBadImages) ? BadImageHandling.Skip : BadImageHandling.Fail,
-        Augmentation = parse.GetValue(Augment) ? AugmentationOptions.Default with { DoFlip = !parse.GetValue(NoFlip) } : null,
+        Augmentation = parse.GetValue(Augment)
+            ? AugmentationOptions.Default with { DoFlip = !parse.GetValue(NoFlip), MinScale = (float)(parse.GetValue(MinScale) ?? 1.0) }
+            : null,
         Normalization = parse.GetValue(Normalize) switch
         {
             "imagenet" => NormalizationStats.ImageNet,

@@ -89,10 +89,11 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
                 "the model keeps these classes (they are in the label key) but cannot learn them.");
         var dataOptions = new ImageDataOptions
         {
-            BatchSize = o.BatchSize, ImageSize = o.ImageSize, Resize = o.Resize, Seed = seed,
+            BatchSize = o.BatchSize, ImageSize = o.ImageSize, ItemSize = o.ItemSize, Resize = o.Resize, Seed = seed,
             OnBadImage = o.OnBadImage, Augmentation = o.Augmentation, Normalization = o.Normalization,
+            Cache = o.Cache, CacheFolder = o.CacheFolder, Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}"),
         };
-        var data = ImageDataLoaders.FromSplits(train, valid, options: dataOptions, classes: classes);
+        var data = LoadImages(train, valid, dataOptions, classes);
         Learner? learner = null;
         try
         {
@@ -126,6 +127,27 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
             learner?.Dispose();
             data.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The images through the package's data path; its refusals name <see cref="ImageDataOptions"/>' options, which
+    /// this estimator's users set on <see cref="FastAiCnnOptions"/>.
+    /// </summary>
+    private static ImageDataLoaders LoadImages(List<(string, string)> train, List<(string, string)> valid, ImageDataOptions options, IReadOnlyList<string> classes)
+    {
+        static string Renamed(string message) => message.Replace("ImageDataOptions.", "FastAiCnnOptions.", StringComparison.Ordinal);
+        try
+        {
+            return ImageDataLoaders.FromSplits(train, valid, options: options, classes: classes);
+        }
+        catch (ArgumentException e) when (e.Message.Contains("ImageDataOptions.", StringComparison.Ordinal))
+        {
+            throw new ArgumentException(Renamed(e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)), e.ParamName, e);
+        }
+        catch (InsufficientMemoryException e)
+        {
+            throw new InsufficientMemoryException(Renamed(e.Message), e);
         }
     }
 

@@ -35,8 +35,23 @@ public sealed class FastAiCnnOptions
     /// <summary>Folder that relative image paths start from (stored in the saved model, as LoadImages stores it).</summary>
     public string ImageFolder = "";
 
-    /// <summary>Square side images are resized to; null uses the first training image's size.</summary>
+    /// <summary>
+    /// Square side the model sees (fastai's usual is 224); null works only when every image has the same size, which
+    /// then sets it. Photos of mixed sizes need it.
+    /// </summary>
     public int? ImageSize;
+
+    /// <summary>
+    /// fastai's presizing: training images decoded at this larger size and cropped to <see cref="ImageSize"/> per batch
+    /// (see <see cref="ImageDataOptions.ItemSize"/>); the saved model resizes straight to <see cref="ImageSize"/>.
+    /// </summary>
+    public int? ItemSize;
+
+    /// <summary>Where decoded images are kept while training: chosen by size by default (see <see cref="ImageCacheMode"/>).</summary>
+    public ImageCacheMode Cache = ImageCacheMode.Auto;
+
+    /// <summary>Folder of the disk cache; null means <c>image-cache</c> in fastai's home (<c>FASTAI_HOME</c>, else <c>~/.fastai</c>).</summary>
+    public string? CacheFolder;
 
     /// <summary>How images are brought to <see cref="ImageSize"/>.</summary>
     public ResizeMethod Resize = ResizeMethod.Squish;
@@ -118,6 +133,11 @@ public sealed class FastAiCnnOptions
         Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName, "must name a column");
         Check(!string.IsNullOrWhiteSpace(ImageColumnName), nameof(ImageColumnName), ImageColumnName, "must name a column");
         Check(ImageSize is null or (>= 1 and <= ImagePipeline.MaxSide), nameof(ImageSize), ImageSize, $"must be between 1 and {ImagePipeline.MaxSide}");
+        Check(ItemSize is null or (>= 1 and <= ImagePipeline.MaxSide), nameof(ItemSize), ItemSize, $"must be between 1 and {ImagePipeline.MaxSide}");
+        Check(ItemSize is null || ImageSize is not null, nameof(ItemSize), ItemSize, "needs ImageSize, the size batches are cropped to");
+        Check(ItemSize is null || ItemSize >= ImageSize, nameof(ItemSize), ItemSize, "must be at least ImageSize");
+        Check(Enum.IsDefined(Cache), nameof(Cache), Cache, "must be Auto, Memory, Disk or Stream");
+        Check(CacheFolder is null || !string.IsNullOrWhiteSpace(CacheFolder), nameof(CacheFolder), CacheFolder, "must name a folder (or be null for the default)");
         Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
         Check(FreezeEpochs >= 0, nameof(FreezeEpochs), FreezeEpochs, "must not be negative");
         Check(BaseLearningRate > 0 && double.IsFinite(BaseLearningRate), nameof(BaseLearningRate), BaseLearningRate, "must be positive");
