@@ -36,8 +36,15 @@ public static class TorchRuntime
     private static bool _initialized;
     private static bool? _cudaAvailable;
 
-    /// <summary>Registers the native-loading fix. Safe to call any number of times; called by a module initializer.</summary>
-    public static void RegisterNativeResolver() => TorchNativeLoader.Register();
+    /// <summary>
+    /// Registers the native-loading fix and applies <see cref="MemoryRetention"/>'s process setting. Safe to call any
+    /// number of times; called by a module initializer.
+    /// </summary>
+    public static void RegisterNativeResolver()
+    {
+        TorchNativeLoader.Register();
+        MemoryRetention.ApplyOnce();
+    }
 
     /// <summary>
     /// Loads libtorch from <paramref name="folder"/> before TorchSharp starts: <c>libc10</c>, <c>libtorch_cpu</c>,
@@ -65,6 +72,7 @@ public static class TorchRuntime
         {
             if (_initialized) return;
             TorchNativeLoader.Register();
+            MemoryRetention.ApplyOnce();
             string? folder = Environment.GetEnvironmentVariable(LibTorchEnvironmentVariable);
             if (!string.IsNullOrWhiteSpace(folder)) TorchNativeLoader.UseLibTorch(folder);
             try

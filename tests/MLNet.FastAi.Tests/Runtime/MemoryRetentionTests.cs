@@ -1,0 +1,80 @@
+using MLNet.FastAi.Runtime;
+using MLNet.FastAi.Tests.Packaging;
+using MLNet.FastAi.Tests.Support;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace MLNet.FastAi.Tests.Runtime;
+
+/// <summary>
+/// With memory retention on (the default), a large tensor freed and allocated again on the main thread reuses the same
+/// pages: no new page faults. Off (<c>MLNET_FASTAI_MALLOC=default</c>, or <see cref="MemoryRetention.Enabled"/> set
+/// false), glibc unmaps it on free and the next allocation faults its pages in again. Measured in fresh processes, on
+/// their main thread, as a console application trains.
+/// </summary>
+public sealed class MemoryRetentionTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void AFreedTensorIsReusedWithoutPageFaults_AndTurningRetentionOffRestoresTheDefault()
+    {
+        var on = Child(environment: null);
+        var off = Child(new Dictionary<string, string?> { [MemoryRetention.EnvironmentVariable] = "default" });
+        output.WriteLine($"page faults touching a freed 64 MiB tensor again: on {on.First}, off at start-up {off.First}, turned off at run time {on.AfterTurningOff}");
+        Assert.True(on.Enabled);
+        Assert.False(off.Enabled);
+        // 64 MiB is 16,384 pages of 4 KiB (32 huge pages where the kernel gives every mapping huge pages).
+        Assert.True(off.First >= 16, $"with retention off, only {off.First} faults: the tensor's pages were expected to fault in again");
+        Assert.True(on.First <= off.First / 8, $"with retention on, {on.First} faults against {off.First} with it off");
+        Assert.True(on.AfterTurningOff >= 16 && on.AfterTurningOff > 8 * Math.Max(1, on.First),
+            $"after turning retention off at run time, {on.AfterTurningOff} faults (on: {on.First})");
+    }
+
+    private static (bool Enabled, long First, long AfterTurningOff) Child(IReadOnlyDictionary<string, string?>? environment)
+    {
+        string host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+        var (code, text) = ProcessRunner.Run(host, $"\"{typeof(PageFaultChild).Assembly.Location}\" page-faults-child", AppContext.BaseDirectory, environment, timeoutSeconds: 120);
+        Assert.True(code == 0, text);
+        var values = text.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("faults ", StringComparison.Ordinal)).Single().Split(' ');
+        return (bool.Parse(values[1]), long.Parse(values[2]), long.Parse(values[3]));
+    }
+}
+
+/// <summary>The child process: touches a 64 MiB tensor, frees it, and counts the faults of touching it again.</summary>
+internal static class PageFaultChild
+{
+    private const long Floats = 16L << 20;
+
+    public static int Run()
+    {
+        TorchRuntime.EnsureInitialized();
+        set_num_threads(1);
+        bool enabled = MemoryRetention.Enabled;
+        AllocateAndTouch();
+        long first = FaultsOf(AllocateAndTouch);
+        MemoryRetention.Enabled = false;
+        AllocateAndTouch();
+        long afterTurningOff = FaultsOf(AllocateAndTouch);
+        Console.WriteLine($"faults {enabled} {first} {afterTurningOff}");
+        return 0;
+    }
+
+    private static void AllocateAndTouch()
+    {
+        using var tensor = empty(Floats, ScalarType.Float32);
+        tensor.fill_(1);
+    }
+
+    private static long FaultsOf(Action action)
+    {
+        long before = MinorFaults();
+        action();
+        return MinorFaults() - before;
+    }
+
+    /// <summary>This process's minor page faults so far (field 10 of /proc/self/stat, counted after the command name).</summary>
+    private static long MinorFaults()
+    {
+        string stat = File.ReadAllText("/proc/self/stat");
+        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7]);
+    }
+}
