@@ -3,9 +3,15 @@ namespace MLNet.FastAi.Tests.Hardening;
 /// <summary>
 /// The test assembly's entry point (the test SDK's generated empty one is turned off in the project). Test runners
 /// never call it: they load the assembly into their own host. The cross-process tests start
-/// <c>dotnet MLNet.FastAi.Tests.dll hardening-child ...</c> to train in a fresh process, which they may kill.
+/// <c>dotnet MLNet.FastAi.Tests.dll hardening-child ...</c> to train in a fresh process, which they may kill;
+/// <c>write-format-fixtures &lt;folder&gt;</c> rewrites the format fixtures (see <see cref="Formats.FormatFixtures"/>).
 /// </summary>
 internal static class TestAssemblyEntryPoint
 {
-    public static int Main(string[] args) => args is ["hardening-child", .. var rest] ? TrainingChild.Run(rest) : 0;
+    public static int Main(string[] args) => args switch
+    {
+        ["hardening-child", .. var rest] => TrainingChild.Run(rest),
+        ["write-format-fixtures", var folder] => Formats.FormatFixtures.Write(folder),
+        _ => 0,
+    };
 }
