@@ -1,4 +1,5 @@
 using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Onnx.Proto;
 
 namespace MLNet.FastAi.Tests.Formats;
 
@@ -13,7 +14,7 @@ internal static class TinyClassifierOnnx
     public const int Size = 8, Channels = 4;
     public static readonly string[] Classes = ["zebra", "ant", "cat"];
 
-    public static OnnxModel Build()
+    public static ModelProto Build()
     {
         var signature = CnnOnnxSignature.MLNetRow;
         int classes = Classes.Length;
@@ -38,7 +39,7 @@ internal static class TinyClassifierOnnx
         b.LabelEncoder(names, Classes, Enumerable.Range(0, classes).Select(i => (long)i).ToArray(),
             name: $"mlnet.{signature.ScoreOutput}.SlotNames", outputName: $"mlnet.{signature.ScoreOutput}.unusedOutput");
         var model = b.BuildModel("MLNet.FastAi", "fixture");
-        model.Metadata["mlnet_fastai.classes"] = "[\"zebra\",\"ant\",\"cat\"]";
+        model.MetadataProps.Add(new StringStringEntryProto { Key = "mlnet_fastai.classes", Value = "[\"zebra\",\"ant\",\"cat\"]" });
         return model;
     }
 

@@ -184,8 +184,8 @@ public class StockScoringChainTests(StockScoringFixture fixture, ITestOutputHelp
         // ML.NET stores it as a byte array: a 32-bit length, then the .onnx file's bytes.
         Assert.Equal(onnx.Bytes.Length - 4, BitConverter.ToInt32(onnx.Bytes, 0));
         var graph = OnnxModelReader.Read(onnx.Bytes.AsSpan(4), "embedded ONNX model");
-        Assert.Equal(new[] { "", OnnxGraphBuilder.MLDomain }, graph.OperatorSets.Keys.Order());
-        Assert.All(graph.Graph.Nodes, n => Assert.Contains(n.Domain, new[] { "", OnnxGraphBuilder.MLDomain }));
+        Assert.Equal(new[] { "", OnnxGraphBuilder.MLDomain }, graph.OperatorSets().Keys.Order());
+        Assert.All(graph.Graph.Node, n => Assert.Contains(n.Domain, new[] { "", OnnxGraphBuilder.MLDomain }));
         foreach (var forbidden in new[] { "MLNet.FastAi", "TorchSharp" })
             Assert.DoesNotContain(contents, c => c != onnx && (Mentions(c.Bytes, forbidden) || c.FullName.Contains(forbidden, StringComparison.Ordinal)));
     }
