@@ -144,5 +144,15 @@ public sealed class FormatFixtureTests : IDisposable
             compared++;
         }
         Assert.True(compared > 20, $"only {compared} float tensors compared");
+
+        // The checkpoint predates the learner's own generator: the process-wide generator state it saved under "cpu"
+        // becomes the learner generator's state, so a resumed run still continues one random stream.
+        using var zip = ZipFile.OpenRead(checkpoint);
+        using var rngEntry = new MemoryStream();
+        using (var stream = zip.GetEntry("rng.bin")!.Open()) stream.CopyTo(rngEntry);
+        rngEntry.Position = 0;
+        var saved = MLNet.FastAi.Vision.Pretrained.TorchSharpStateDict.Read(rngEntry, "rng.bin");
+        var (_, state) = learner.GeneratorState();
+        using (state) Assert.True(state.eq(Assert.Single(saved, kv => kv.Key == "cpu").Value).all().item<bool>(), "the saved random state was not restored");
     }
 }
