@@ -8,7 +8,8 @@ namespace MLNet.FastAi.Cli.Tests;
 [Collection(TrainedModelCollection.Name)]
 public sealed class EndToEndTests(TrainedModelFixture model)
 {
-    private const double Chance = 0.25;
+    /// <summary>Just under what the seeded training run reaches (see the training test): 22 of 32, 30 of 40.</summary>
+    private const double ValidationFloor = 0.68, TestFloor = 0.74;
 
     [Fact]
     public void Train_PrintsBothEpochTables_AndTheValidationAccuracy_AndWritesEveryOutput()
@@ -17,10 +18,10 @@ public sealed class EndToEndTests(TrainedModelFixture model)
         Assert.True(run.ExitCode == 0, run.ToString());
         var tableHeaders = run.Out.Split('\n').Where(l => l.StartsWith("epoch") && l.Contains("train_loss") && l.Contains("valid_loss") && l.Contains("accuracy")).ToList();
         Assert.True(tableHeaders.Count == 2, $"Expected the frozen and the unfrozen epoch tables:\n{run}");
-        // Two short epochs on 128 images: clearly better than chance, not yet good. Runs with the same seed were seen
-        // to differ (validation accuracy 0.66-0.75, test 0.775-0.80), hence the margins.
-        Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Validation accuracy:") > 1.6 * Chance, run.ToString());
-        Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Test accuracy:") > 2 * Chance, run.ToString());
+        // Two short epochs on 128 images, seeded: every run gives validation accuracy 0.7188 (23 of 32) and test
+        // accuracy 0.7750 (31 of 40), seen on repeated runs here. The floors sit one image under each.
+        Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Validation accuracy:") > ValidationFloor, run.ToString());
+        Assert.True(TrainedModelFixture.NumberAfter(run.Out, "Test accuracy:") > TestFloor, run.ToString());
         Assert.Contains("128 training and 32 validation images, 40 test images; 4 classes (0, 1, 2, 3)", run.Out);
 
         foreach (var file in new[] { model.ModelZip, model.Onnx, model.Checkpoint, model.Report })
@@ -43,7 +44,7 @@ public sealed class EndToEndTests(TrainedModelFixture model)
 
         Assert.True(run.ExitCode == 0, run.ToString());
         double accuracy = TrainedModelFixture.NumberAfter(run.Out, "Accuracy:");
-        Assert.True(accuracy > 2 * Chance, run.ToString());
+        Assert.True(accuracy > TestFloor, run.ToString());
         // The zip (stock ML.NET + ONNX Runtime) scores the test images as the TorchSharp learner did after training:
         // at most one of the 40 may flip on a near tie.
         double learnerAccuracy = TrainedModelFixture.NumberAfter(model.Train.Out, "Test accuracy:");

@@ -33,6 +33,8 @@ public sealed class ToolProcessTests
             ?? throw new InvalidOperationException($"mlnet-fastai.dll with its runtimeconfig.json is in none of: {string.Join(", ", candidates)}");
     }
 
+    private static readonly TimeSpan ChildTimeout = TimeSpan.FromMinutes(3);
+
     private static (int ExitCode, string Output) RunDotnet(params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -44,8 +46,14 @@ public sealed class ToolProcessTests
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        // A hung child must fail the test, not hang the run: these commands take seconds.
+        if (!process.WaitForExit(ChildTimeout))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"'dotnet {string.Join(' ', args)}' did not finish within {ChildTimeout.TotalSeconds} s; it was killed.");
+        }
         process.WaitForExit();
-        return (process.ExitCode, stdout + stderr.Result);
+        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 }

@@ -52,7 +52,7 @@ internal static class EmbeddedOnnx
     public static (IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs) Extract(string zipPath, string onnxPath)
     {
         byte[] onnx = Read(zipPath);
-        OnnxModel model;
+        MLNet.FastAi.Onnx.Proto.ModelProto model;
         try
         {
             model = OnnxModelReader.Read(onnx, $"The ONNX model inside '{zipPath}'");
@@ -62,7 +62,7 @@ internal static class EmbeddedOnnx
             throw CliException.Input($"The ONNX model inside '{zipPath}' is damaged: {e.Message}", e);
         }
         AtomicFile.WriteAllBytes(onnxPath, onnx);
-        return (model.Graph.Inputs.Select(Describe).ToList(), model.Graph.Outputs.Select(Describe).ToList());
+        return (model.Graph.Input.Select(Describe).ToList(), model.Graph.Output.Select(Describe).ToList());
     }
 
     private static byte[] Read(string zipPath)
@@ -99,6 +99,5 @@ internal static class EmbeddedOnnx
         return bytes[sizeof(int)..].ToArray();
     }
 
-    private static string Describe(OnnxValueInfo value) =>
-        $"{value.Name}: {value.ElementType} [{string.Join(", ", value.Shape.Select((d, i) => d?.ToString() ?? value.SymbolicDims.ElementAtOrDefault(i) ?? "?"))}]";
+    private static string Describe(MLNet.FastAi.Onnx.Proto.ValueInfoProto value) => $"{value.Name}: {OnnxModelReader.Describe(value)}";
 }

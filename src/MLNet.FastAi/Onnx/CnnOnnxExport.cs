@@ -1,5 +1,6 @@
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Vision.Modules;
 using static TorchSharp.torch;
@@ -53,7 +54,7 @@ public static class CnnOnnxExport
         IReadOnlyList<string> classNames) =>
         OnnxModelWriter.Write(Build(model, pipeline, normalization, classNames));
 
-    private static OnnxModel Build(nn.Module<Tensor, Tensor> model, ImagePipeline pipeline, NormalizationStats normalization, IReadOnlyList<string> classNames)
+    private static ModelProto Build(nn.Module<Tensor, Tensor> model, ImagePipeline pipeline, NormalizationStats normalization, IReadOnlyList<string> classNames)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(pipeline);

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Vision.Modules;
 using static TorchSharp.torch;
 
@@ -40,7 +41,7 @@ internal static class CnnOnnxExporter
         IReadOnlyList<string> classNames, CnnOnnxSignature signature) =>
         OnnxModelWriter.Write(Export(model, width, height, normalization, classNames, signature));
 
-    public static OnnxModel Export(CnnModel model, int width, int height, NormalizationStats normalization,
+    public static ModelProto Export(CnnModel model, int width, int height, NormalizationStats normalization,
         IReadOnlyList<string> classNames, CnnOnnxSignature signature)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -64,10 +65,13 @@ internal static class CnnOnnxExporter
         AddOutputs(b, probabilities, classNames, signature, batch);
 
         var onnx = b.BuildModel("MLNet.FastAi", PackageVersion());
-        onnx.Metadata[ClassesMetadataKey] = JsonSerializer.Serialize(classNames);
-        onnx.Metadata[InputMetadataKey] =
-            $"{signature.PixelsInput}: FLOAT [{(signature.Batched ? "batch" : "1")}, 3, {height}, {width}], planar RGB 0..255 " +
-            $"(normalized inside the graph with {normalization})";
+        onnx.MetadataProps.Add(new StringStringEntryProto { Key = ClassesMetadataKey, Value = JsonSerializer.Serialize(classNames) });
+        onnx.MetadataProps.Add(new StringStringEntryProto
+        {
+            Key = InputMetadataKey,
+            Value = $"{signature.PixelsInput}: FLOAT [{(signature.Batched ? "batch" : "1")}, 3, {height}, {width}], planar RGB 0..255 " +
+                    $"(normalized inside the graph with {normalization})",
+        });
         return onnx;
     }
 

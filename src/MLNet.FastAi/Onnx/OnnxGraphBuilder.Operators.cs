@@ -1,3 +1,5 @@
+using MLNet.FastAi.Onnx.Proto;
+
 namespace MLNet.FastAi.Onnx;
 
 /// <summary>Operators an image-classifier export uses, with their opset-13 attributes.</summary>
@@ -158,22 +160,22 @@ internal sealed partial class OnnxGraphBuilder
             throw new ArgumentException($"LabelEncoder '{name}': {keys.Count} keys but {values.Count} values.", nameof(values));
         string output = AddNode("LabelEncoder", [x],
         [
-            new OnnxAttribute { Name = "keys_strings", Type = OnnxAttributeType.Strings, Strings = keys.ToArray() },
+            OnnxAttribute.StringList("keys_strings", keys.ToArray()),
             OnnxAttribute.IntList("values_int64s", values.ToArray()),
             OnnxAttribute.Int("default_int64", defaultValue),
         ], name, outputName);
-        _graph.Nodes[^1].Domain = MLDomain;
+        _graph.Node[^1].Domain = MLDomain;
         return output;
     }
 
     /// <summary>A Constant node producing <paramref name="value"/> (an alternative to an initializer).</summary>
-    public string Constant(OnnxTensor value, string? name = null)
+    public string Constant(TensorProto value, string? name = null)
     {
         CheckElementCount(value);
         return AddNode("Constant", [], [OnnxAttribute.Tensor("value", value)], name);
     }
 
-    private List<OnnxAttribute> PoolAttributes(long[] kernelShape, long[]? strides, long[]? pads, bool ceilMode, string? name)
+    private List<AttributeProto> PoolAttributes(long[] kernelShape, long[]? strides, long[]? pads, bool ceilMode, string? name)
     {
         if (kernelShape.Length == 0) throw new ArgumentException($"Pooling '{name}' needs a kernel shape.", nameof(kernelShape));
         int spatial = kernelShape.Length;

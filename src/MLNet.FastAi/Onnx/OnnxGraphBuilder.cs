@@ -1,3 +1,5 @@
+using MLNet.FastAi.Onnx.Proto;
+
 namespace MLNet.FastAi.Onnx;
 
 /// <summary>One dimension of a graph input or output: a fixed size or a symbolic name such as "batch".</summary>
@@ -30,34 +32,34 @@ internal sealed partial class OnnxGraphBuilder
     /// <summary>The ONNX-ML operator-set version imported when a graph uses <see cref="MLDomain"/> (2 introduced LabelEncoder's typed keys and values).</summary>
     public const int MLOpsetVersion = 2;
 
-    private readonly OnnxGraph _graph;
+    private readonly GraphProto _graph;
     // ONNX keeps node names and value names (inputs, initializers, node outputs) in separate namespaces.
     private readonly NameSet _valueNames = new();
     private readonly NameSet _nodeNames = new();
 
     public OnnxGraphBuilder(string graphName = "main")
     {
-        _graph = new OnnxGraph { Name = graphName };
+        _graph = new GraphProto { Name = graphName };
     }
 
     /// <summary>The graph built so far.</summary>
-    public OnnxGraph Graph => _graph;
+    public GraphProto Graph => _graph;
 
     /// <summary>
     /// A model holding the graph, importing the standard operator set at <see cref="OpsetVersion"/>, and the ONNX-ML
     /// set at <see cref="MLOpsetVersion"/> when a node uses it.
     /// </summary>
-    public OnnxModel BuildModel(string producerName = "MLNet.FastAi", string producerVersion = "")
+    public ModelProto BuildModel(string producerName = "MLNet.FastAi", string producerVersion = "")
     {
-        var model = new OnnxModel
+        var model = new ModelProto
         {
             IrVersion = IrVersion,
             ProducerName = producerName,
             ProducerVersion = producerVersion,
             Graph = _graph,
         };
-        model.OperatorSets[""] = OpsetVersion;
-        if (_graph.Nodes.Any(n => n.Domain == MLDomain)) model.OperatorSets[MLDomain] = MLOpsetVersion;
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
+        if (_graph.Node.Any(n => n.Domain == MLDomain)) model.OpsetImport.Add(new OperatorSetIdProto { Domain = MLDomain, Version = MLOpsetVersion });
         return model;
     }
 
@@ -65,7 +67,7 @@ internal sealed partial class OnnxGraphBuilder
     public string AddInput(string name, OnnxDataType elementType, params OnnxDim[] shape)
     {
         Claim(name);
-        _graph.Inputs.Add(ValueInfo(name, elementType, shape));
+        _graph.Input.Add(ValueInfo(name, elementType, shape));
         return name;
     }
 
@@ -74,9 +76,9 @@ internal sealed partial class OnnxGraphBuilder
     {
         if (!_valueNames.Contains(valueName))
             throw new InvalidOperationException($"ONNX graph '{_graph.Name}': output '{valueName}' is not a value of the graph.");
-        if (_graph.Outputs.Any(o => o.Name == valueName))
+        if (_graph.Output.Any(o => o.Name == valueName))
             throw new InvalidOperationException($"ONNX graph '{_graph.Name}': '{valueName}' is already an output.");
-        _graph.Outputs.Add(ValueInfo(valueName, elementType, shape));
+        _graph.Output.Add(ValueInfo(valueName, elementType, shape));
         return valueName;
     }
 
@@ -93,20 +95,20 @@ internal sealed partial class OnnxGraphBuilder
         AddInitializer(OnnxTensor.FromStrings(nameHint, data, dims));
 
     /// <summary>Adds a constant tensor; its name is made unique from the tensor's own name. Returns that name.</summary>
-    public string AddInitializer(OnnxTensor tensor)
+    public string AddInitializer(TensorProto tensor)
     {
         CheckElementCount(tensor);
         tensor.Name = UniqueName(tensor.Name);
-        _graph.Initializers.Add(tensor);
+        _graph.Initializer.Add(tensor);
         return tensor.Name;
     }
 
     /// <summary>Adds a node with one output and returns the output's name (<paramref name="outputName"/> when given, else made from the node name).</summary>
-    public string AddNode(string opType, IReadOnlyList<string> inputs, IEnumerable<OnnxAttribute>? attributes = null, string? name = null, string? outputName = null) =>
+    public string AddNode(string opType, IReadOnlyList<string> inputs, IEnumerable<AttributeProto>? attributes = null, string? name = null, string? outputName = null) =>
         AddNodeWithOutputs(opType, inputs, 1, attributes, name, outputName is null ? null : [outputName])[0];
 
     /// <summary>Adds a node with several outputs. An empty input name marks an omitted optional input, as ONNX allows.</summary>
-    public string[] AddNodeWithOutputs(string opType, IReadOnlyList<string> inputs, int outputCount, IEnumerable<OnnxAttribute>? attributes = null, string? name = null, IReadOnlyList<string>? outputNames = null)
+    public string[] AddNodeWithOutputs(string opType, IReadOnlyList<string> inputs, int outputCount, IEnumerable<AttributeProto>? attributes = null, string? name = null, IReadOnlyList<string>? outputNames = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(opType);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputCount, 1);
@@ -116,16 +118,16 @@ internal sealed partial class OnnxGraphBuilder
         if (outputNames is not null && outputNames.Count != outputCount)
             throw new ArgumentException($"{opType}: {outputNames.Count} output names given for {outputCount} outputs.", nameof(outputNames));
 
-        var node = new OnnxNode { OpType = opType, Name = _nodeNames.Reserve(name ?? opType) };
-        node.Inputs.AddRange(inputs);
+        var node = new NodeProto { OpType = opType, Name = _nodeNames.Reserve(name ?? opType) };
+        node.Input.Add(inputs);
         for (int i = 0; i < outputCount; i++)
         {
-            if (outputNames is not null) node.Outputs.Add(Claim(outputNames[i]));
-            else node.Outputs.Add(UniqueName(outputCount == 1 ? $"{node.Name}_out" : $"{node.Name}_out{i}"));
+            if (outputNames is not null) node.Output.Add(Claim(outputNames[i]));
+            else node.Output.Add(UniqueName(outputCount == 1 ? $"{node.Name}_out" : $"{node.Name}_out{i}"));
         }
-        if (attributes is not null) node.Attributes.AddRange(attributes);
-        _graph.Nodes.Add(node);
-        return node.Outputs.ToArray();
+        if (attributes is not null) node.Attribute.Add(attributes);
+        _graph.Node.Add(node);
+        return node.Output.ToArray();
     }
 
     private string Claim(string name)
@@ -136,19 +138,11 @@ internal sealed partial class OnnxGraphBuilder
         return name;
     }
 
-    private static void CheckElementCount(OnnxTensor t)
+    private static void CheckElementCount(TensorProto t)
     {
-        long count = t.ElementCount;
-        long actual = t.DataType switch
-        {
-            OnnxDataType.Float => t.Floats?.LongLength ?? -1,
-            OnnxDataType.Int64 => t.Int64s?.LongLength ?? -1,
-            OnnxDataType.Int32 => t.Int32s?.LongLength ?? -1,
-            OnnxDataType.String => t.Strings?.LongLength ?? -1,
-            _ => throw new NotSupportedException($"ONNX tensor '{t.Name}': element type {t.DataType} is not supported for constants."),
-        };
-        if (actual != count)
-            throw new ArgumentException($"ONNX tensor '{t.Name}' has {Math.Max(actual, 0)} values but its shape [{string.Join(", ", t.Dims)}] needs {count}.");
+        if (t.DataType is not (OnnxDataType.Float or OnnxDataType.Int64 or OnnxDataType.Int32 or OnnxDataType.String))
+            throw new NotSupportedException($"ONNX tensor '{t.Name}': element type {t.DataType} is not supported for constants.");
+        if (OnnxTensor.DataProblem(t) is { } problem) throw new ArgumentException($"ONNX {problem}.");
     }
 
     private sealed class NameSet
@@ -172,11 +166,20 @@ internal sealed partial class OnnxGraphBuilder
         }
     }
 
-    private static OnnxValueInfo ValueInfo(string name, OnnxDataType type, OnnxDim[] shape) => new()
+    private static ValueInfoProto ValueInfo(string name, OnnxDataType type, OnnxDim[] shape)
     {
-        Name = name,
-        ElementType = type,
-        Shape = shape.Select(d => d.Value).ToArray(),
-        SymbolicDims = shape.Select(d => d.Name).ToArray(),
-    };
+        var tensorShape = new TensorShapeProto();
+        foreach (var dim in shape)
+        {
+            var dimension = new TensorShapeProto.Types.Dimension();
+            if (dim.Value is long value) dimension.DimValue = value;
+            else if (!string.IsNullOrEmpty(dim.Name)) dimension.DimParam = dim.Name;
+            tensorShape.Dim.Add(dimension);
+        }
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = type, Shape = tensorShape } },
+        };
+    }
 }

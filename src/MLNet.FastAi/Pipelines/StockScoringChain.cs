@@ -4,6 +4,7 @@ using Microsoft.ML.Transforms.Image;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Vision.Modules;
 
 namespace MLNet.FastAi.Pipelines;
@@ -113,16 +114,16 @@ internal static class StockScoringChain
     private static void CheckSignature(byte[] onnxModel, CnnOnnxSignature signature, ImagePipeline pipeline, int classCount)
     {
         var graph = OnnxModelReader.Read(onnxModel, "The scoring ONNX model").Graph;
-        Expect(graph.Inputs, signature.PixelsInput, [1, 3, pipeline.Height, pipeline.Width], "input");
-        Expect(graph.Outputs, signature.ScoreOutput, [classCount], "output");
-        Expect(graph.Outputs, signature.PredictedOneHotOutput!, [classCount], "output");
+        Expect(graph.Input, signature.PixelsInput, [1, 3, pipeline.Height, pipeline.Width], "input");
+        Expect(graph.Output, signature.ScoreOutput, [classCount], "output");
+        Expect(graph.Output, signature.PredictedOneHotOutput!, [classCount], "output");
     }
 
-    private static void Expect(IEnumerable<OnnxValueInfo> values, string name, long[] shape, string what)
+    private static void Expect(IEnumerable<ValueInfoProto> values, string name, long[] shape, string what)
     {
         var value = values.FirstOrDefault(v => v.Name == name)
             ?? throw new ArgumentException($"The scoring ONNX model has no {what} '{name}'; export it with the ML.NET row signature.");
-        if (value.ElementType != OnnxDataType.Float || !value.Shape.SequenceEqual(shape.Select(d => (long?)d)))
-            throw new ArgumentException($"The scoring ONNX model's {what} '{name}' is {value.ElementType} [{string.Join(", ", value.Shape.Select(d => d?.ToString() ?? "?"))}]; expected Float [{string.Join(", ", shape)}] (image size and class count must match).");
+        if (value.Type?.TensorType?.ElemType != OnnxDataType.Float || !OnnxModelReader.Shape(value).SequenceEqual(shape.Select(d => (long?)d)))
+            throw new ArgumentException($"The scoring ONNX model's {what} '{name}' is {OnnxModelReader.Describe(value)}; expected Float [{string.Join(", ", shape)}] (image size and class count must match).");
     }
 }

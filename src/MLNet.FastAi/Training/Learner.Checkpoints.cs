@@ -40,9 +40,9 @@ public sealed partial class Learner
         if (!withOptimizer) return;
         WriteEntry(zip, "optimizer.bin", s => TorchSharpStateDict.Write(s,
             Optimizer.State().SelectMany(st => new[] { (st.Name + "#avg", st.Average), (st.Name + "#sqr", st.SquareAverage) })));
-        // The CPU random state (dropout masks, initialisations) makes a resumed run repeat an uninterrupted one.
-        using var rng = get_rng_state();
-        WriteEntry(zip, "rng.bin", s => TorchSharpStateDict.Write(s, new[] { ("cpu", rng) }));
+        // The learner's random state (dropout masks) makes a resumed run repeat an uninterrupted one.
+        var (key, rng) = GeneratorState();
+        using (rng) WriteEntry(zip, "rng.bin", s => TorchSharpStateDict.Write(s, new[] { (key, rng) }));
     }
 
     /// <summary>
@@ -74,7 +74,7 @@ public sealed partial class Learner
                     if (zip.GetEntry("rng.bin") is not null)
                     {
                         rng = ReadEntry(zip, "rng.bin", what, s => TorchSharpStateDict.Read(s, what + " (rng.bin)"));
-                        CheckRandomState(rng, what);
+                        CheckGeneratorState(rng, what);
                     }
                 }
             }
@@ -85,7 +85,7 @@ public sealed partial class Learner
             var state = moments.Keys.Where(k => k.EndsWith("#avg", StringComparison.Ordinal)).Select(k => k[..^4])
                 .ToDictionary(n => n, n => (moments[n + "#avg"], moments[n + "#sqr"]));
             Optimizer.LoadState(state, meta.OptimizerSteps);
-            if (rng is not null) set_rng_state(rng["cpu"]);
+            if (rng is not null) RestoreGeneratorState(rng);
             for (int g = 0; g < Math.Min(meta.Hypers.Count, GroupCount); g++)
             {
                 var h = meta.Hypers[g];
@@ -116,14 +116,6 @@ public sealed partial class Learner
             if (!moments.ContainsKey(partner))
                 throw new InvalidDataException($"{what} is damaged: 'optimizer.bin' has '{key}' without '{partner}'.");
         }
-    }
-
-    /// <summary>The CPU generator's state: a byte tensor the size of this libtorch's own.</summary>
-    private static void CheckRandomState(Dictionary<string, Tensor> rng, string what)
-    {
-        using var current = get_rng_state();
-        if (!rng.TryGetValue("cpu", out var state) || state.dtype != current.dtype || state.numel() != current.numel())
-            throw new InvalidDataException($"{what} is damaged: 'rng.bin' does not hold a CPU generator state of {current.numel()} bytes.");
     }
 
     private string CheckpointPath(string name)

@@ -36,10 +36,11 @@ public sealed partial class Learner : IDisposable
     private FlatAdamW? _optimizer;
     private readonly Dictionary<string, double> _metricValues = new();
 
-    private Learner(ImageDataLoaders data, CnnModel model, VisionLearnerOptions options, Device device, NormalizationStats normalization)
+    private Learner(ImageDataLoaders data, CnnModel model, Generator generator, VisionLearnerOptions options, Device device, NormalizationStats normalization)
     {
         Data = data;
         _model = model;
+        _generator = generator;
         Options = options;
         Device = device;
         Normalization = normalization;
@@ -75,13 +76,22 @@ public sealed partial class Learner : IDisposable
         options.Validate();
         TorchRuntime.EnsureInitialized();
         var device = TorchRuntime.ResolveDevice(options.Device, context);
-        if (options.Seed is { } seed) manual_seed(seed);
 
         var pretrained = options.Pretrained ?? (MLNetWeightsFit(options.Architecture) ? PretrainedSource.MLNetImageNet : PretrainedSource.None);
         var normalization = data.Normalization ?? (pretrained == PretrainedSource.None ? NormalizationStats.None : NormalizationStats.ImageNet);
         if (data.Normalization is null) data.Normalize(normalization);
 
-        var model = new CnnModel(options.Architecture, data.ClassCount, options.Dropout);
+        var generator = NewGenerator(options.Seed);
+        CnnModel model;
+        try
+        {
+            model = new CnnModel(options.Architecture, data.ClassCount, options.Dropout, generator);
+        }
+        catch
+        {
+            generator.Dispose();
+            throw;
+        }
         try
         {
             switch (pretrained)
@@ -98,9 +108,10 @@ public sealed partial class Learner : IDisposable
         catch
         {
             model.Dispose();
+            generator.Dispose();
             throw;
         }
-        var learner = new Learner(data, model, options, device, normalization) { IsPretrained = pretrained != PretrainedSource.None };
+        var learner = new Learner(data, model, generator, options, device, normalization) { IsPretrained = pretrained != PretrainedSource.None };
         if (learner.IsPretrained) learner.Freeze();
         return learner;
     }
@@ -257,5 +268,6 @@ public sealed partial class Learner : IDisposable
         foreach (var cb in _callbacks.OfType<IDisposable>()) cb.Dispose();
         foreach (var m in Metrics) m.Release();
         _model.Dispose();
+        _generator.Dispose();
     }
 }

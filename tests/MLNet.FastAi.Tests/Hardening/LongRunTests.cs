@@ -61,11 +61,13 @@ public sealed class LongRunTests(ITestOutputHelper output) : IDisposable
         output.WriteLine("epoch  RSS (MiB)  live tensors");
         for (int e = 0; e < Epochs; e++) output.WriteLine($"{e,5}  {rss[e],9:F1}  {probe.LiveTensors[e],12}");
 
-        var last10 = rss.Skip(Epochs - 10).ToList();
-        Assert.True(last10.Max() - last10.Min() < 50, $"RSS over the last 10 epochs spans {last10.Max() - last10.Min():F1} MiB");
-        // No climb: the last five epochs sit where epochs 3 to 7 did (medians, as single samples swing by tens of MiB).
+        // Bounds relative to the level the process settles at in epochs 3 to 7 (medians, as single samples swing by
+        // tens of MiB), not absolute margins: that level depends on the machine and on what else the test host holds.
         double early = Median(rss.Skip(3).Take(5)), late = Median(rss.Skip(Epochs - 5));
-        Assert.True(late - early < 20, $"RSS climbed from a median of {early:F1} MiB (epochs 3-7) to {late:F1} MiB (last 5 epochs)");
+        var last10 = rss.Skip(Epochs - 10).ToList();
+        Assert.True(last10.Max() - last10.Min() < 0.08 * early, $"RSS over the last 10 epochs spans {last10.Max() - last10.Min():F1} MiB, over 8% of the early {early:F1} MiB");
+        // No climb: the last five epochs sit within 3% of where epochs 3 to 7 did.
+        Assert.True(late < 1.03 * early, $"RSS climbed from a median of {early:F1} MiB (epochs 3-7) to {late:F1} MiB (last 5 epochs)");
         // Tensors made on the training thread and not yet freed: the same after every epoch. (Before the fixes that came
         // with this test, 3 tensor handles leaked per epoch, and 2 per parameter with every checkpoint.)
         Assert.Single(probe.LiveTensors.Skip(1).Distinct());

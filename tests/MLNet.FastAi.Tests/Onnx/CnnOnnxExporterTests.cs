@@ -59,10 +59,10 @@ public class CnnOnnxExporterTests(ITestOutputHelper output)
         using var model = TestCnn.Create(ResNetArchitecture.ResNet18, 2, 32, 32, seed: 1, NormalizationStats.Cifar);
         var graph = CnnOnnxExporter.Export(model, 32, 32, NormalizationStats.Cifar, ["a", "b"], CnnOnnxSignature.Standalone).Graph;
 
-        Assert.DoesNotContain(graph.Nodes, n => n.OpType is "BatchNormalization" or "Dropout");
-        Assert.Equal(20, graph.Nodes.Count(n => n.OpType == "Conv"));  // 1 stem + 16 main-path + 3 projection shortcuts
-        Assert.Equal(2, graph.Nodes.Count(n => n.OpType == "Gemm"));
-        Assert.All(graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm"), n => Assert.Equal(3, n.Inputs.Count)); // every layer got a bias
+        Assert.DoesNotContain(graph.Node, n => n.OpType is "BatchNormalization" or "Dropout");
+        Assert.Equal(20, graph.Node.Count(n => n.OpType == "Conv"));  // 1 stem + 16 main-path + 3 projection shortcuts
+        Assert.Equal(2, graph.Node.Count(n => n.OpType == "Gemm"));
+        Assert.All(graph.Node.Where(n => n.OpType is "Conv" or "Gemm"), n => Assert.Equal(3, n.Input.Count)); // every layer got a bias
     }
 
     [Fact]
@@ -89,11 +89,11 @@ public class CnnOnnxExporterTests(ITestOutputHelper output)
         int best = Array.IndexOf(score.ToArray(), score.ToArray().Max());
         Assert.Equal(Enumerable.Range(0, classes.Length).Select(i => i == best ? 1f : 0f), oneHot.ToArray());
 
-        var slotNames = Assert.Single(exported.Graph.Nodes, n => n.Name == $"mlnet.{signature.ScoreOutput}.SlotNames");
+        var slotNames = Assert.Single(exported.Graph.Node, n => n.Name == $"mlnet.{signature.ScoreOutput}.SlotNames");
         Assert.Equal(("LabelEncoder", OnnxGraphBuilder.MLDomain), (slotNames.OpType, slotNames.Domain));
-        Assert.Equal(classes, slotNames.Attribute("keys_strings")!.Strings);
-        Assert.Equal(classes, JsonSerializer.Deserialize<string[]>(exported.Metadata[CnnOnnxExporter.ClassesMetadataKey]));
-        Assert.Equal(2, exported.OperatorSets[OnnxGraphBuilder.MLDomain]);
+        Assert.Equal(classes, slotNames.Attribute("keys_strings").StringsOf());
+        Assert.Equal(classes, JsonSerializer.Deserialize<string[]>(exported.Metadata()[CnnOnnxExporter.ClassesMetadataKey]));
+        Assert.Equal(2, exported.OperatorSets()[OnnxGraphBuilder.MLDomain]);
     }
 
     [Fact]

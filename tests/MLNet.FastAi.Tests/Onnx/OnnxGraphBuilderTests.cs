@@ -43,8 +43,8 @@ public class OnnxGraphBuilderTests(ITestOutputHelper output)
         b.AddOutput(b.Identity(index, "index"), OnnxDataType.Int64, "batch");
         b.AddOutput(b.Identity(label, "label"), OnnxDataType.String, "batch");
         var model = b.BuildModel();
-        Assert.Equal((7L, 13L), (model.IrVersion, model.OperatorSets[""]));
-        Assert.Equal(new[] { "body.0.weight", "body.0.bias", "body.1.weight" }, b.Graph.Initializers.Skip(2).Take(3).Select(t => t.Name));
+        Assert.Equal((7L, 13L), (model.IrVersion, model.OperatorSets()[""]));
+        Assert.Equal(new[] { "body.0.weight", "body.0.bias", "body.1.weight" }, b.Graph.Initializer.Skip(2).Take(3).Select(t => t.Name));
 
         using var session = new InferenceSession(OnnxModelWriter.Write(model));
         using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(x, [n, cin, size, size])) });
@@ -141,7 +141,7 @@ public class OnnxGraphBuilderTests(ITestOutputHelper output)
         string a = b.Relu(x);
         string c = b.Relu(a);
         Assert.NotEqual(a, c);
-        Assert.Equal(new[] { "Relu", "Relu_1" }, b.Graph.Nodes.Select(node => node.Name));
+        Assert.Equal(new[] { "Relu", "Relu_1" }, b.Graph.Node.Select(node => node.Name));
         Assert.Equal("w", b.AddInitializer([1f], [1], "w"));
         Assert.Equal("w_1", b.AddInitializer([1f], [1], "w"));
         Assert.Equal("x_1", b.UniqueName("x"));

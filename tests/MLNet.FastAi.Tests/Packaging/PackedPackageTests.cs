@@ -47,8 +47,9 @@ public sealed class PackedPackageTests : IClassFixture<PackedPackageFixture>
         var trained = output.Split('\n').Single(l => l.StartsWith("TRAINED", StringComparison.Ordinal)).Split(' ');
         double accuracy = double.Parse(trained[1], System.Globalization.CultureInfo.InvariantCulture);
         double zipAccuracy = double.Parse(trained[3], System.Globalization.CultureInfo.InvariantCulture);
-        // One frozen one-cycle epoch on 960 digits: far above the 0.1 of chance, and the zip scores as the learner.
-        Assert.True(accuracy > 0.3, $"test accuracy {accuracy} after one epoch");
+        // One frozen one-cycle epoch on 960 digits, seeded: the run reaches test accuracy 0.5533 (observed here; the
+        // learner's randomness is its own, so the seed fixes it), and the zip scores as the learner.
+        Assert.True(accuracy > 0.52, $"test accuracy {accuracy} after one epoch");
         Assert.Equal(accuracy, zipAccuracy, 3);
         Assert.True(new FileInfo(zipPath).Length > 1_000_000, "the zip should hold the ONNX network");
         if (!LibStdCxxHasGlibcxx332())

@@ -184,8 +184,8 @@ public class StockScoringChainTests(StockScoringFixture fixture, ITestOutputHelp
         // ML.NET stores it as a byte array: a 32-bit length, then the .onnx file's bytes.
         Assert.Equal(onnx.Bytes.Length - 4, BitConverter.ToInt32(onnx.Bytes, 0));
         var graph = OnnxModelReader.Read(onnx.Bytes.AsSpan(4), "embedded ONNX model");
-        Assert.Equal(new[] { "", OnnxGraphBuilder.MLDomain }, graph.OperatorSets.Keys.Order());
-        Assert.All(graph.Graph.Nodes, n => Assert.Contains(n.Domain, new[] { "", OnnxGraphBuilder.MLDomain }));
+        Assert.Equal(new[] { "", OnnxGraphBuilder.MLDomain }, graph.OperatorSets().Keys.Order());
+        Assert.All(graph.Graph.Node, n => Assert.Contains(n.Domain, new[] { "", OnnxGraphBuilder.MLDomain }));
         foreach (var forbidden in new[] { "MLNet.FastAi", "TorchSharp" })
             Assert.DoesNotContain(contents, c => c != onnx && (Mentions(c.Bytes, forbidden) || c.FullName.Contains(forbidden, StringComparison.Ordinal)));
     }
@@ -244,11 +244,24 @@ public class StockScoringChainTests(StockScoringFixture fixture, ITestOutputHelp
     public void PredictedLabelLookup_MapsEveryOneHotToItsClass_ForManyClasses()
     {
         string[] classes = Enumerable.Range(0, 257).Select(i => $"class {256 - i}").ToArray();
-        var lookup = PredictedLabelLookup.Fit(new MLContext(seed: 3), classes, "OneHot");  // checks all 257 basis vectors itself
+        var context = new MLContext(seed: 3);
+        var lookup = PredictedLabelLookup.Fit(context, classes, "OneHot");
         var schema = lookup.GetOutputSchema(DataViewSchemaWith("OneHot", classes.Length));
         var keyValues = default(VBuffer<ReadOnlyMemory<char>>);
         schema["PredictedLabel"].GetKeyValues(ref keyValues);
         Assert.Equal(classes, keyValues.DenseValues().Select(v => v.ToString()));
+
+        // The test's own check, not only the one Fit makes: basis vector i becomes key i + 1 (class i), for all 257.
+        var rows = Enumerable.Range(0, classes.Length).Select(i => new OneHotRow { OneHot = Enumerable.Range(0, classes.Length).Select(j => j == i ? 1f : 0f).ToArray() });
+        var definition = SchemaDefinition.Create(typeof(OneHotRow));
+        definition[nameof(OneHotRow.OneHot)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, classes.Length);
+        var mapped = lookup.Transform(context.Data.LoadFromEnumerable(rows, definition));
+        Assert.Equal(Enumerable.Range(1, classes.Length).Select(k => (uint)k), mapped.GetColumn<uint>("PredictedLabel"));
+    }
+
+    private sealed class OneHotRow
+    {
+        public float[] OneHot { get; set; } = [];
     }
 
     private static DataViewSchema DataViewSchemaWith(string column, int size)

@@ -59,14 +59,25 @@ public class FlatAdamWTests
         using var model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2));
         var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         named[0].parameter.requires_grad = false;
-        var before = named[0].parameter.clone();
+        var before = named.Select(p => p.parameter.clone()).ToList();
         using var flat = new FlatAdamW(new[] { (IReadOnlyList<(string, Parameter)>)named }, _ => true, new HyperParameters { LearningRate = 0.1 });
+
+        // The three trainable parameters (4 + 8 + 2 values) now live side by side in one 14-float buffer.
+        var trainable = named.Skip(1).Select(p => p.parameter).ToList();
+        var storages = trainable.Select(p => p.storage<float>()).ToList();
+        Assert.Single(storages.Select(st => st.data_ptr()).Distinct());
+        Assert.All(storages, st => Assert.Equal(14UL * sizeof(float), st.nbytes()));
+        Assert.Equal(new long[] { 0, 4, 12 }, trainable.Select(p => p.storage_offset()));
+        Assert.NotEqual(storages[0].data_ptr(), named[0].parameter.storage<float>().data_ptr());
+
         using (var scope = NewDisposeScope())
         {
             model.call(randn(2, 3)).sum().backward();
             flat.Step();
         }
-        Assert.True(named[0].parameter.equal(before).all().item<bool>(), "a frozen parameter must not move");
+        Assert.True(named[0].parameter.equal(before[0]).all().item<bool>(), "a frozen parameter must not move");
+        for (int i = 1; i < named.Count; i++)
+            Assert.False(named[i].parameter.equal(before[i]).all().item<bool>(), $"{named[i].name} did not move in the step");
         Assert.Single(flat.State(), s => s.Name == named[1].name);
         Assert.Equal(3, flat.State().Count());
         Assert.NotNull(named[1].parameter.grad);

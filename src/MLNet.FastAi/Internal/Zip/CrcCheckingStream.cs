@@ -12,7 +12,7 @@ internal sealed class CrcCheckingStream : Stream
     private readonly Stream _inner;
     private readonly uint _expected;
     private readonly string _what;
-    private uint _state = Crc32.Initial;
+    private readonly System.IO.Hashing.Crc32 _crc = new();
     private bool _verified;
 
     private CrcCheckingStream(Stream inner, uint expected, string what)
@@ -49,12 +49,12 @@ internal sealed class CrcCheckingStream : Stream
     {
         if (data.Length > 0)
         {
-            _state = Crc32.Append(_state, data);
+            _crc.Append(data);
             return;
         }
         if (asked == 0 || _verified) return;
         _verified = true;
-        uint actual = Crc32.Final(_state);
+        uint actual = _crc.GetCurrentHashAsUInt32();
         if (actual != _expected)
             throw new InvalidDataException($"{_what} fails its CRC-32 check (stored {_expected:X8}, read {actual:X8}): the archive is damaged.");
     }

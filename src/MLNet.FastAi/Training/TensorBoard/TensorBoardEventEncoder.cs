@@ -1,76 +1,52 @@
-using MLNet.FastAi.Internal.Protobuf;
+using Google.Protobuf;
+using Tensorboard;
 
 namespace MLNet.FastAi.Training.TensorBoard;
 
 /// <summary>
-/// Encodes <c>tensorboard.Event</c> messages. Field numbers are those of tensorboard/compat/proto/event.proto
-/// (Event: wall_time=1, step=2, file_version=3, summary=5), summary.proto (Summary.value=1; Value: tag=1,
-/// simple_value=2, image=4, tensor=8, metadata=9; Image: height=1, width=2, colorspace=3, encoded_image_string=4;
-/// SummaryMetadata.plugin_data=1; PluginData: plugin_name=1, content=2), tensor.proto (TensorProto: dtype=1,
-/// tensor_shape=2, string_val=8) and types.proto (DT_STRING=7).
+/// Builds <c>tensorboard.Event</c> messages with the generated classes TorchSharp ships (namespace
+/// <c>Tensorboard</c>), as TensorBoard's own writers fill them: scalars as <c>simple_value</c>, PNG images, and text
+/// as a rank-0 string tensor tagged for the text plugin.
 /// </summary>
 internal static class TensorBoardEventEncoder
 {
     public const string FileVersion = "brain.Event:2";
     public const string TextPluginName = "text";
-    private const int DtString = 7;
 
     /// <summary>The first record of every event file. Step stays unset (0), as TensorBoard's own writer leaves it.</summary>
-    public static void WriteFileVersionEvent(ProtoWriter w, double wallTime)
-    {
-        w.WriteDouble(1, wallTime);
-        w.WriteString(3, FileVersion);
-    }
+    public static Event FileVersionEvent(double wallTime) => new() { WallTime = wallTime, FileVersion = FileVersion };
 
-    /// <summary>Writes wall_time and step and opens the summary; add values, then close with <see cref="ProtoWriter.EndMessage"/>.</summary>
-    public static MessageBookmark BeginSummaryEvent(ProtoWriter w, double wallTime, long step)
-    {
-        w.WriteDouble(1, wallTime);
-        w.WriteInt64(2, step);
-        return w.BeginMessage(5);
-    }
+    /// <summary>An event at <paramref name="step"/> holding <paramref name="values"/> in one summary.</summary>
+    public static Event SummaryEvent(double wallTime, long step, IEnumerable<Summary.Types.Value> values) =>
+        new() { WallTime = wallTime, Step = step, Summary = new Summary { Value = { values } } };
 
-    public static void WriteScalarValue(ProtoWriter w, string tag, float value)
-    {
-        var v = w.BeginMessage(1);
-        w.WriteString(1, tag);
-        w.WriteFloat(2, value);
-        w.EndMessage(v);
-    }
+    public static Summary.Types.Value Scalar(string tag, float value) => new() { Tag = tag, SimpleValue = value };
 
-    public static void WriteImageValue(ProtoWriter w, string tag, ReadOnlySpan<byte> encodedImage, int width, int height, int colorspace)
+    /// <summary>An encoded image; the bytes are wrapped, not copied, and must not change until the event is written.</summary>
+    public static Summary.Types.Value Image(string tag, byte[] encodedImage, int width, int height, int colorspace) => new()
     {
-        var v = w.BeginMessage(1);
-        w.WriteString(1, tag);
-        var image = w.BeginMessage(4);
-        w.WriteInt32(1, height);
-        w.WriteInt32(2, width);
-        w.WriteInt32(3, colorspace);
-        w.WriteBytes(4, encodedImage);
-        w.EndMessage(image);
-        w.EndMessage(v);
-    }
+        Tag = tag,
+        Image = new Summary.Types.Image
+        {
+            Height = height, Width = width, Colorspace = colorspace,
+            EncodedImageString = UnsafeByteOperations.UnsafeWrap(encodedImage),
+        },
+    };
 
     /// <summary>
     /// A text-plugin value: a rank-0 DT_STRING tensor plus metadata naming the "text" plugin, as
-    /// tensorboard/plugins/text/summary_v2.py (<c>text_pb</c>) writes it. The plugin content is an empty
-    /// <c>TextPluginData{version=0}</c>.
+    /// tensorboard/plugins/text/summary_v2.py (<c>text_pb</c>) writes it; its plugin content, an empty
+    /// <c>TextPluginData{version=0}</c>, is empty bytes.
     /// </summary>
-    public static void WriteTextValue(ProtoWriter w, string tag, string text)
+    public static Summary.Types.Value Text(string tag, string text) => new()
     {
-        var v = w.BeginMessage(1);
-        w.WriteString(1, tag);
-        var tensor = w.BeginMessage(8);
-        w.WriteInt32(1, DtString);
-        w.EndMessage(w.BeginMessage(2)); // empty TensorShapeProto: a scalar
-        w.WriteString(8, text);
-        w.EndMessage(tensor);
-        var metadata = w.BeginMessage(9);
-        var pluginData = w.BeginMessage(1);
-        w.WriteString(1, TextPluginName);
-        w.WriteBytes(2, ReadOnlySpan<byte>.Empty);
-        w.EndMessage(pluginData);
-        w.EndMessage(metadata);
-        w.EndMessage(v);
-    }
+        Tag = tag,
+        Tensor = new TensorProto
+        {
+            Dtype = DataType.DtString,
+            TensorShape = new TensorShapeProto(),
+            StringVal = { ByteString.CopyFromUtf8(text) },
+        },
+        Metadata = new SummaryMetadata { PluginData = new SummaryMetadata.Types.PluginData { PluginName = TextPluginName } },
+    };
 }

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.Text;
-using MLNet.FastAi.Internal.Protobuf;
+using Google.Protobuf;
+using Tensorboard;
 
 namespace MLNet.FastAi.Training.TensorBoard;
 
@@ -73,106 +73,27 @@ internal static class TensorBoardEventReader
         return records;
     }
 
-    /// <summary>Decodes an Event with the field numbers listed on <see cref="TensorBoardEventEncoder"/>.</summary>
-    public static TensorBoardEvent DecodeEvent(ReadOnlySpan<byte> data, string what)
+    /// <summary>Decodes an Event with TorchSharp's generated <c>Tensorboard.Event</c>; fails naming <paramref name="what"/>.</summary>
+    /// <remarks>Takes an array: TorchSharp's generated classes predate span-based parsing.</remarks>
+    public static TensorBoardEvent DecodeEvent(byte[] data, string what)
     {
-        double wallTime = 0;
-        long step = 0;
-        string? fileVersion = null;
-        var values = new List<TensorBoardValue>();
-        var r = new ProtoReader(data, what);
-        while (r.TryReadTag(out int field, out var wire))
+        Event e;
+        try
         {
-            switch (field)
-            {
-                case 1: wallTime = r.ReadDouble(); break;
-                case 2: step = r.ReadInt64(); break;
-                case 3: fileVersion = r.ReadString(); break;
-                case 5: ReadSummary(r.ReadBytes(), what, values); break;
-                default: r.Skip(wire); break;
-            }
+            e = Event.Parser.ParseFrom(data);
         }
-        return new TensorBoardEvent(wallTime, step, fileVersion, values);
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new InvalidDataException($"{what} is not a valid protocol-buffers message ({ex.Message}); the file may be truncated or of another kind.", ex);
+        }
+        var values = e.Summary?.Value.Select(ToValue).ToList() ?? [];
+        return new TensorBoardEvent(e.WallTime, e.Step, e.WhatCase == Event.WhatOneofCase.FileVersion ? e.FileVersion : null, values);
     }
 
-    private static void ReadSummary(ReadOnlySpan<byte> summary, string what, List<TensorBoardValue> into)
-    {
-        var r = new ProtoReader(summary, what);
-        while (r.TryReadTag(out int field, out var wire))
-        {
-            if (field == 1) into.Add(ReadValue(r.ReadBytes(), what));
-            else r.Skip(wire);
-        }
-    }
-
-    private static TensorBoardValue ReadValue(ReadOnlySpan<byte> value, string what)
-    {
-        string tag = "";
-        float? simple = null;
-        TensorBoardImage? image = null;
-        string? text = null;
-        string? plugin = null;
-        var r = new ProtoReader(value, what);
-        while (r.TryReadTag(out int field, out var wire))
-        {
-            switch (field)
-            {
-                case 1: tag = r.ReadString(); break;
-                case 2: simple = r.ReadFloat(); break;
-                case 4: image = ReadImage(r.ReadBytes(), what); break;
-                case 8: text = ReadStringTensor(r.ReadBytes(), what); break;
-                case 9: plugin = ReadPluginName(r.ReadBytes(), what); break;
-                default: r.Skip(wire); break;
-            }
-        }
-        return new TensorBoardValue(tag, simple, image, text, plugin);
-    }
-
-    private static TensorBoardImage ReadImage(ReadOnlySpan<byte> image, string what)
-    {
-        int height = 0, width = 0, colorspace = 0;
-        byte[] encoded = [];
-        var r = new ProtoReader(image, what);
-        while (r.TryReadTag(out int field, out var wire))
-        {
-            switch (field)
-            {
-                case 1: height = r.ReadInt32(); break;
-                case 2: width = r.ReadInt32(); break;
-                case 3: colorspace = r.ReadInt32(); break;
-                case 4: encoded = r.ReadBytes().ToArray(); break;
-                default: r.Skip(wire); break;
-            }
-        }
-        return new TensorBoardImage(height, width, colorspace, encoded);
-    }
-
-    /// <summary>The strings of a DT_STRING tensor joined by newlines (one string for a text summary); null for other tensors.</summary>
-    private static string? ReadStringTensor(ReadOnlySpan<byte> tensor, string what)
-    {
-        var strings = new List<string>();
-        var r = new ProtoReader(tensor, what);
-        while (r.TryReadTag(out int field, out var wire))
-        {
-            if (field == 8) strings.Add(Encoding.UTF8.GetString(r.ReadBytes()));
-            else r.Skip(wire);
-        }
-        return strings.Count == 0 ? null : string.Join("\n", strings);
-    }
-
-    private static string? ReadPluginName(ReadOnlySpan<byte> metadata, string what)
-    {
-        var r = new ProtoReader(metadata, what);
-        while (r.TryReadTag(out int field, out var wire))
-        {
-            if (field != 1) { r.Skip(wire); continue; }
-            var pluginData = new ProtoReader(r.ReadBytes(), what);
-            while (pluginData.TryReadTag(out int pf, out var pw))
-            {
-                if (pf == 1) return pluginData.ReadString();
-                pluginData.Skip(pw);
-            }
-        }
-        return null;
-    }
+    private static TensorBoardValue ToValue(Summary.Types.Value value) => new(
+        value.Tag,
+        value.ValueCase == Summary.Types.Value.ValueOneofCase.SimpleValue ? value.SimpleValue : null,
+        value.Image is { } image ? new TensorBoardImage(image.Height, image.Width, image.Colorspace, image.EncodedImageString.ToByteArray()) : null,
+        value.Tensor is { StringVal.Count: > 0 } tensor ? string.Join("\n", tensor.StringVal.Select(s => s.ToStringUtf8())) : null,
+        value.Metadata?.PluginData?.PluginName);
 }

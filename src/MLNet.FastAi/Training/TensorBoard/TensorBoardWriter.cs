@@ -1,5 +1,6 @@
 using System.Net;
-using MLNet.FastAi.Internal.Protobuf;
+using Google.Protobuf;
+using Tensorboard;
 
 namespace MLNet.FastAi.Training.TensorBoard;
 
@@ -22,7 +23,8 @@ public sealed class TensorBoardWriter : IDisposable
     private readonly object _gate = new();
     private readonly TimeProvider _time;
     private readonly FileStream _stream;
-    private readonly ProtoWriter _event = new(1024);
+    // One buffer serializes every event, grown to the largest seen; records are framed from it under the lock.
+    private byte[] _eventBuffer = new byte[1024];
     private readonly ITimer _flushTimer;
     private bool _unflushed;
     private bool _disposed;
@@ -60,8 +62,7 @@ public sealed class TensorBoardWriter : IDisposable
         // Others may read while training writes: TensorBoard tails the file.
         _stream = new FileStream(FilePath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 64 * 1024);
 
-        TensorBoardEventEncoder.WriteFileVersionEvent(_event, ToWallTime(now));
-        TfRecordFraming.WriteRecord(_stream, _event.WrittenSpan);
+        TfRecordFraming.WriteRecord(_stream, Serialize(TensorBoardEventEncoder.FileVersionEvent(ToWallTime(now))));
         _stream.Flush();
         _flushTimer = _time.CreateTimer(_ => FlushFromTimer(), null, flushInterval, flushInterval);
     }
@@ -76,12 +77,7 @@ public sealed class TensorBoardWriter : IDisposable
     public void AddScalar(string tag, float value, long step)
     {
         CheckTag(tag);
-        lock (_gate)
-        {
-            var summary = BeginEvent(step);
-            TensorBoardEventEncoder.WriteScalarValue(_event, tag, value);
-            EndEvent(summary);
-        }
+        Write(step, [TensorBoardEventEncoder.Scalar(tag, value)]);
     }
 
     /// <summary>Logs several scalars at one step, in one event.</summary>
@@ -91,12 +87,7 @@ public sealed class TensorBoardWriter : IDisposable
         var list = values as IReadOnlyCollection<(string Tag, float Value)> ?? values.ToList();
         foreach (var (tag, _) in list) CheckTag(tag);
         if (list.Count == 0) return;
-        lock (_gate)
-        {
-            var summary = BeginEvent(step);
-            foreach (var (tag, value) in list) TensorBoardEventEncoder.WriteScalarValue(_event, tag, value);
-            EndEvent(summary);
-        }
+        Write(step, list.Select(v => TensorBoardEventEncoder.Scalar(v.Tag, v.Value)));
     }
 
     /// <summary>Logs a PNG image whose size is read from its header.</summary>
@@ -122,12 +113,7 @@ public sealed class TensorBoardWriter : IDisposable
     {
         CheckTag(tag);
         ArgumentNullException.ThrowIfNull(text);
-        lock (_gate)
-        {
-            var summary = BeginEvent(step);
-            TensorBoardEventEncoder.WriteTextValue(_event, tag, text);
-            EndEvent(summary);
-        }
+        Write(step, [TensorBoardEventEncoder.Text(tag, text)]);
     }
 
     /// <summary>Writes buffered records to the file now.</summary>
@@ -165,28 +151,30 @@ public sealed class TensorBoardWriter : IDisposable
         return host.Length > 0 ? host : "localhost";
     }
 
-    private void WriteImage(string tag, byte[] png, int width, int height, int colorspace, long step)
+    private void WriteImage(string tag, byte[] png, int width, int height, int colorspace, long step) =>
+        Write(step, [TensorBoardEventEncoder.Image(tag, png, width, height, colorspace)]);
+
+    private void Write(long step, IEnumerable<Summary.Types.Value> values)
     {
         lock (_gate)
         {
-            var summary = BeginEvent(step);
-            TensorBoardEventEncoder.WriteImageValue(_event, tag, png, width, height, colorspace);
-            EndEvent(summary);
+            ThrowIfUnusable();
+            var e = TensorBoardEventEncoder.SummaryEvent(ToWallTime(_time.GetUtcNow()), step, values);
+            TfRecordFraming.WriteRecord(_stream, Serialize(e));
+            _unflushed = true;
         }
     }
 
-    private MessageBookmark BeginEvent(long step)
+    /// <summary>The event's bytes in the reused buffer; valid until the next call. Callers hold the lock, or own the writer still.</summary>
+    private ReadOnlySpan<byte> Serialize(Event e)
     {
-        ThrowIfUnusable();
-        _event.Reset();
-        return TensorBoardEventEncoder.BeginSummaryEvent(_event, ToWallTime(_time.GetUtcNow()), step);
-    }
-
-    private void EndEvent(MessageBookmark summary)
-    {
-        _event.EndMessage(summary);
-        TfRecordFraming.WriteRecord(_stream, _event.WrittenSpan);
-        _unflushed = true;
+        int size = e.CalculateSize();
+        if (size > _eventBuffer.Length) _eventBuffer = new byte[Math.Max(size, 2 * _eventBuffer.Length)];
+        // A CodedOutputStream over the array: TorchSharp's generated classes predate span-based serialization.
+        var output = new CodedOutputStream(_eventBuffer);
+        e.WriteTo(output);
+        output.Flush();
+        return _eventBuffer.AsSpan(0, size);
     }
 
     private void FlushFromTimer()

@@ -11,10 +11,14 @@ internal sealed class CnnModel : Module<Tensor, Tensor>
     private readonly ResNetBody body;
     private readonly FastAiHead head;
 
-    public CnnModel(ResNetArchitecture architecture, int classes, double dropout = 0.5) : base("CnnModel")
+    /// <param name="architecture">The body's shape.</param>
+    /// <param name="classes">Number of classes the head predicts.</param>
+    /// <param name="dropout">The head's dropout.</param>
+    /// <param name="generator">Draws initial weights and dropout masks; null uses libtorch's process-wide generator.</param>
+    public CnnModel(ResNetArchitecture architecture, int classes, double dropout = 0.5, Generator? generator = null) : base("CnnModel")
     {
-        body = new ResNetBody(architecture);
-        head = new FastAiHead(architecture.FeatureCount, classes, dropout);
+        body = new ResNetBody(architecture, generator: generator);
+        head = new FastAiHead(architecture.FeatureCount, classes, dropout, generator);
         RegisterComponents();
     }
 

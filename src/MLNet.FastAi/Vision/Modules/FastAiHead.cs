@@ -12,26 +12,31 @@ namespace MLNet.FastAi.Vision.Modules;
 internal sealed class FastAiHead : Module<Tensor, Tensor>
 {
     private readonly BatchNorm1d bn1;
-    private readonly Dropout drop1;
+    private readonly SeededDropout drop1;
     private readonly Linear fc1;
     private readonly BatchNorm1d bn2;
-    private readonly Dropout drop2;
+    private readonly SeededDropout drop2;
     private readonly Linear fc2;
 
-    public FastAiHead(int bodyFeatures, int classes, double dropout = 0.5, int hiddenFeatures = 512) : base("FastAiHead")
+    /// <param name="bodyFeatures">Features per position the body produces.</param>
+    /// <param name="classes">Number of classes.</param>
+    /// <param name="dropout">Dropout before the last linear layer; the first gets half.</param>
+    /// <param name="generator">Draws the initial weights and the dropout masks; null uses the process-wide generator.</param>
+    /// <param name="hiddenFeatures">Width of the hidden linear layer.</param>
+    public FastAiHead(int bodyFeatures, int classes, double dropout = 0.5, Generator? generator = null, int hiddenFeatures = 512) : base("FastAiHead")
     {
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A classifier needs at least two classes.");
         if (!(dropout is >= 0 and < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout must be in [0, 1).");
         BodyFeatures = bodyFeatures;
         Classes = classes;
         bn1 = BatchNorm1d(2 * bodyFeatures);
-        drop1 = Dropout(dropout / 2);
+        drop1 = new SeededDropout(dropout / 2, generator);
         fc1 = Linear(2 * bodyFeatures, hiddenFeatures, hasBias: false);
         bn2 = BatchNorm1d(hiddenFeatures);
-        drop2 = Dropout(dropout);
+        drop2 = new SeededDropout(dropout, generator);
         fc2 = Linear(hiddenFeatures, classes, hasBias: false);
         RegisterComponents();
-        InitializeLikeFastAi();
+        InitializeLikeFastAi(generator);
     }
 
     public int BodyFeatures { get; }
@@ -54,7 +59,7 @@ internal sealed class FastAiHead : Module<Tensor, Tensor>
         return fc2.call(drop2.call(bn2.call(x)));
     }
 
-    private void InitializeLikeFastAi()
+    private void InitializeLikeFastAi(Generator? generator)
     {
         using var _ = no_grad();
         // fastai's BatchNorm(): weight 1, bias 1e-3; apply_init(head, kaiming_normal_) on the linear layers.
@@ -64,6 +69,6 @@ internal sealed class FastAiHead : Module<Tensor, Tensor>
             bn.bias!.fill_(1e-3);
         }
         foreach (var linear in new[] { fc1, fc2 })
-            init.kaiming_normal_(linear.weight);
+            SeededInit.KaimingNormal(linear.weight, SeededInit.FanIn(linear.weight), generator);
     }
 }

@@ -19,7 +19,10 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
     private readonly Sequential layer3;
     private readonly Sequential layer4;
 
-    public ResNetBody(ResNetArchitecture architecture, int inputChannels = 3) : base("ResNetBody")
+    /// <param name="architecture">Block kind and blocks per stage.</param>
+    /// <param name="inputChannels">Channels of the input images.</param>
+    /// <param name="generator">Draws the initial convolution weights; null uses the process-wide generator.</param>
+    public ResNetBody(ResNetArchitecture architecture, int inputChannels = 3, Generator? generator = null) : base("ResNetBody")
     {
         if (architecture.BlocksPerStage.Count != 4 || architecture.BlocksPerStage.Any(b => b < 1))
             throw new ArgumentException($"A ResNet needs four stages of at least one block; got [{string.Join(", ", architecture.BlocksPerStage)}].", nameof(architecture));
@@ -46,7 +49,7 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
         }
         (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3]);
         RegisterComponents();
-        InitializeLikeTorchvision();
+        InitializeLikeTorchvision(generator);
     }
 
     public ResNetArchitecture Architecture { get; }
@@ -79,7 +82,7 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
         return layer4.call(x);
     }
 
-    private void InitializeLikeTorchvision()
+    private void InitializeLikeTorchvision(Generator? generator)
     {
         using var _ = no_grad();
         foreach (var module in modules())
@@ -87,7 +90,7 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
             switch (module)
             {
                 case Conv2d conv:
-                    init.kaiming_normal_(conv.weight, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
+                    SeededInit.KaimingNormal(conv.weight, SeededInit.FanOut(conv.weight), generator);
                     break;
                 case BatchNorm2d bn:
                     init.ones_(bn.weight);

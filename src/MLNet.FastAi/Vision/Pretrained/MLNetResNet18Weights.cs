@@ -1,5 +1,6 @@
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Vision.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -53,10 +54,11 @@ internal static class MLNetResNet18Weights
     public static float[] ChannelMeansRgb(string? preprocessPath = null)
     {
         var model = OnnxModelReader.Read(preprocessPath ?? LocateOnnx("ResNetPreprocess.onnx", "ResNetPrepOnnx"));
-        var mean = model.Graph.Initializers.FirstOrDefault(t => t.Name == "MeanImage" && t.Floats is not null && t.Dims.Length == 4 && t.Dims[1] == 3)
+        var mean = model.Graph.Initializer.FirstOrDefault(t => t.Name == "MeanImage" && t.DataType == OnnxDataType.Float && t.Dims.Count == 4 && t.Dims[1] == 3)
             ?? throw new InvalidDataException("ResNetPreprocess.onnx has no 1×3×H×W 'MeanImage' tensor.");
         int plane = (int)(mean.Dims[2] * mean.Dims[3]);
-        var bgr = Enumerable.Range(0, 3).Select(c => (float)mean.Floats!.Skip(c * plane).Take(plane).Average(v => (double)v)).ToArray();
+        float[] values = OnnxTensor.Floats(mean);
+        var bgr = Enumerable.Range(0, 3).Select(c => (float)values.Skip(c * plane).Take(plane).Average(v => (double)v)).ToArray();
         return new[] { bgr[2], bgr[1], bgr[0] };
     }
 
@@ -110,27 +112,27 @@ internal static class MLNetResNet18Weights
         body.StemNorm.running_mean!.sub_(constantResponse);
     }
 
-    private static void CopyChecked(Tensor target, OnnxTensor source, string what)
+    private static void CopyChecked(Tensor target, TensorProto source, string what)
     {
         if (!source.Dims.SequenceEqual(target.shape))
             throw new InvalidDataException($"{what}: tensor '{source.Name}' has shape [{string.Join(", ", source.Dims)}] but the model expects [{string.Join(", ", target.shape)}].");
-        target.copy_(tensor(source.Floats!).reshape(source.Dims));
+        target.copy_(tensor(OnnxTensor.Floats(source)).reshape(source.Dims.ToArray()));
     }
 
-    private static List<(OnnxTensor W, OnnxTensor Scale, OnnxTensor Bias, OnnxTensor Mean, OnnxTensor Var, float Eps)> ConvBatchNormPairs(OnnxModel model, string path)
+    private static List<(TensorProto W, TensorProto Scale, TensorProto Bias, TensorProto Mean, TensorProto Var, float Eps)> ConvBatchNormPairs(ModelProto model, string path)
     {
-        var initializers = model.Graph.Initializers.ToDictionary(t => t.Name);
-        OnnxTensor Init(string name) => initializers.TryGetValue(name, out var t) && t.Floats is not null
+        var initializers = model.Graph.Initializer.ToDictionary(t => t.Name);
+        TensorProto Init(string name) => initializers.TryGetValue(name, out var t) && t.DataType == OnnxDataType.Float
             ? t : throw new InvalidDataException($"'{path}' has no float initializer '{name}'.");
-        var byInput = model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").ToDictionary(n => n.Inputs[0]);
-        var pairs = new List<(OnnxTensor, OnnxTensor, OnnxTensor, OnnxTensor, OnnxTensor, float)>();
-        foreach (var conv in model.Graph.Nodes.Where(n => n.OpType == "Conv"))
+        var byInput = model.Graph.Node.Where(n => n.OpType == "BatchNormalization").ToDictionary(n => n.Input[0]);
+        var pairs = new List<(TensorProto, TensorProto, TensorProto, TensorProto, TensorProto, float)>();
+        foreach (var conv in model.Graph.Node.Where(n => n.OpType == "Conv"))
         {
-            if (conv.Inputs.Count > 2) throw new InvalidDataException($"'{path}': convolution '{conv.Name}' has a bias; ResNet convolutions have none.");
-            if (!byInput.TryGetValue(conv.Outputs[0], out var bn))
+            if (conv.Input.Count > 2) throw new InvalidDataException($"'{path}': convolution '{conv.Name}' has a bias; ResNet convolutions have none.");
+            if (!byInput.TryGetValue(conv.Output[0], out var bn))
                 throw new InvalidDataException($"'{path}': convolution '{conv.Name}' is not followed by a batch norm.");
-            float eps = bn.Attribute("epsilon")?.F ?? 1e-5f;
-            pairs.Add((Init(conv.Inputs[1]), Init(bn.Inputs[1]), Init(bn.Inputs[2]), Init(bn.Inputs[3]), Init(bn.Inputs[4]), eps));
+            float eps = OnnxAttribute.Find(bn, "epsilon")?.F ?? 1e-5f;
+            pairs.Add((Init(conv.Input[1]), Init(bn.Input[1]), Init(bn.Input[2]), Init(bn.Input[3]), Init(bn.Input[4]), eps));
         }
         return pairs;
     }

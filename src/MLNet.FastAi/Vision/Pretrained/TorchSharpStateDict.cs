@@ -71,7 +71,9 @@ internal static class TorchSharpStateDict
             var bytesOfName = Encoding.UTF8.GetBytes(name);
             WriteLeb128(writer, bytesOfName.Length);
             writer.Write(bytesOfName);
-            long code = Codes.First(c => c.Value.Type == tensor.dtype).Key;
+            var known = Codes.Where(c => c.Value.Type == tensor.dtype).Select(c => (long?)c.Key).FirstOrDefault()
+                ?? throw new NotSupportedException($"Tensor '{name}' has element type {tensor.dtype}, which the TorchSharp state-dict format does not store.");
+            long code = known;
             WriteLeb128(writer, code);
             WriteLeb128(writer, tensor.shape.Length);
             foreach (var d in tensor.shape) WriteLeb128(writer, d);
