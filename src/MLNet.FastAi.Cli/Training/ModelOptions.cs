@@ -15,9 +15,12 @@ internal sealed class ModelOptions
     public Option<bool> NoPretrained { get; } = Options.Flag("--no-pretrained", "Start from random weights.");
     public Option<string?> Device { get; } = Options.Choice("--device", $"Where to train: CUDA when available (auto), or always cpu or cuda. The tool package carries the CPU libtorch only; for CUDA run the tool built without it (-p:FastAiTorchBackend=none) with {TorchRuntime.LibTorchEnvironmentVariable} set to a CUDA libtorch folder (a CUDA PyTorch's torch/lib).", "auto", "auto", "cpu", "cuda");
 
+    public Option<bool> MixedPrecision { get; } = Options.Flag("--mixed-precision", "bfloat16 convolutions with float32 master weights (fastai's to_fp16); for GPUs with tensor cores and CPUs with bfloat16 instructions.");
+    public Option<bool> ChannelsLast { get; } = Options.Flag("--channels-last", "Channels-last (NHWC) activations, the layout tensor cores prefer.");
+
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Arch, Weights, Pretrained, NoPretrained, Device }) command.Add(option);
+        foreach (var option in new Option[] { Arch, Weights, Pretrained, NoPretrained, Device, MixedPrecision, ChannelsLast }) command.Add(option);
     }
 
     /// <summary>The learner options the command line asks for; conflicting choices are usage errors.</summary>
@@ -54,6 +57,8 @@ internal sealed class ModelOptions
             Device = device,
             Seed = seed,
             ShowProgress = false,
+            MixedPrecision = parse.GetValue(MixedPrecision),
+            ChannelsLast = parse.GetValue(ChannelsLast),
         };
     }
 }

@@ -105,6 +105,7 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
                 Architecture = o.Architecture, Pretrained = o.Pretrained, WeightsFile = o.WeightsFile, Dropout = o.Dropout,
                 Metrics = o.Metrics, Callbacks = callbacks, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay,
                 LabelSmoothing = o.LabelSmoothing, Device = o.Device, Seed = seed, ShowProgress = o.ShowProgress,
+                MixedPrecision = o.MixedPrecision, ChannelsLast = o.ChannelsLast,
             }, _context);
             channel.Info(MessageSensitivity.None, "{0}", $"Training {o.Architecture} on {data.Train.Count} images ({data.Valid.Count} for validation), {classes.Count} classes, {data.Pipeline}, on {learner.Device}.");
             switch (o.Schedule)

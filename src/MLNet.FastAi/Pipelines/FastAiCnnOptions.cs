@@ -113,6 +113,12 @@ public sealed class FastAiCnnOptions
     /// <summary>Device; CUDA when available by default. <c>MLContext.GpuDeviceId</c> and <c>FallbackToCpu</c> are honoured.</summary>
     public ComputeDevice Device = ComputeDevice.Auto;
 
+    /// <summary>Mixed precision: bfloat16 convolutions with float32 master weights (see <see cref="VisionLearnerOptions.MixedPrecision"/>). Off by default.</summary>
+    public bool MixedPrecision;
+
+    /// <summary>Channels-last (NHWC) activations (see <see cref="VisionLearnerOptions.ChannelsLast"/>). Off by default.</summary>
+    public bool ChannelsLast;
+
     /// <summary>Seed for the split, initialisation and shuffling; null uses 0, so repeated runs give the same model.</summary>
     public int? Seed;
 

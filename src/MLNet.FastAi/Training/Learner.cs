@@ -85,7 +85,11 @@ public sealed partial class Learner : IDisposable
         CnnModel model;
         try
         {
-            model = new CnnModel(options.Architecture, data.ClassCount, options.Dropout, generator);
+            model = new CnnModel(options.Architecture, data.ClassCount, options.Dropout, generator)
+            {
+                BodyPrecision = options.MixedPrecision ? ScalarType.BFloat16 : ScalarType.Float32,
+                ChannelsLast = options.ChannelsLast,
+            };
         }
         catch
         {

@@ -67,6 +67,17 @@ public sealed record VisionLearnerOptions
     /// <summary>Seed for weight initialisation of the head and everything random in training; null leaves it unseeded.</summary>
     public int? Seed { get; init; }
 
+    /// <summary>
+    /// Mixed precision (fastai's <c>to_fp16()</c>, here bfloat16): the body's convolutions run in bfloat16 while
+    /// parameters, batch-norm statistics, the head, the loss and the optimizer's master weights stay float32. bfloat16
+    /// keeps float32's range, so no loss scaling is needed. Off by default; worth it on GPUs with tensor cores (and
+    /// CPUs with bfloat16 instructions). Saved models and ONNX exports are float32 either way.
+    /// </summary>
+    public bool MixedPrecision { get; init; }
+
+    /// <summary>Channels-last (NHWC) activations, the layout tensor cores and oneDNN run fastest on. Off by default.</summary>
+    public bool ChannelsLast { get; init; }
+
     /// <summary>Show a console progress bar and epoch table (fastai's ProgressCallback).</summary>
     public bool ShowProgress { get; init; } = true;
 

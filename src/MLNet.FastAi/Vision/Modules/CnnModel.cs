@@ -26,6 +26,9 @@ internal sealed class CnnModel : Module<Tensor, Tensor>
 
     public FastAiHead Head => head;
 
+    /// <summary>True when a 4-d tensor's channels are its innermost dimension in memory.</summary>
+    internal static bool IsChannelsLast(Tensor x) => x.dim() == 4 && x.stride(1) == 1 && x.stride(3) == x.shape[1];
+
     /// <summary>fastai's three groups for ResNets: early body, late body, head (used for freezing and discriminative learning rates).</summary>
     public IReadOnlyList<IReadOnlyList<Parameter>> ParameterGroups()
     {
@@ -33,5 +36,23 @@ internal sealed class CnnModel : Module<Tensor, Tensor>
         return new IReadOnlyList<Parameter>[] { early.ToList(), late.ToList(), head.parameters().ToList() };
     }
 
-    public override Tensor forward(Tensor input) => head.call(body.call(input));
+    /// <summary>
+    /// The body's compute precision: <see cref="ScalarType.Float32"/>, or <see cref="ScalarType.BFloat16"/> for mixed
+    /// precision (parameters, batch-norm statistics, the head and the loss stay float32).
+    /// </summary>
+    public ScalarType BodyPrecision { get; set; } = ScalarType.Float32;
+
+    /// <summary>Run convolutions on channels-last (NHWC) activations, the layout GPU tensor cores and oneDNN prefer.</summary>
+    public bool ChannelsLast { get; set; }
+
+    public override Tensor forward(Tensor input)
+    {
+        var x = input;
+        // The layout follows the input through the network: convolutions keep a channels-last input's layout. NHWC
+        // strides behind NCHW sizes are what libtorch calls channels-last (TorchSharp 0.107 has no contiguous(format)).
+        if (ChannelsLast && !IsChannelsLast(x)) x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        if (BodyPrecision != x.dtype) x = x.to(BodyPrecision);
+        var features = body.call(x);
+        return head.call(features.dtype == ScalarType.Float32 ? features : features.to(ScalarType.Float32));
+    }
 }
