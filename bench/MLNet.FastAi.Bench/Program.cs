@@ -35,6 +35,12 @@ internal static class Program
               Loaders' build time (decoding or checks), Learner.Fit images/s per phase and epoch, and peak RssAnon/RssFile
               per epoch beside the level before loading.
 
+          photo-speed --folder <dir> [--size 224] [--batch 128] [--valid-batch N] [--part all|bare|learner] [--cache memory]
+                      [--mixed-precision] [--channels-last]
+              Bare unfrozen training step and eval forward against Learner.Fit (frozen, unfrozen: training and
+              validation phases) and Learner.GetPreds, on the same batches. Run --part bare with
+              MLNET_FASTAI_MALLOC=default to compare with the C allocator's defaults (bench/photo-speed.sh).
+
           gpu-smoke [--cpu-only]
               Conv + batch norm + linear forward/backward on CUDA and CPU with identical weights; exits 3 when CUDA is
               not available, 1 when the results differ. --cpu-only compares the CPU with itself (a dry run).
@@ -83,6 +89,7 @@ internal static class Program
                 "gpu-smoke" => GpuSmoke.Run(args, report),
                 "photos-make" => Photos.SyntheticPhotos.Run(args, report),
                 "photos" => Photos.PhotoBench.Run(args, report),
+                "photo-speed" => Photos.PhotoSpeedBench.Run(args, report),
                 _ => throw new UsageException($"Unknown command '{args.Command}'."),
             };
             if (json is not null) report.Save(json);

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Data;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
@@ -8,24 +9,54 @@ using static TorchSharp.torch;
 
 namespace MLNet.FastAi.Tests.Training;
 
+/// <summary>Small photos at 64 px, the smallest size these tests use.</summary>
+public sealed class SmallPhotoFixture : IDisposable
+{
+    public const int Size = 64;
+
+    public SmallPhotoFixture()
+    {
+        TestTorch.UseOneThread();
+        Root = Path.Combine(Path.GetTempPath(), "fastai-photos-" + Guid.NewGuid().ToString("N"));
+        PhotoFolder.Write(Root, perClass: 24, sizes: new[] { (80, 64), (64, 80), (72, 72) });
+        Data = ImageDataLoaders.FromFolder(Root, valid: null, validPct: 0.25,
+            options: new ImageDataOptions { ImageSize = Size, BatchSize = 16, Seed = 2, Resize = ResizeMethod.Crop, Log = _ => { } });
+    }
+
+    public string Root { get; }
+
+    public ImageDataLoaders Data { get; }
+
+    public void Dispose()
+    {
+        Data.Dispose();
+        Directory.Delete(Root, recursive: true);
+    }
+}
+
 /// <summary>
 /// Mixed precision (bfloat16 convolutions, float32 masters) and channels-last activations, on the CPU: what the
 /// layers receive, what the optimizer keeps, and that training still learns.
 /// </summary>
-public sealed class MixedPrecisionTests(SmallMnistFixture fixture, ITestOutputHelper output) : IClassFixture<SmallMnistFixture>
+/// <remarks>
+/// At 64 px, not the 16 px of the MNIST fixtures: there a tiny ResNet's last stage works on 1×1 maps, and libtorch's
+/// bfloat16 convolution backward on the CPU was seen to leave a NaN in that stage's largest weight gradient about once
+/// in five runs when freed memory was reused (not seen at 64 px, nor in float32).
+/// </remarks>
+public sealed class MixedPrecisionTests(SmallPhotoFixture fixture, ITestOutputHelper output) : IClassFixture<SmallPhotoFixture>
 {
     private Learner NewLearner(bool mixed, bool channelsLast) => Learner.Vision(fixture.Data, new VisionLearnerOptions
     {
         Architecture = SmallMnistFixture.TinyResNet, Pretrained = PretrainedSource.None, ShowProgress = false, Device = ComputeDevice.Cpu,
-        Seed = 3, ModelDirectory = fixture.ModelFolder, MixedPrecision = mixed, ChannelsLast = channelsLast,
+        Seed = 3, MixedPrecision = mixed, ChannelsLast = channelsLast,
     });
 
-    /// <summary>What the first batch norm receives: the stem convolution's output, in its dtype and layout.</summary>
+    /// <summary>What the stem's max pool receives (the stem convolution's output after batch norm and ReLU): its dtype and layout.</summary>
     private static (ScalarType DType, bool ChannelsLast) StemOutput(Learner learner)
     {
         var model = (CnnModel)learner.Model;
         (ScalarType, bool)? seen = null;
-        var hook = model.Body.StemNorm.register_forward_pre_hook((_, input) =>
+        var hook = model.Body.StemPool.register_forward_pre_hook((_, input) =>
         {
             seen = (input.dtype, CnnModel.IsChannelsLast(input));
             return null!;
@@ -35,13 +66,13 @@ public sealed class MixedPrecisionTests(SmallMnistFixture fixture, ITestOutputHe
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             model.eval();
-            model.call(rand(2, 3, SmallMnistFixture.ImageSize, SmallMnistFixture.ImageSize));
+            model.call(rand(2, 3, SmallPhotoFixture.Size, SmallPhotoFixture.Size));
         }
         finally
         {
             hook.remove();
         }
-        return seen ?? throw new InvalidOperationException("the stem's batch norm was not called");
+        return seen ?? throw new InvalidOperationException("the stem's max pool was not called");
     }
 
     [Fact]
@@ -56,8 +87,9 @@ public sealed class MixedPrecisionTests(SmallMnistFixture fixture, ITestOutputHe
 
         Assert.All(learner.Model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         Assert.All(learner.Model.buffers().Where(b => b.is_floating_point()), b => Assert.Equal(ScalarType.Float32, b.dtype));
-        Assert.True(TestTorch.MaxDifference(before, TestTorch.Snapshot(learner.Model)) > 1e-3, "the float32 weights did not move");
         var losses = learner.Recorder.Epochs.Select(e => e.TrainLoss).ToList();
+        double moved = TestTorch.MaxDifference(before, TestTorch.Snapshot(learner.Model));
+        Assert.True(moved > 1e-3, $"the float32 weights did not move (largest change {moved}); losses {string.Join(", ", losses)}");
         output.WriteLine($"mixed precision, train loss per epoch: {string.Join(", ", losses.Select(l => l.ToString("F3")))}; valid accuracy {learner.MetricValues["accuracy"]:F3}");
         Assert.True(losses[^1] < 0.8 * losses[0], $"the loss did not fall: {string.Join(", ", losses)}");
         Assert.All(losses, l => Assert.True(double.IsFinite(l)));

@@ -75,7 +75,7 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var x = maxpool.call(bn1.call(Convolutions.Apply(conv1, input)).relu_());
+        var x = maxpool.call(Convolutions.WithNorm(conv1, bn1, input).relu_());
         x = layer1.call(x);
         x = layer2.call(x);
         x = layer3.call(x);

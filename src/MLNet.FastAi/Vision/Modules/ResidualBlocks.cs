@@ -21,10 +21,10 @@ internal abstract class ResidualBlock : Module<Tensor, Tensor>
         var x = input;
         foreach (var (conv, norm, relu) in MainPath)
         {
-            x = norm.call(Convolutions.Apply(conv, x));
+            x = Convolutions.WithNorm(conv, norm, x);
             if (relu) x = x.relu_();
         }
-        var identity = Shortcut is { } s ? s.Norm.call(Convolutions.Apply(s.Conv, input)) : input;
+        var identity = Shortcut is { } s ? Convolutions.WithNorm(s.Conv, s.Norm, input) : input;
         return x.add_(identity).relu_();
     }
 
