@@ -52,6 +52,6 @@ public sealed partial class ImageDataLoaders
     }
 
     /// <summary>A store of no images of the pipeline's size.</summary>
-    internal static PixelSet NoPixels(ImagePipeline pipeline) =>
+    private static PixelSet NoPixels(ImagePipeline pipeline) =>
         new(new MemoryPixelStore(empty(new long[] { 0, 3, pipeline.Height, pipeline.Width }, ScalarType.Byte).DetachFromDisposeScope()), [], []);
 }
