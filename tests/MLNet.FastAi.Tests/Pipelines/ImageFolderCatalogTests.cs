@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FastAi.Data;
+using MLNet.FastAi.Tests.Interpretation.Plots;
 using MLNet.FastAi.Tests.Support;
 
 namespace MLNet.FastAi.Tests.Pipelines;
@@ -8,19 +9,15 @@ namespace MLNet.FastAi.Tests.Pipelines;
 /// <summary><c>mlContext.Data.LoadFromImageFolder</c> and <c>LoadFromImageCsv</c>: files in, an IDataView of paths and labels out, nothing decoded.</summary>
 public sealed class ImageFolderCatalogTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "fastai-folder-" + Guid.NewGuid().ToString("N"));
+    private readonly TemporaryFolder _temp = new();
     private readonly MLContext _ml = new(seed: 1);
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_root, recursive: true); }
-        catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>Copies the first <paramref name="count"/> MNIST images of <paramref name="digit"/> to <c>root/relativeFolder</c>.</summary>
     private string[] Copy(string digit, int count, string relativeFolder)
     {
-        string folder = Path.Combine(_root, relativeFolder);
+        string folder = Path.Combine(_temp.Path, relativeFolder);
         Directory.CreateDirectory(folder);
         return MnistSample.Take("training", count).Where(t => t.Label == digit)
             .Select(t =>
@@ -39,11 +36,11 @@ public sealed class ImageFolderCatalogTests : IDisposable
         var threes = Copy("3", 3, Path.Combine("train", "three"));
         var fives = Copy("5", 2, Path.Combine("train", "five"));
         var nested = Copy("5", 1, Path.Combine("train", "five", "more"));
-        File.WriteAllText(Path.Combine(_root, "train", "three", "notes.txt"), "not an image");
-        File.WriteAllText(Path.Combine(_root, "train", "three", ".hidden.png"), "hidden files are skipped");
+        File.WriteAllText(Path.Combine(_temp.Path, "train", "three", "notes.txt"), "not an image");
+        File.WriteAllText(Path.Combine(_temp.Path, "train", "three", ".hidden.png"), "hidden files are skipped");
         Copy("3", 1, Path.Combine("train", ".cache"));
 
-        var view = _ml.Data.LoadFromImageFolder(Path.Combine(_root, "train"));
+        var view = _ml.Data.LoadFromImageFolder(Path.Combine(_temp.Path, "train"));
 
         var paths = view.GetColumn<string>("ImagePath").ToArray();
         var labels = view.GetColumn<string>("Label").ToArray();
@@ -52,27 +49,27 @@ public sealed class ImageFolderCatalogTests : IDisposable
         Assert.Contains(messages, m => m.Contains("6 images") && m.Contains("1 file(s) without an image extension ignored"));
 
         // The same items as the fastai factory finds in that folder.
-        using var data = ImageDataLoaders.FromFolder(_root, train: "train", validPct: 0.5, options: new ImageDataOptions { ImageSize = 8, Log = _ => { } });
+        using var data = ImageDataLoaders.FromFolder(_temp.Path, train: "train", validPct: 0.5, options: new ImageDataOptions { ImageSize = 8, Log = _ => { } });
         Assert.Equal(paths.Order(), data.Train.Paths.Concat(data.Valid.Paths).Order());
         Assert.Equal(1, data.IgnoredNonImageFiles);
 
-        var renamed = _ml.Data.LoadFromImageFolder(Path.Combine(_root, "train"), imageColumnName: "File", labelColumnName: "Class");
+        var renamed = _ml.Data.LoadFromImageFolder(Path.Combine(_temp.Path, "train"), imageColumnName: "File", labelColumnName: "Class");
         Assert.Equal(new[] { "File", "Class" }, renamed.Schema.Select(c => c.Name));
-        Assert.Throws<ArgumentException>(() => _ml.Data.LoadFromImageFolder(_root, imageColumnName: "Same", labelColumnName: "Same"));
+        Assert.Throws<ArgumentException>(() => _ml.Data.LoadFromImageFolder(_temp.Path, imageColumnName: "Same", labelColumnName: "Same"));
     }
 
     [Fact]
     public void LoadFromImageFolder_RefusesAnEmptyClassFolderOrAMissingFolder_WithTheFactoriesMessages()
     {
         Copy("3", 2, Path.Combine("train", "three"));
-        Directory.CreateDirectory(Path.Combine(_root, "train", "seven"));
+        Directory.CreateDirectory(Path.Combine(_temp.Path, "train", "seven"));
 
-        var loader = Assert.Throws<InvalidDataException>(() => _ml.Data.LoadFromImageFolder(Path.Combine(_root, "train")));
-        var factory = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromFolder(_root, train: "train", validPct: 0.5));
+        var loader = Assert.Throws<InvalidDataException>(() => _ml.Data.LoadFromImageFolder(Path.Combine(_temp.Path, "train")));
+        var factory = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromFolder(_temp.Path, train: "train", validPct: 0.5));
         Assert.Equal(factory.Message, loader.Message);
-        Assert.Contains(Path.Combine(_root, "train", "seven"), loader.Message);
+        Assert.Contains(Path.Combine(_temp.Path, "train", "seven"), loader.Message);
 
-        var missing = Assert.Throws<DirectoryNotFoundException>(() => _ml.Data.LoadFromImageFolder(Path.Combine(_root, "nowhere")));
+        var missing = Assert.Throws<DirectoryNotFoundException>(() => _ml.Data.LoadFromImageFolder(Path.Combine(_temp.Path, "nowhere")));
         Assert.Contains("nowhere", missing.Message);
     }
 
@@ -81,8 +78,8 @@ public sealed class ImageFolderCatalogTests : IDisposable
     {
         var threes = Copy("3", 2, "images");
         var fives = Copy("5", 1, Path.Combine("images", "sub"));
-        string csv = Path.Combine(_root, "labels.csv");
-        string Name(string path) => Path.GetRelativePath(_root, path);
+        string csv = Path.Combine(_temp.Path, "labels.csv");
+        string Name(string path) => Path.GetRelativePath(_temp.Path, path);
         File.WriteAllText(csv, $"name,label\n{Name(threes[0])},three\n\"{Name(fives[0])}\",five\n{Name(threes[1])},three\n");
 
         var view = _ml.Data.LoadFromImageCsv(csv, fileNameColumn: "name", labelColumn: "label");
@@ -91,9 +88,9 @@ public sealed class ImageFolderCatalogTests : IDisposable
         Assert.Equal(new[] { "three", "five", "three" }, view.GetColumn<string>("Label"));
 
         // Without a header, by column index, with a suffix and a folder of their own.
-        string bare = Path.Combine(_root, "bare.csv");
+        string bare = Path.Combine(_temp.Path, "bare.csv");
         File.WriteAllText(bare, $"three,{Path.GetFileNameWithoutExtension(threes[0])}\n");
-        var indexed = _ml.Data.LoadFromImageCsv(bare, imageFolder: Path.Combine(_root, "images"), fileNameColumn: "1", labelColumn: "0", hasHeader: false, suffix: ".png");
+        var indexed = _ml.Data.LoadFromImageCsv(bare, imageFolder: Path.Combine(_temp.Path, "images"), fileNameColumn: "1", labelColumn: "0", hasHeader: false, suffix: ".png");
         Assert.Equal(new[] { threes[0] }, indexed.GetColumn<string>("ImagePath"));
 
         File.WriteAllText(csv, $"name,label\n{Name(threes[0])},three\nimages/missing.png,five\n");
