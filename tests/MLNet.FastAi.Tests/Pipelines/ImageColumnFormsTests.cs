@@ -170,6 +170,12 @@ public sealed class ImageColumnFormsTests : IDisposable
         var skipped = Assert.Single(model.Learner.Data.SkippedImages);
         Assert.Equal("row 5 of the training data", skipped.Path);
         Assert.Equal(11, model.Learner.Data.Train.Count + model.Learner.Data.Valid.Count);
+
+        // Skipping cannot leave a set with no image at all.
+        var unreadable = rows.Take(3).Select(r => new BytesRow { Image = [1, 2, 3], Label = r.Label }).ToList();
+        var none = Assert.Throws<InvalidDataException>(() =>
+            ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(data, keys.Transform(ml.Data.LoadFromEnumerable(unreadable))));
+        Assert.Contains("none of the 3 images in column 'Image' of the validation data can be used", none.Message);
     }
 
     [Fact]

@@ -198,6 +198,12 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
             split.Writer.Dispose();
             split.Writer = null;
             split.Clock.Stop();
+            if (split.Built.Kept.Length == 0)
+            {
+                var (position, reason) = split.Built.Failed[0];
+                throw new InvalidDataException($"FastAiCnn: none of the {split.Rows.Count} images of the {split.Name} set in column '{imageColumn}' could be decoded; " +
+                    $"the first, {scans[split.Rows[position].View].RowName(split.Rows[position].Row)}: {reason}.");
+            }
         }
     }
 
