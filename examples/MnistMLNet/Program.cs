@@ -1,7 +1,9 @@
-// fastai's MNIST tutorial as an ML.NET pipeline: MapValueToKey → FastAiCnn → MapKeyToValue, Evaluate,
-// Model.Save / Model.Load, PredictionEngine, and the interpretation pictures — on the repository's MNIST sample.
+// fastai's MNIST tutorial as an ML.NET pipeline: LoadFromImageFolder → TrainTestSplit → MapValueToKey → FastAiCnn →
+// MapKeyToValue, Evaluate, Model.Save / Model.Load, PredictionEngine, and the interpretation pictures — on the
+// repository's MNIST sample.
 using System.Diagnostics;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Examples;
 using MLNet.FastAi.Pipelines;
@@ -11,19 +13,22 @@ var clock = Stopwatch.StartNew();
 string Out(string name) => Path.Combine(args_.OutputFolder, name);
 Directory.CreateDirectory(args_.OutputFolder);
 
-// Rows of (ImagePath, Label) from the training/ and testing/ folders, as any ML.NET user would load them.
+// One call per folder: rows of (ImagePath, Label) from the class subfolders, nothing decoded yet. As fastai's
+// valid_pct=0.2, a fifth of training/ is held out for validation; testing/ stays the unseen test set.
 var ml = new MLContext(seed: 1);
-IEnumerable<ImageSplit.ImageRow> Rows(string split) =>
-    Directory.EnumerateDirectories(Path.Combine(args_.DataFolder, split)).Order()
-        .SelectMany(folder => Directory.EnumerateFiles(folder).Order()
-            .Select(file => new ImageSplit.ImageRow { ImagePath = file, Label = Path.GetFileName(folder) }));
-IDataView train = ml.Data.LoadFromEnumerable(Rows("training"));
-IDataView test = ml.Data.LoadFromEnumerable(Rows("testing"));
+var split = ml.Data.TrainTestSplit(ml.Data.LoadFromImageFolder(Path.Combine(args_.DataFolder, "training")), testFraction: 0.2, seed: 1);
+IDataView train = split.TrainSet;
+IDataView test = ml.Data.LoadFromImageFolder(Path.Combine(args_.DataFolder, "testing"));
 
-var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+// The validation rows get their label keys from the same MapValueToKey the pipeline fits on the training rows.
+var keyLabels = ml.Transforms.Conversion.MapValueToKey("Label");
+IDataView validation = keyLabels.Fit(train).Transform(split.TestSet);
+
+var pipeline = keyLabels
     .Append(ml.MulticlassClassification.Trainers.FastAiCnn(new FastAiCnnOptions
     {
-        ImageColumnName = "ImagePath",
+        FeatureColumnName = "ImagePath",
+        ValidationSet = validation,
         Epochs = args_.Epochs,
         BatchSize = args_.BatchSize,
         Normalization = NormalizationStats.Mnist,
@@ -47,7 +52,7 @@ var reloaded = ml.MulticlassClassification.Evaluate(loaded.Transform(test));
 Console.WriteLine($"reloaded {zip}: micro accuracy {reloaded.MicroAccuracy:0.0000}");
 
 var engine = ml.Model.CreatePredictionEngine<ImageSplit.ImageRow, DigitPrediction>(loaded);
-string sample = Rows("testing").First().ImagePath;
+string sample = test.GetColumn<string>("ImagePath").First();
 var prediction = engine.Predict(new ImageSplit.ImageRow { ImagePath = sample });
 Console.WriteLine($"PredictionEngine: {Path.GetFileName(Path.GetDirectoryName(sample))}/{Path.GetFileName(sample)} → {prediction.PredictedLabel} (p={prediction.Score.Max():0.000})");
 

@@ -344,14 +344,19 @@ public sealed partial class ImageDataLoaders : IDisposable
     }
 
     /// <summary>Builds the loaders from labelled lists; every factory ends here.</summary>
+    /// <remarks>
+    /// <c>validationOptional</c> accepts an empty validation set (the ML.NET estimator's <c>ValidationFraction = 0</c>):
+    /// a learner then trains without validating. The public factories keep refusing one.
+    /// </remarks>
     internal static ImageDataLoaders FromItems(IReadOnlyList<(string Path, string Label)> train, IReadOnlyList<(string Path, string Label)> valid,
-        IReadOnlyList<(string Path, string? Label)>? test, ImageDataOptions? options, int ignoredFiles = 0, IReadOnlyList<string>? classOrder = null)
+        IReadOnlyList<(string Path, string? Label)>? test, ImageDataOptions? options, int ignoredFiles = 0, IReadOnlyList<string>? classOrder = null,
+        bool validationOptional = false)
     {
         options ??= new ImageDataOptions();
         options.Validate();
         TorchRuntime.EnsureInitialized();
         if (train.Count == 0) throw new InvalidDataException("The training set is empty.");
-        if (valid.Count == 0) throw new InvalidDataException("The validation set is empty.");
+        if (valid.Count == 0 && !validationOptional) throw new InvalidDataException("The validation set is empty.");
         var classes = classOrder?.ToList() ?? train.Select(t => t.Label).Distinct().OrderBy(l => l, StringComparer.Ordinal).ToList();
         if (classes.Distinct(StringComparer.Ordinal).Count() != classes.Count)
             throw new ArgumentException($"The class list has duplicates: {string.Join(", ", classes)}.", nameof(classOrder));
@@ -372,7 +377,8 @@ public sealed partial class ImageDataLoaders : IDisposable
         try
         {
             data.Decode(data.Train);
-            data.Decode(data.Valid);
+            if (data.Valid.Count > 0) data.Decode(data.Valid);
+            else data.HoldNoPixels(data.Valid);
             if (data.Test is not null) data.Decode(data.Test);
         }
         catch

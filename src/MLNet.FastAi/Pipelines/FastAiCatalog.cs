@@ -15,24 +15,34 @@ public static class FastAiCatalog
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">Key-typed label column (from <c>MapValueToKey</c>).</param>
-    /// <param name="imageColumnName">Text column of image file paths.</param>
+    /// <param name="imageColumnName">The image column (see <paramref name="featureColumnName"/>, its ML.NET name); null for <c>ImagePath</c>.</param>
     /// <param name="imageFolder">Folder that relative paths start from.</param>
     /// <param name="epochs">Unfrozen epochs after one frozen epoch.</param>
-    /// <param name="imageSize">Square side images are resized to; null uses the first image's size.</param>
+    /// <param name="imageSize">Square side images are resized to; null uses the images' common size.</param>
     /// <param name="batchSize">Batch size.</param>
+    /// <param name="featureColumnName">
+    /// The image column by ML.NET's name: file paths, loaded images (<c>MLImage</c>) or encoded bytes
+    /// (<c>LoadRawImageBytes</c>). Give this or <paramref name="imageColumnName"/>.
+    /// </param>
+    /// <param name="scoreColumnName">Output column of class probabilities.</param>
+    /// <param name="predictedLabelColumnName">Output key column of the predicted class.</param>
+    /// <param name="validationSet">Validation data (same columns and label keys); null holds out 20% of the training data.</param>
     public static FastAiCnnEstimator FastAiCnn(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label", string imageColumnName = "ImagePath", string imageFolder = "", int epochs = 5,
-        int? imageSize = null, int batchSize = 64) =>
+        string labelColumnName = "Label", string? imageColumnName = null, string imageFolder = "", int epochs = 5,
+        int? imageSize = null, int batchSize = 64, string? featureColumnName = null, string scoreColumnName = "Score",
+        string predictedLabelColumnName = "PredictedLabel", IDataView? validationSet = null) =>
         catalog.FastAiCnn(new FastAiCnnOptions
         {
-            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, ImageFolder = imageFolder,
-            Epochs = epochs, ImageSize = imageSize, BatchSize = batchSize,
+            LabelColumnName = labelColumnName, ImageColumnName = imageColumnName, FeatureColumnName = featureColumnName, ImageFolder = imageFolder,
+            Epochs = epochs, ImageSize = imageSize, BatchSize = batchSize, ScoreColumnName = scoreColumnName,
+            PredictedLabelColumnName = predictedLabelColumnName, ValidationSet = validationSet,
         });
 
     /// <summary>A CNN image classifier with every option of <see cref="FastAiCnnOptions"/>.</summary>
     public static FastAiCnnEstimator FastAiCnn(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, FastAiCnnOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
         return new FastAiCnnEstimator(EnvironmentOf(catalog) ?? new MLContext(options.Seed), options);
     }
 

@@ -2,23 +2,34 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNet.FastAi.Data;
-using MLNet.FastAi.Training;
-using MLNet.FastAi.Training.Callbacks;
 
 namespace MLNet.FastAi.Pipelines;
 
 /// <summary>
 /// An ML.NET estimator that trains a fastai-style CNN classifier (pretrained ResNet body, fastai head, one-cycle
-/// fine-tuning) on an image-path column and a key label column. <see cref="Fit"/> returns a
-/// <see cref="FastAiCnnTransformer"/> that adds <c>Score</c> (class probabilities, slot names = class names) and
-/// <c>PredictedLabel</c> (a key with the label's key values), like ML.NET's own multiclass trainers, and that
-/// <c>mlContext.Model.Save</c> writes with stock ML.NET components only.
+/// fine-tuning) on an image column — file paths, loaded images (<c>MLImage</c>) or encoded bytes — and a key label
+/// column. <see cref="Fit(IDataView)"/> returns a <see cref="FastAiCnnTransformer"/> that adds a score column (class
+/// probabilities, slot names = class names) and a predicted-label key column, like ML.NET's own multiclass trainers,
+/// and that <c>mlContext.Model.Save</c> writes with stock ML.NET components only (not for encoded bytes, which no stock
+/// component decodes: saving such a model is refused by name).
 /// </summary>
-/// <remarks>Create it with <c>mlContext.MulticlassClassification.Trainers.FastAiCnn(...)</c>.</remarks>
-public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
+/// <remarks>
+/// <para>Create it with <c>mlContext.MulticlassClassification.Trainers.FastAiCnn(...)</c>.</para>
+/// <para>
+/// Seed: <see cref="FastAiCnnOptions.Seed"/>, else one drawn from the MLContext's random source, as ML.NET's trainers
+/// draw theirs: a seeded context repeats its models, an unseeded one varies from run to run.
+/// </para>
+/// <para>
+/// Cancellation: <c>mlContext.CancelExecution()</c> (ML.NET's own mechanism) or the token given to
+/// <see cref="Fit(IDataView, IDataView?, CancellationToken)"/> stop training within one batch with
+/// <see cref="OperationCanceledException"/>; nothing of the fit is kept. ML.NET's cancellation is permanent for its
+/// context, whose estimators then refuse to fit; a cancelled token concerns one fit only.
+/// </para>
+/// </remarks>
+public sealed partial class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
 {
     private readonly MLContext _context;
-    private readonly IHostEnvironment _environment;
+    private readonly IHost _host;
 
     /// <summary>Creates the estimator on an ML.NET context.</summary>
     public FastAiCnnEstimator(MLContext context, FastAiCnnOptions options) : this((IHostEnvironment)context, options) { }
@@ -28,8 +39,10 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         ArgumentNullException.ThrowIfNull(environment);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _environment = environment;
-        _context = environment as MLContext ?? ContextWithSettingsOf(environment, options.Seed);
+        // Registered once, as ML.NET's trainers do: its random source gives each fit its seed, and it is cancelled with the context.
+        _host = environment.Register("FastAiCnn");
+        ContextSeed = EnvironmentInternals.SeedOf(environment);
+        _context = environment as MLContext ?? ContextWithSettingsOf(environment);
         Options = options;
     }
 
@@ -38,10 +51,10 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
     /// environment, not the context itself; that environment has the <c>GpuDeviceId</c> and <c>FallbackToCpu</c> the
     /// user set on the context (public properties of ML.NET's environment class, read by name).
     /// </summary>
-    private static MLContext ContextWithSettingsOf(IHostEnvironment environment, int? seed)
+    private static MLContext ContextWithSettingsOf(IHostEnvironment environment)
     {
         var type = environment.GetType();
-        return new MLContext(seed)
+        return new MLContext(seed: 0)
         {
             GpuDeviceId = type.GetProperty(nameof(MLContext.GpuDeviceId))?.GetValue(environment) as int?,
             FallbackToCpu = type.GetProperty(nameof(MLContext.FallbackToCpu))?.GetValue(environment) as bool? ?? false,
@@ -51,120 +64,91 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
     /// <summary>The options.</summary>
     public FastAiCnnOptions Options { get; }
 
-    /// <summary>Trains on <paramref name="input"/> and returns the scoring transformer.</summary>
+    /// <summary>The seed of the MLContext the estimator was made on; null when it has none.</summary>
+    private int? ContextSeed { get; }
+
+    /// <summary>Trains on <paramref name="input"/>, validating on <see cref="FastAiCnnOptions.ValidationSet"/> or a held-out fraction.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range, or a column is missing or of the wrong type (named in the message).</exception>
     /// <exception cref="InvalidDataException">A row lacks a label, or an image cannot be read (named in the message).</exception>
-    public FastAiCnnTransformer Fit(IDataView input)
+    /// <exception cref="OperationCanceledException">The MLContext was cancelled.</exception>
+    public FastAiCnnTransformer Fit(IDataView input) => Fit(input, null, CancellationToken.None);
+
+    /// <summary>
+    /// Trains on <paramref name="input"/> and validates every epoch on <paramref name="validationData"/> (same
+    /// columns; labels keyed by the same fitted MapValueToKey), as ML.NET trainers' <c>Fit(train, validation)</c>.
+    /// </summary>
+    public FastAiCnnTransformer Fit(IDataView input, IDataView validationData)
+    {
+        ArgumentNullException.ThrowIfNull(validationData);
+        return Fit(input, validationData, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Trains with optional validation data, stopping within one batch when <paramref name="cancellationToken"/> or
+    /// the MLContext is cancelled. Unlike the context's cancellation, a cancelled token leaves the estimator free to
+    /// fit again.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The token or the MLContext was cancelled; nothing of the fit is kept.</exception>
+    public FastAiCnnTransformer Fit(IDataView input, IDataView? validationData, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = Options;
         // The options are a mutable class checked when the estimator was made; they may have changed since.
         o.Validate();
-        InputSchema.CheckImageColumn(input.Schema, o.ImageColumnName, allowLoadedImages: false);
+        if (validationData is not null && o.ValidationSet is not null)
+            throw new ArgumentException("FastAiCnn: FastAiCnnOptions.ValidationSet is set and Fit was given validation data too; give one of them.", nameof(validationData));
+        var validation = validationData ?? o.ValidationSet;
+        var kind = InputSchema.CheckImageColumn(input.Schema, o.ImageColumn);
         var classes = InputSchema.CheckLabelColumn(input.Schema, o.LabelColumnName);
-        int seed = o.Seed ?? 0;
+        if (validation is not null) InputSchema.CheckValidationData(validation.Schema, o.ImageColumn, kind, o.LabelColumnName, classes);
+        RefuseOptionsThatDoNotFit(kind, validates: validation is not null || o.ValidationFraction > 0);
 
-        var rows = ReadRows(input, "training data", classes);
-        List<(string, string)> train, valid;
-        if (o.ValidationSet is { } validation)
-        {
-            InputSchema.CheckImageColumn(validation.Schema, o.ImageColumnName, allowLoadedImages: false);
-            var validClasses = InputSchema.CheckLabelColumn(validation.Schema, o.LabelColumnName);
-            if (!validClasses.SequenceEqual(classes))
-                throw new ArgumentException($"FastAiCnn: the validation set's label keys [{string.Join(", ", validClasses)}] differ from the training data's [{string.Join(", ", classes)}]; transform both with the same fitted MapValueToKey.");
-            train = rows;
-            valid = ReadRows(validation, "validation data", classes);
-        }
-        else
-        {
-            var (trainIdx, validIdx) = Data.Sources.RandomSplit.Split(rows.Count, o.ValidationFraction, seed);
-            train = trainIdx.Select(i => rows[i]).ToList();
-            valid = validIdx.Select(i => rows[i]).ToList();
-        }
-
-        using var channel = _environment.Start("FastAiCnn");
-        var untrained = classes.Except(train.Select(t => t.Item2)).ToList();
-        if (untrained.Count > 0)
-            channel.Warning(MessageSensitivity.UserData, "{0}", $"FastAiCnn: no training image is labelled {string.Join(", ", untrained.Select(c => $"'{c}'"))}; " +
-                "the model keeps these classes (they are in the label key) but cannot learn them.");
-        var dataOptions = new ImageDataOptions
-        {
-            BatchSize = o.BatchSize, ImageSize = o.ImageSize, ItemSize = o.ItemSize, Resize = o.Resize, Seed = seed,
-            OnBadImage = o.OnBadImage, Augmentation = o.Augmentation, Normalization = o.Normalization,
-            Cache = o.Cache, CacheFolder = o.CacheFolder, Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}"),
-        };
-        var data = LoadImages(train, valid, dataOptions, classes);
-        Learner? learner = null;
+        using var cancellation = new FitCancellation(_host, cancellationToken);
         try
         {
-            foreach (var bad in data.SkippedImages) channel.Warning(MessageSensitivity.UserData, "{0}", $"Skipped unreadable image '{bad.Path}': {bad.Reason}");
-            var callbacks = new List<Callback> { new ChannelLoggerCallback(channel) };
-            callbacks.AddRange(o.Callbacks);
-            learner = Learner.Vision(data, new VisionLearnerOptions
-            {
-                Architecture = o.Architecture, Pretrained = o.Pretrained, WeightsFile = o.WeightsFile, Dropout = o.Dropout,
-                Metrics = o.Metrics, Callbacks = callbacks, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay,
-                LabelSmoothing = o.LabelSmoothing, Device = o.Device, Seed = seed, ShowProgress = o.ShowProgress,
-                MixedPrecision = o.MixedPrecision, ChannelsLast = o.ChannelsLast,
-            }, _context);
-            channel.Info(MessageSensitivity.None, "{0}", $"Training {o.Architecture} on {data.Train.Count} images ({data.Valid.Count} for validation), {classes.Count} classes, {data.Pipeline}, on {learner.Device}.");
-            switch (o.Schedule)
-            {
-                case TrainingSchedule.FineTune:
-                    learner.FineTune(o.Epochs, o.BaseLearningRate, o.FreezeEpochs);
-                    break;
-                case TrainingSchedule.OneCycle:
-                    learner.FitOneCycle(o.Epochs, o.LearningRate);
-                    break;
-                default:
-                    learner.Fit(o.Epochs, o.LearningRate);
-                    break;
-            }
-            var chain = StockScoringChain.Fit(_context, input, o.ImageColumnName, o.ImageFolder, data.Pipeline, learner.CnnModel, learner.Normalization, classes);
-            return new FastAiCnnTransformer(learner, chain);
+            cancellation.ThrowIfCancellationRequested();
+            return Train(input, validation, kind, classes, cancellation);
         }
-        catch
+        catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
         {
-            learner?.Dispose();
-            data.Dispose();
-            throw;
+            throw new OperationCanceledException(
+                "FastAiCnn: training was cancelled" + (cancellationToken.IsCancellationRequested ? "" : " (the MLContext was cancelled; continue with a new MLContext)") +
+                "; nothing of this fit was kept.", e, cancellation.Token);
         }
     }
 
-    /// <summary>
-    /// The images through the package's data path; its refusals name <see cref="ImageDataOptions"/>' options, which
-    /// this estimator's users set on <see cref="FastAiCnnOptions"/>.
-    /// </summary>
-    private static ImageDataLoaders LoadImages(List<(string, string)> train, List<(string, string)> valid, ImageDataOptions options, IReadOnlyList<string> classes)
+    /// <summary>Options that are valid alone but not for this input, refused by name before anything is read.</summary>
+    private void RefuseOptionsThatDoNotFit(ImageColumnKind kind, bool validates)
     {
-        static string Renamed(string message) => message.Replace("ImageDataOptions.", "FastAiCnnOptions.", StringComparison.Ordinal);
-        try
-        {
-            return ImageDataLoaders.FromSplits(train, valid, options: options, classes: classes);
-        }
-        catch (ArgumentException e) when (e.Message.Contains("ImageDataOptions.", StringComparison.Ordinal))
-        {
-            throw new ArgumentException(Renamed(e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)), e.ParamName, e);
-        }
-        catch (InsufficientMemoryException e)
-        {
-            throw new InsufficientMemoryException(Renamed(e.Message), e);
-        }
+        var o = Options;
+        if (kind != ImageColumnKind.Path && !string.IsNullOrEmpty(o.ImageFolder))
+            throw new ArgumentOutOfRangeException(nameof(o.ImageFolder), o.ImageFolder,
+                $"FastAiCnnOptions.ImageFolder is for image paths; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}. Leave it empty.");
+        if (kind != ImageColumnKind.Path && o.Cache == ImageCacheMode.Stream)
+            throw new ArgumentOutOfRangeException(nameof(o.Cache), o.Cache,
+                $"FastAiCnnOptions.Cache = Stream decodes image files every epoch; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}, which an ML.NET view " +
+                "can only read in order, not by row as shuffled batches need. Use Auto, Memory or Disk.");
+        if (o.EarlyStopping is { NeedsValidation: true } stopping && !validates)
+            throw new ArgumentOutOfRangeException(nameof(o.EarlyStopping), stopping.Metric,
+                $"FastAiCnnOptions.EarlyStopping follows '{stopping.Metric}', a validation value, but there is no validation (ValidationFraction = 0 and no validation data). " +
+                "Follow 'train_loss', or give validation data.");
     }
 
-    /// <summary>The output schema: the input plus <c>Score</c> and <c>PredictedLabel</c>; checks the input columns.</summary>
+    /// <summary>The output schema: the input plus the score and predicted-label columns; checks the input columns.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        InputSchema.CheckImageColumn(inputSchema, Options.ImageColumnName);
+        InputSchema.CheckImageColumn(inputSchema, Options.ImageColumn);
         InputSchema.CheckLabelColumn(inputSchema, Options.LabelColumnName);
         // SchemaShape.Column has no public constructor; describe the new columns as a schema and convert it.
-        var names = new DataViewSchema.Annotations.Builder();
-        names.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, 2), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
+        var scoreAnnotations = new DataViewSchema.Annotations.Builder();
+        scoreAnnotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, 2), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
+        scoreAnnotations.Add("ScoreColumnKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory());
+        scoreAnnotations.Add("ScoreValueKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory());
         var keys = new DataViewSchema.Annotations.Builder();
         keys.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, 2), (ref VBuffer<ReadOnlyMemory<char>> v) => v = default);
         var added = new DataViewSchema.Builder();
-        added.AddColumn(StockScoringChain.ScoreColumn, new VectorDataViewType(NumberDataViewType.Single, 2), names.ToAnnotations());
-        added.AddColumn(StockScoringChain.PredictedLabelColumn, new KeyDataViewType(typeof(uint), 2), keys.ToAnnotations());
+        added.AddColumn(Options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, 2), scoreAnnotations.ToAnnotations());
+        added.AddColumn(Options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), 2), keys.ToAnnotations());
         var newColumns = ShapeOf(added.ToSchema());
         var outputNames = newColumns.Select(c => c.Name).ToHashSet();
         return new SchemaShape(inputSchema.Where(c => !outputNames.Contains(c.Name)).Concat(newColumns));
@@ -179,54 +163,5 @@ public sealed class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer>
         var create = typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, new[] { typeof(DataViewSchema) })
             ?? throw new NotSupportedException("This ML.NET version has no SchemaShape.Create(DataViewSchema); FastAiCnn cannot describe its output shape.");
         return (SchemaShape)create.Invoke(null, new object[] { schema })!;
-    }
-
-    private List<(string Path, string Label)> ReadRows(IDataView data, string what, IReadOnlyList<string> classes)
-    {
-        var image = data.Schema[Options.ImageColumnName];
-        var label = data.Schema[Options.LabelColumnName];
-        var rows = new List<(string, string)>();
-        using var cursor = data.GetRowCursor(new[] { image, label });
-        var getImage = cursor.GetGetter<ReadOnlyMemory<char>>(image);
-        var getLabel = cursor.GetGetter<uint>(label);
-        ReadOnlyMemory<char> path = default;
-        uint key = 0;
-        long row = 0;
-        while (cursor.MoveNext())
-        {
-            getImage(ref path);
-            getLabel(ref key);
-            string file = path.ToString();
-            if (key == 0 || key > classes.Count)
-                throw new InvalidDataException($"FastAiCnn: row {row} of the {what} ('{file}') has no label in '{Options.LabelColumnName}' (a missing key); every training image needs one of [{string.Join(", ", classes)}].");
-            if (string.IsNullOrWhiteSpace(file))
-                throw new InvalidDataException($"FastAiCnn: row {row} of the {what} has an empty '{Options.ImageColumnName}'.");
-            string full = Path.IsPathRooted(file) ? file : Path.GetFullPath(Path.Combine(Options.ImageFolder, file));
-            if (!File.Exists(full))
-                throw new FileNotFoundException($"FastAiCnn: row {row} of the {what} names image '{file}', but '{full}' does not exist.", full);
-            rows.Add((full, classes[(int)key - 1]));
-            row++;
-        }
-        if (rows.Count == 0) throw new InvalidDataException($"FastAiCnn: the {what} has no rows.");
-        return rows;
-    }
-
-    /// <summary>Forwards the epoch table to ML.NET's log (<c>MLContext.Log</c>).</summary>
-    private sealed class ChannelLoggerCallback : Callback
-    {
-        private readonly IChannel _channel;
-
-        public ChannelLoggerCallback(IChannel channel) => _channel = channel;
-
-        public override int Order => 75;
-
-        public override bool RunsDuringLrFind => false;
-
-        public override void AfterEpoch()
-        {
-            var r = Learner.Recorder.Epochs[^1];
-            _channel.Info(MessageSensitivity.None, "{0}", $"epoch {r.Epoch}: train_loss {r.TrainLoss:0.000000} valid_loss {r.ValidLoss:0.000000} " +
-                string.Join(" ", r.Metrics.Select(m => $"{m.Key} {m.Value:0.000000}")) + $" ({r.Duration.TotalSeconds:0.0}s)");
-        }
     }
 }

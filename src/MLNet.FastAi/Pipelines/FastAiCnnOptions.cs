@@ -26,14 +26,34 @@ public enum TrainingSchedule
 /// </summary>
 public sealed class FastAiCnnOptions
 {
+    /// <summary>The image column's name when neither <see cref="FeatureColumnName"/> nor <see cref="ImageColumnName"/> is set.</summary>
+    public const string DefaultImageColumnName = "ImagePath";
+
     /// <summary>Label column: a key type, e.g. from <c>MapValueToKey("Label")</c>. Its key values name the classes.</summary>
     public string LabelColumnName = "Label";
 
-    /// <summary>Image column: file paths (text), relative to <see cref="ImageFolder"/> unless absolute.</summary>
-    public string ImageColumnName = "ImagePath";
+    /// <summary>
+    /// The image column, by ML.NET's name for a trainer's input (ImageClassificationTrainer's <c>FeatureColumnName</c>):
+    /// image file paths (text, relative to <see cref="ImageFolder"/> unless absolute), loaded images (<c>MLImage</c>,
+    /// from <c>LoadImages</c>, resized or not), or encoded image bytes (from <c>LoadRawImageBytes</c>; such a model
+    /// trains and scores in process but cannot be saved, see the README). Null means <see cref="ImageColumnName"/>.
+    /// </summary>
+    public string? FeatureColumnName;
 
-    /// <summary>Folder that relative image paths start from (stored in the saved model, as LoadImages stores it).</summary>
+    /// <summary>
+    /// The image column under this package's earlier name; the same as <see cref="FeatureColumnName"/> (set one, or
+    /// both to the same column). When neither is set the column is <see cref="DefaultImageColumnName"/>.
+    /// </summary>
+    public string? ImageColumnName;
+
+    /// <summary>Folder that relative image paths start from (stored in the saved model, as LoadImages stores it); for path columns only.</summary>
     public string ImageFolder = "";
+
+    /// <summary>Output column of class probabilities (slot names: the class names).</summary>
+    public string ScoreColumnName = "Score";
+
+    /// <summary>Output key column of the predicted class (key values: the class names).</summary>
+    public string PredictedLabelColumnName = "PredictedLabel";
 
     /// <summary>
     /// Square side the model sees (fastai's usual is 224); null works only when every image has the same size, which
@@ -86,10 +106,17 @@ public sealed class FastAiCnnOptions
     /// <summary>Training batch size (fastai 64).</summary>
     public int BatchSize = 64;
 
-    /// <summary>Validation data (same columns); null holds out <see cref="ValidationFraction"/> of the training data.</summary>
+    /// <summary>
+    /// Validation data (same columns, labels keyed by the same fitted MapValueToKey); null holds out
+    /// <see cref="ValidationFraction"/> of the training data. <c>Fit(train, validation)</c> is the other way to give it.
+    /// </summary>
     public Microsoft.ML.IDataView? ValidationSet;
 
-    /// <summary>Fraction held out for validation when there is no <see cref="ValidationSet"/> (fastai 0.2).</summary>
+    /// <summary>
+    /// Fraction of the training data held out for validation when no validation data is given (fastai 0.2). Zero
+    /// trains without validation, as fastai's <c>valid_pct=0</c>: no validation loss or metrics (the log says so),
+    /// and early stopping can then follow only <c>train_loss</c>.
+    /// </summary>
     public double ValidationFraction = 0.2;
 
     /// <summary>Input normalization; null uses ImageNet statistics for pretrained bodies.</summary>
@@ -107,7 +134,16 @@ public sealed class FastAiCnnOptions
     /// <summary>Validation metrics reported each epoch.</summary>
     public IReadOnlyList<Func<Metric>> Metrics = new Func<Metric>[] { ClassificationMetrics.Accuracy };
 
-    /// <summary>Extra training callbacks (early stopping, TensorBoard, ...).</summary>
+    /// <summary>
+    /// Called after every epoch with its losses, metrics and learning rate (ImageClassificationTrainer's
+    /// <c>MetricsCallback</c>), on the training thread. The same line goes to <c>MLContext.Log</c> either way.
+    /// </summary>
+    public Action<FastAiCnnEpochMetrics>? MetricsCallback;
+
+    /// <summary>Stop when a value stops improving (ImageClassificationTrainer's <c>EarlyStoppingCriteria</c>); null trains every epoch.</summary>
+    public FastAiEarlyStopping? EarlyStopping;
+
+    /// <summary>Extra fastai training callbacks (TensorBoard, checkpoints, ...).</summary>
     public IReadOnlyList<Callback> Callbacks = Array.Empty<Callback>();
 
     /// <summary>Device; CUDA when available by default. <c>MLContext.GpuDeviceId</c> and <c>FallbackToCpu</c> are honoured.</summary>
@@ -119,7 +155,11 @@ public sealed class FastAiCnnOptions
     /// <summary>Channels-last (NHWC) activations (see <see cref="VisionLearnerOptions.ChannelsLast"/>). Off by default.</summary>
     public bool ChannelsLast;
 
-    /// <summary>Seed for the split, initialisation and shuffling; null uses 0, so repeated runs give the same model.</summary>
+    /// <summary>
+    /// Seed for the split, initialisation, shuffling and augmentation. Null takes one from the MLContext, as ML.NET's
+    /// trainers do: <c>new MLContext(seed: 1)</c> gives the same model on every run of the same program, and an
+    /// unseeded context a different one each run (the seed used is logged, so a run can be repeated by setting it here).
+    /// </summary>
     public int? Seed;
 
     /// <summary>What to do with unreadable images.</summary>
@@ -137,7 +177,13 @@ public sealed class FastAiCnnOptions
             if (!ok) throw new ArgumentOutOfRangeException(name, value, $"FastAiCnnOptions.{name} {rule}.");
         }
         Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName, "must name a column");
-        Check(!string.IsNullOrWhiteSpace(ImageColumnName), nameof(ImageColumnName), ImageColumnName, "must name a column");
+        Check(FeatureColumnName is null || !string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName, "must name a column (or be null)");
+        Check(ImageColumnName is null || !string.IsNullOrWhiteSpace(ImageColumnName), nameof(ImageColumnName), ImageColumnName, "must name a column (or be null)");
+        Check(FeatureColumnName is null || ImageColumnName is null || FeatureColumnName == ImageColumnName, nameof(FeatureColumnName), FeatureColumnName,
+            $"and ImageColumnName ('{ImageColumnName}') name two different image columns; set one of them");
+        Check(!string.IsNullOrWhiteSpace(ScoreColumnName), nameof(ScoreColumnName), ScoreColumnName, "must name a column");
+        Check(!string.IsNullOrWhiteSpace(PredictedLabelColumnName), nameof(PredictedLabelColumnName), PredictedLabelColumnName, "must name a column");
+        Check(ScoreColumnName != PredictedLabelColumnName, nameof(PredictedLabelColumnName), PredictedLabelColumnName, "must differ from ScoreColumnName");
         Check(ImageSize is null or (>= 1 and <= ImagePipeline.MaxSide), nameof(ImageSize), ImageSize, $"must be between 1 and {ImagePipeline.MaxSide}");
         Check(ItemSize is null or (>= 1 and <= ImagePipeline.MaxSide), nameof(ItemSize), ItemSize, $"must be between 1 and {ImagePipeline.MaxSide}");
         Check(ItemSize is null || ImageSize is not null, nameof(ItemSize), ItemSize, "needs ImageSize, the size batches are cropped to");
@@ -150,11 +196,17 @@ public sealed class FastAiCnnOptions
         Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be positive");
         Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "must be a finite number, not negative");
         Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
-        Check(ValidationSet is not null || ValidationFraction is > 0 and < 1, nameof(ValidationFraction), ValidationFraction, "must be between 0 and 1");
+        Check(ValidationFraction is >= 0 and < 1, nameof(ValidationFraction), ValidationFraction, "must be at least 0 (no validation) and below 1");
         Check(Dropout is >= 0 and < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
         Check(LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), LabelSmoothing, "must be in [0, 1)");
         Check(Pretrained != PretrainedSource.File || !string.IsNullOrWhiteSpace(WeightsFile), nameof(WeightsFile), WeightsFile, "must name a file when Pretrained = File");
+        Check(Metrics is not null, nameof(Metrics), Metrics, "must be a list (empty for none)");
+        Check(Callbacks is not null, nameof(Callbacks), Callbacks, "must be a list (empty for none)");
+        EarlyStopping?.Validate(Metrics!);
         Normalization?.Validate();
         Augmentation?.Validate();
     }
+
+    /// <summary>The image column: <see cref="FeatureColumnName"/>, else <see cref="ImageColumnName"/>, else <see cref="DefaultImageColumnName"/>.</summary>
+    internal string ImageColumn => FeatureColumnName ?? ImageColumnName ?? DefaultImageColumnName;
 }

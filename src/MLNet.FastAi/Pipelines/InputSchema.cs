@@ -4,27 +4,52 @@ using Microsoft.ML.Transforms.Image;
 
 namespace MLNet.FastAi.Pipelines;
 
+/// <summary>The three forms an ML.NET pipeline hands an image to a trainer in.</summary>
+internal enum ImageColumnKind
+{
+    /// <summary>Text: image file paths (decoded by ImageAnalytics' LoadImages).</summary>
+    Path,
+
+    /// <summary><c>MLImage</c>: images already loaded by <c>LoadImages</c>, resized by <c>ResizeImages</c> or not.</summary>
+    Image,
+
+    /// <summary>A vector of bytes: encoded files, as <c>LoadRawImageBytes</c> makes them.</summary>
+    EncodedBytes,
+}
+
 /// <summary>The column checks of <see cref="FastAiCnnEstimator"/>, with messages that name the column and the fix.</summary>
 internal static class InputSchema
 {
-    public static void CheckImageColumn(DataViewSchema schema, string name, bool allowLoadedImages)
+    private const string Accepted = "image file paths (text), loaded images (MLImage, from LoadImages) or encoded image bytes (a byte vector, from LoadRawImageBytes)";
+
+    /// <summary>The form of the image column, refused with its name and type when it is none of the three.</summary>
+    public static ImageColumnKind CheckImageColumn(DataViewSchema schema, string name)
     {
         var column = schema.GetColumnOrNull(name)
-            ?? throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: the input has no image column '{name}' (columns: {Names(schema)}). Set ImageColumnName.");
-        if (column.Type is TextDataViewType) return;
-        if (allowLoadedImages && column.Type is ImageDataViewType) return;
-        throw new ArgumentOutOfRangeException(nameof(name), name,
-            $"FastAiCnn: image column '{name}' has type {column.Type}; it must hold image file paths (text){(allowLoadedImages ? " or loaded images" : "")}.");
+            ?? throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: the input has no image column '{name}' (columns: {Names(schema)}). Set FeatureColumnName.");
+        return column.Type switch
+        {
+            TextDataViewType => ImageColumnKind.Path,
+            ImageDataViewType => ImageColumnKind.Image,
+            VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
+            _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.Type}; it must hold {Accepted}."),
+        };
     }
 
     public static void CheckImageColumn(SchemaShape schema, string name)
     {
         var column = schema.FirstOrDefault(c => c.Name == name);
         if (column.Name is null)
-            throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: the input has no image column '{name}'. Set ImageColumnName.");
-        if (column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType is not (TextDataViewType or ImageDataViewType))
-            throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.ItemType}; it must hold image file paths (text) or loaded images.");
+            throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: the input has no image column '{name}'. Set FeatureColumnName.");
+        bool scalarImage = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is TextDataViewType or ImageDataViewType;
+        bool bytes = column.Kind != SchemaShape.Column.VectorKind.Scalar && column.ItemType == NumberDataViewType.Byte;
+        if (!scalarImage && !bytes)
+            throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.ItemType}; it must hold {Accepted}.");
     }
+
+    /// <summary>The side of a square that holds the images of a resized <c>MLImage</c> column; null when the column does not say.</summary>
+    public static int? DeclaredImageSide(DataViewSchema schema, string name) =>
+        schema[name].Type is ImageDataViewType { Height: > 0, Width: > 0 } image ? Math.Max(image.Height, image.Width) : null;
 
     /// <summary>Checks the label column and returns its class names (the key values, in key order).</summary>
     public static IReadOnlyList<string> CheckLabelColumn(DataViewSchema schema, string name)
@@ -57,6 +82,28 @@ internal static class InputSchema
             throw new ArgumentOutOfRangeException(nameof(name), name,
                 $"FastAiCnn: label column '{name}' must be a scalar key type. Add mlContext.Transforms.Conversion.MapValueToKey(\"{name}\") before the trainer.");
     }
+
+    /// <summary>
+    /// Checks that the validation data matches the training data: the same image column form and the same label keys
+    /// (both transformed by one fitted MapValueToKey).
+    /// </summary>
+    public static void CheckValidationData(DataViewSchema validation, string imageColumn, ImageColumnKind trainingKind, string labelColumn, IReadOnlyList<string> classes)
+    {
+        var kind = CheckImageColumn(validation, imageColumn);
+        if (kind != trainingKind)
+            throw new ArgumentException($"FastAiCnn: the validation data's image column '{imageColumn}' holds {Describe(kind)}, the training data's {Describe(trainingKind)}; give both in the same form.");
+        var validClasses = CheckLabelColumn(validation, labelColumn);
+        if (!validClasses.SequenceEqual(classes))
+            throw new ArgumentException($"FastAiCnn: the validation set's label keys [{string.Join(", ", validClasses)}] differ from the training data's [{string.Join(", ", classes)}]; transform both with the same fitted MapValueToKey.");
+    }
+
+    /// <summary>How the column form reads in a sentence.</summary>
+    public static string Describe(ImageColumnKind kind) => kind switch
+    {
+        ImageColumnKind.Path => "image file paths",
+        ImageColumnKind.Image => "loaded images (MLImage)",
+        _ => "encoded image bytes",
+    };
 
     private static string Names(DataViewSchema schema) => string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name));
 }

@@ -17,10 +17,11 @@ public static class MLNetInterpretation
         return FromScoredData(scored, ClassNames(scored.Schema), labelColumnName, imageColumnName);
     }
 
-    /// <summary>Interprets already-scored data (with a <c>Score</c> column and a key label).</summary>
-    public static ClassificationInterpretation FromScoredData(IDataView scored, IReadOnlyList<string> classes, string labelColumnName = "Label", string? imageColumnName = null)
+    /// <summary>Interprets already-scored data (with a score column, <c>Score</c> unless named, and a key label).</summary>
+    public static ClassificationInterpretation FromScoredData(IDataView scored, IReadOnlyList<string> classes, string labelColumnName = "Label", string? imageColumnName = null,
+        string scoreColumnName = "Score")
     {
-        var score = ScoreColumn(scored.Schema, nameof(scored));
+        var score = ScoreColumn(scored.Schema, nameof(scored), scoreColumnName);
         LabelCheck.EnsureAllKnown(scored, labelColumnName, classes);
         var label = scored.Schema[labelColumnName];
         var columns = new List<DataViewSchema.Column> { score, label };
@@ -57,13 +58,13 @@ public static class MLNetInterpretation
     }
 
     /// <summary>The <c>Score</c> column, checked to be what multiclass classifiers output: one probability per class.</summary>
-    private static DataViewSchema.Column ScoreColumn(DataViewSchema schema, string parameter)
+    private static DataViewSchema.Column ScoreColumn(DataViewSchema schema, string parameter, string name = "Score")
     {
         const string Hint = "interpretation needs a multiclass classifier (a trainer from mlContext.MulticlassClassification.Trainers)";
-        var score = schema.GetColumnOrNull("Score")
-            ?? throw new ArgumentException($"The scored data has no 'Score' column; {Hint}.", parameter);
+        var score = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentException($"The scored data has no '{name}' column; {Hint}.", parameter);
         if (score.Type is not VectorDataViewType { IsKnownSize: true, ItemType: var item } || item != NumberDataViewType.Single)
-            throw new ArgumentException($"The 'Score' column holds {score.Type}, not a vector of class probabilities; {Hint}.", parameter);
+            throw new ArgumentException($"The '{name}' column holds {score.Type}, not a vector of class probabilities; {Hint}.", parameter);
         return score;
     }
 

@@ -27,7 +27,9 @@ namespace MLNet.FastAi.Pipelines;
 /// <item>DropColumns: the intermediate columns, so the output shows the input columns plus <c>Score</c> and
 /// <c>PredictedLabel</c>.</item>
 /// </list>
-/// The image folder given for path columns is stored in the model, as LoadImages stores it.
+/// The image folder given for path columns is stored in the model, as LoadImages stores it. A column of encoded image
+/// bytes is first decoded by <see cref="EncodedImageDecoder"/>, the one part that is not stock ML.NET: such a chain
+/// scores in process, and refuses to be saved.
 /// </remarks>
 internal static class StockScoringChain
 {
@@ -36,20 +38,23 @@ internal static class StockScoringChain
 
     /// <summary>Exports <paramref name="model"/> and fits the chain (see the type's remarks).</summary>
     public static TransformerChain<ITransformer> Fit(MLContext context, IDataView input, string imageColumn, string imageFolder,
-        ImagePipeline pipeline, CnnModel model, NormalizationStats normalization, IReadOnlyList<string> classNames)
+        ImagePipeline pipeline, CnnModel model, NormalizationStats normalization, IReadOnlyList<string> classNames,
+        string scoreColumn = ScoreColumn, string predictedLabelColumn = PredictedLabelColumn)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         byte[] onnx = CnnOnnxExporter.ExportBytes(model, pipeline.Width, pipeline.Height, normalization, classNames, CnnOnnxSignature.MLNetRow);
-        return Fit(context, input, imageColumn, imageFolder, pipeline, onnx, classNames);
+        return Fit(context, input, imageColumn, imageFolder, pipeline, onnx, classNames, scoreColumn, predictedLabelColumn);
     }
 
     /// <summary>
     /// Fits the chain around an ONNX model exported with <see cref="CnnOnnxSignature.MLNetRow"/>. Only the schema of
     /// <paramref name="input"/> is used (no rows are read): it must hold <paramref name="imageColumn"/> as text (image
-    /// paths, relative to <paramref name="imageFolder"/> unless absolute) or as loaded images.
+    /// paths, relative to <paramref name="imageFolder"/> unless absolute), as loaded images, or as encoded image bytes.
+    /// The outputs are named <paramref name="scoreColumn"/> and <paramref name="predictedLabelColumn"/>.
     /// </summary>
     public static TransformerChain<ITransformer> Fit(MLContext context, IDataView input, string imageColumn, string imageFolder,
-        ImagePipeline pipeline, byte[] onnxModel, IReadOnlyList<string> classNames)
+        ImagePipeline pipeline, byte[] onnxModel, IReadOnlyList<string> classNames,
+        string scoreColumn = ScoreColumn, string predictedLabelColumn = PredictedLabelColumn)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(input);
@@ -60,7 +65,10 @@ internal static class StockScoringChain
         pipeline.Validate();
         ArgumentNullException.ThrowIfNull(classNames);
         CnnOnnxExporter.CheckClassNames(classNames, classNames.Count);
-        bool imageColumnIsPath = ImageColumnIsPath(input.Schema, imageColumn);
+        ArgumentException.ThrowIfNullOrEmpty(scoreColumn);
+        ArgumentException.ThrowIfNullOrEmpty(predictedLabelColumn);
+        if (scoreColumn == predictedLabelColumn) throw new ArgumentException($"The score and predicted-label columns must have different names; both are '{scoreColumn}'.", nameof(predictedLabelColumn));
+        var kind = ImageColumnKindOf(input.Schema, imageColumn);
         var signature = CnnOnnxSignature.MLNetRow;
         CheckSignature(onnxModel, signature, pipeline, classNames.Count);
 
@@ -74,15 +82,28 @@ internal static class StockScoringChain
 
         try
         {
-            foreach (var step in Flatten(pipeline.BuildEstimator(context, imageColumn, imageColumnIsPath, signature.PixelsInput, asFloat: true, imageFolder).Fit(view)))
+            string source = imageColumn;
+            if (kind == ImageColumnKind.EncodedBytes)
+            {
+                Append(new EncodedImageDecoder(imageColumn, ImageDataOptions.DefaultMaxImagePixels));
+                source = EncodedImageDecoder.DecodedColumn;
+            }
+            foreach (var step in Flatten(pipeline.BuildEstimator(context, source, kind == ImageColumnKind.Path, signature.PixelsInput, asFloat: true, imageFolder).Fit(view)))
                 Append(step);
             // fallbackToCpu: the context may name a GPU for TorchSharp that the ONNX Runtime in use cannot drive.
             Append(context.Transforms.ApplyOnnxModel([signature.ScoreOutput, signature.PredictedOneHotOutput!], [signature.PixelsInput],
                 new MemoryStream(onnxModel, writable: false), fallbackToCpu: true).Fit(view));
             Append(PredictedLabelLookup.Fit(context, classNames, signature.PredictedOneHotOutput!));
-            Append(context.Transforms.CopyColumns(ScoreColumn, signature.ScoreOutput).Fit(view));
-            string[] intermediate = new[] { ImagePipeline.LoadedColumn, ImagePipeline.ResizedColumn, signature.PixelsInput, signature.ScoreOutput, signature.PredictedOneHotOutput! }
-                .Where(name => view.Schema.GetColumnOrNull(name) is { IsHidden: false })
+            // The lookup writes PredictedLabel and its own Score; copies give the asked-for names, the network's probabilities the score.
+            if (predictedLabelColumn != PredictedLabelColumn) Append(context.Transforms.CopyColumns(predictedLabelColumn, PredictedLabelColumn).Fit(view));
+            Append(context.Transforms.CopyColumns(scoreColumn, signature.ScoreOutput).Fit(view));
+            string[] intermediate = new[]
+                {
+                    EncodedImageDecoder.DecodedColumn, ImagePipeline.LoadedColumn, ImagePipeline.ResizedColumn, signature.PixelsInput, signature.ScoreOutput,
+                    signature.PredictedOneHotOutput!, PredictedLabelColumn, ScoreColumn,
+                }
+                .Where(name => name != scoreColumn && name != predictedLabelColumn && name != imageColumn)
+                .Where(name => view.Schema.GetColumnOrNull(name) is { IsHidden: false } && input.Schema.GetColumnOrNull(name) is null)
                 .ToArray();
             Append(context.Transforms.DropColumns(intermediate).Fit(view));
         }
@@ -99,15 +120,16 @@ internal static class StockScoringChain
     private static IEnumerable<ITransformer> Flatten(ITransformer transformer) =>
         transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [transformer];
 
-    private static bool ImageColumnIsPath(DataViewSchema schema, string imageColumn)
+    private static ImageColumnKind ImageColumnKindOf(DataViewSchema schema, string imageColumn)
     {
         var column = schema.GetColumnOrNull(imageColumn)
             ?? throw new ArgumentException($"The data has no column '{imageColumn}'; its columns are: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.", nameof(imageColumn));
         return column.Type switch
         {
-            TextDataViewType => true,
-            ImageDataViewType => false,
-            _ => throw new ArgumentException($"Column '{imageColumn}' holds {column.Type}; it must hold image paths (text) or loaded images (MLImage).", nameof(imageColumn)),
+            TextDataViewType => ImageColumnKind.Path,
+            ImageDataViewType => ImageColumnKind.Image,
+            VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
+            _ => throw new ArgumentException($"Column '{imageColumn}' holds {column.Type}; it must hold image paths (text), loaded images (MLImage) or encoded image bytes.", nameof(imageColumn)),
         };
     }
 

@@ -95,7 +95,9 @@ public sealed partial class Learner
     {
         RefuseTrainingThatCannotFit();
         using var train = Data.Loader(Data.Train, Device, training: true, Normalization);
-        using var valid = Data.Loader(Data.Valid, Device, training: false, Normalization);
+        // Without validation images (the ML.NET estimator's ValidationFraction = 0) epochs only train; valid_loss and
+        // the metrics stay NaN in the recorder.
+        using var valid = Data.Valid.Count > 0 ? Data.Loader(Data.Valid, Device, training: false, Normalization) : null;
         // Set only now that nothing can throw before the try below, whose finally clears it.
         IsFitting = true;
         Epoch = startEpoch;
@@ -114,7 +116,7 @@ public sealed partial class Learner
                 {
                     Raise(c => c.BeforeEpoch());
                     RunPhase(train, training: true);
-                    RunPhase(valid, training: false);
+                    if (valid is not null) RunPhase(valid, training: false);
                 }
                 catch (CancelEpochException) { }
                 Raise(c => c.AfterEpoch());

@@ -235,8 +235,11 @@ public sealed class BadOptionsTests(TinyDigitsFixture fixture) : IClassFixture<T
     {
         { "Epochs = 0", "Epochs" }, { "Epochs = -1", "Epochs" }, { "BatchSize = -8", "BatchSize" }, { "FreezeEpochs = -1", "FreezeEpochs" }, { "BatchSize = 0", "BatchSize" }, { "ImageSize = 0", "ImageSize" },
         { "LearningRate = NaN", "LearningRate" }, { "BaseLearningRate = -1", "BaseLearningRate" }, { "WeightDecay = NaN", "WeightDecay" },
-        { "Dropout = 1", "Dropout" }, { "ValidationFraction = 0", "ValidationFraction" }, { "ValidationFraction = 1", "ValidationFraction" },
-        { "LabelSmoothing = NaN", "LabelSmoothing" },
+        { "Dropout = 1", "Dropout" }, { "ValidationFraction = -0.1", "ValidationFraction" }, { "ValidationFraction = 1", "ValidationFraction" },
+        { "ValidationFraction = NaN", "ValidationFraction" }, { "LabelSmoothing = NaN", "LabelSmoothing" },
+        { "FeatureColumnName = blank", "FeatureColumnName" }, { "FeatureColumnName and ImageColumnName differ", "FeatureColumnName" },
+        { "ScoreColumnName = empty", "ScoreColumnName" }, { "PredictedLabelColumnName = ScoreColumnName", "PredictedLabelColumnName" },
+        { "EarlyStopping.Patience = 0", "EarlyStopping" }, { "EarlyStopping.MinDelta = NaN", "EarlyStopping" }, { "EarlyStopping.Metric = f1", "EarlyStopping" },
     };
 
     private static void Apply(FastAiCnnOptions o, string change)
@@ -253,9 +256,17 @@ public sealed class BadOptionsTests(TinyDigitsFixture fixture) : IClassFixture<T
             case "BaseLearningRate = -1": o.BaseLearningRate = -1; break;
             case "WeightDecay = NaN": o.WeightDecay = double.NaN; break;
             case "Dropout = 1": o.Dropout = 1; break;
-            case "ValidationFraction = 0": o.ValidationFraction = 0; break;
+            case "ValidationFraction = -0.1": o.ValidationFraction = -0.1; break;
             case "ValidationFraction = 1": o.ValidationFraction = 1; break;
+            case "ValidationFraction = NaN": o.ValidationFraction = double.NaN; break;
             case "LabelSmoothing = NaN": o.LabelSmoothing = double.NaN; break;
+            case "FeatureColumnName = blank": o.FeatureColumnName = " "; break;
+            case "FeatureColumnName and ImageColumnName differ": o.FeatureColumnName = "Image"; o.ImageColumnName = "ImagePath"; break;
+            case "ScoreColumnName = empty": o.ScoreColumnName = ""; break;
+            case "PredictedLabelColumnName = ScoreColumnName": o.PredictedLabelColumnName = o.ScoreColumnName; break;
+            case "EarlyStopping.Patience = 0": o.EarlyStopping = new FastAiEarlyStopping { Patience = 0 }; break;
+            case "EarlyStopping.MinDelta = NaN": o.EarlyStopping = new FastAiEarlyStopping { MinDelta = double.NaN }; break;
+            case "EarlyStopping.Metric = f1": o.EarlyStopping = new FastAiEarlyStopping { Metric = "f1" }; break;
             default: throw new ArgumentException(change);
         }
     }

@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Caching;
+using MLNet.FastAi.Data.Decoding;
+
+namespace MLNet.FastAi.Pipelines;
+
+/// <summary>
+/// Builds the training data from images in an ML.NET column — loaded images (<c>MLImage</c>) or encoded bytes —
+/// which have no files for the data path to decode. Each image goes once through the ImageAnalytics chain the model
+/// scores with (ResizeImages, ExtractPixels; for bytes after <see cref="EncodedImageDecoder"/>) into a memory store or a
+/// disk cache, chosen per split by the data path's <see cref="CachePolicy"/>. Rows are read in order by ML.NET cursors
+/// and written as they come, so no more than the cursor's current image is held. Streaming (decoding every epoch) is
+/// not offered: a view has no random access to its rows, which shuffled batches need.
+/// </summary>
+internal sealed class ColumnImageLoader(MLContext context, string imageColumn, ImageColumnKind kind, string labelColumn,
+    IReadOnlyList<string> classes, FitCancellation cancellation)
+{
+    private const string TrainPixels = "__FastAiTrainPixels";
+    private const string ValidPixels = "__FastAiValidPixels";
+
+    /// <summary>
+    /// The loaders for <paramref name="training"/> and either <paramref name="validation"/>, or a seeded
+    /// <paramref name="validationFraction"/> of the training rows (none when 0).
+    /// </summary>
+    public ImageDataLoaders Load(IDataView training, IDataView? validation, double validationFraction, ImageDataOptions options)
+    {
+        var seed = options.Seed ?? throw new ArgumentException("The seed must be decided before loading.", nameof(options));
+        int? declared = kind == ImageColumnKind.Image ? InputSchema.DeclaredImageSide(training.Schema, imageColumn) : null;
+        bool readSizes = options.ImageSize is null && declared is null || options.ItemSize is not null;
+        if (kind == ImageColumnKind.Image && readSizes)
+            (options.Log ?? (_ => { }))($"Reading every image of column '{imageColumn}' once for its size, before decoding (set ImageSize to skip this pass).");
+        var scans = new List<ColumnRowScan> { Scan(training, "training data", readSizes, options) };
+        if (validation is not null) scans.Add(Scan(validation, "validation data", readSizes, options));
+        RefuseBadRows(scans, options.OnBadImage);
+        int side = options.ImageSize ?? declared ?? UniformSide(scans);
+
+        var data = ImageDataLoaders.ForPrebuiltPixels(classes, side, options);
+        var splits = new List<Split>();
+        try
+        {
+            var plan = ColumnSplitPlan.Make(scans, validation is not null, validationFraction, seed);
+            splits.Add(BuildSplit("train", plan.Train, data.TrainPipeline, data, scans));
+            splits.Add(BuildSplit("valid", plan.Valid, data.Pipeline, data, scans));
+            Decode(new[] { training, validation }, scans, plan, splits, data);
+            Attach(data, scans, splits[0], splits[1]);
+            return data;
+        }
+        catch
+        {
+            // Until attached, the stores and half-written caches are this loader's to free.
+            foreach (var split in splits) split.Dispose();
+            data.Dispose();
+            throw;
+        }
+    }
+
+    private ColumnRowScan Scan(IDataView view, string what, bool readSizes, ImageDataOptions options) =>
+        ColumnRowScan.Read(view, what, imageColumn, kind, labelColumn, classes, readSizes, options.MaxImagePixels, cancellation);
+
+    /// <summary>With <see cref="BadImageHandling.Fail"/>, the first row whose image cannot be used is refused by name.</summary>
+    private void RefuseBadRows(IEnumerable<ColumnRowScan> scans, BadImageHandling onBadImage)
+    {
+        foreach (var scan in scans)
+        {
+            int row = Array.FindIndex(scan.Problems, p => p is not null);
+            if (row >= 0 && onBadImage == BadImageHandling.Fail) throw BadRow(scan.RowName(row), scan.Problems[row]!);
+            if (row >= 0 && scan.Problems.All(p => p is not null))
+                throw new InvalidDataException($"FastAiCnn: none of the {scan.Count} images in column '{imageColumn}' of the {scan.What} can be used; {scan.RowName(row)}: {scan.Problems[row]}.");
+        }
+    }
+
+    private InvalidDataException BadRow(string row, string reason) =>
+        new($"FastAiCnn: could not decode the image in {row} (column '{imageColumn}'): {reason}. " +
+            "Remove or fix the row, or set FastAiCnnOptions.OnBadImage = BadImageHandling.Skip to leave unreadable images out.");
+
+    /// <summary>The side when none is set and the column does not declare one: every usable image must share one size, as for files.</summary>
+    private int UniformSide(IEnumerable<ColumnRowScan> scans)
+    {
+        var usable = scans.SelectMany(s => Enumerable.Range(0, s.Count).Where(r => s.Problems[r] is null).Select(r => (Row: s.RowName(r), Size: s.Sizes[r]))).ToList();
+        var first = usable[0];
+        var other = usable.FirstOrDefault(u => u.Size != first.Size);
+        if (other.Row is not null)
+            throw new ArgumentException(
+                $"FastAiCnn: the images in column '{imageColumn}' have different sizes ({first.Row} is {first.Size.Width}×{first.Size.Height}, " +
+                $"{other.Row} {other.Size.Width}×{other.Size.Height}), so they need a common size: set FastAiCnnOptions.ImageSize (fastai's usual is 224).", "ImageSize");
+        int side = Math.Max(first.Size.Width, first.Size.Height);
+        if (side > ImagePipeline.MaxSide)
+            throw new ArgumentException($"FastAiCnn: the images in column '{imageColumn}' are {first.Size.Width}×{first.Size.Height}; set FastAiCnnOptions.ImageSize (e.g. 224).", "ImageSize");
+        return side;
+    }
+
+    /// <summary>One split being built: its rows (view, row) in order, its store or writer, and how that was decided.</summary>
+    private sealed class Split(string name, IReadOnlyList<(int View, int Row)> rows, ImagePipeline pipeline) : IDisposable
+    {
+        public string Name => name;
+        public IReadOnlyList<(int View, int Row)> Rows => rows;
+        public ImagePipeline Pipeline => pipeline;
+        public SplitPixelWriter? Writer;
+        public SplitPixels? Built;
+        public bool Attached;
+        public string Where = "";
+        public string Reason = "";
+        public Stopwatch Clock = new();
+
+        public void Dispose()
+        {
+            Writer?.Dispose();
+            if (!Attached) Built?.Store.Dispose();
+        }
+    }
+
+    /// <summary>Decides where a split's pixels go, reusing a disk cache of the same bytes when there is one.</summary>
+    private Split BuildSplit(string name, IReadOnlyList<(int View, int Row)> rows, ImagePipeline pipeline, ImageDataLoaders data, IReadOnlyList<ColumnRowScan> scans)
+    {
+        var split = new Split(name, rows, pipeline);
+        if (rows.Count == 0)
+        {
+            using var none = new MemorySplitWriter(0, pipeline);
+            split.Built = none.Finish();
+            return split;
+        }
+        string? key = kind == ImageColumnKind.EncodedBytes ? BytesKey(name, rows, pipeline, scans, data.DataOptions.MaxImagePixels) : null;
+        string path = Path.Combine(data.CachePolicy.Folder, key is null ? $"{name}-column-{Guid.NewGuid():N}.pixels" : PixelCacheKey.FileName($"{name}-column", key));
+        var stores = new DiskPixelStoreFactory(key ?? "unkeyed", rows.Count, pipeline, slot => scans[rows[(int)slot].View].RowName(rows[(int)slot].Row), data.LogLine);
+        var (mode, reason) = data.CachePolicy.Choose(name, rows.Count, pipeline, () => key is not null && File.Exists(path));
+        split.Reason = reason;
+        switch (mode)
+        {
+            case ImageCacheMode.Memory:
+                split.Writer = new MemorySplitWriter(rows.Count, pipeline);
+                split.Where = "in memory";
+                break;
+            case ImageCacheMode.Disk:
+                split.Built = key is null ? null : stores.TryOpen(path, deleteOnClose: false, out _);
+                split.Writer = split.Built is null ? new DiskSplitWriter(path, keyed: key is not null, SizesOf(rows, scans, pipeline), stores) : null;
+                split.Where = split.Built is not null ? $"in the disk cache {path} (reused)"
+                    : key is null ? $"in a disk cache for this fit only ({path}; loaded images cannot be recognised without decoding them, so it is not reused)"
+                    : $"in the disk cache {path}";
+                break;
+            default:
+                throw new InsufficientMemoryException(
+                    $"FastAiCnn: the {name} images of column '{imageColumn}' fit neither in memory nor in the disk cache's folder ({reason}), and images " +
+                    "from an ML.NET column cannot be streamed (a view has no random access to its rows). Set FastAiCnnOptions.CacheFolder to a folder " +
+                    "on a larger disk, or a smaller ImageSize/ItemSize.");
+        }
+        return split;
+    }
+
+    /// <summary>
+    /// The disk cache key of a split of encoded bytes: the bytes of every row in order (by their hashes), the resize
+    /// definition and the decoder, so other bytes, order or settings never read a stale cache.
+    /// </summary>
+    private static string BytesKey(string name, IReadOnlyList<(int View, int Row)> rows, ImagePipeline pipeline, IReadOnlyList<ColumnRowScan> scans, long maxPixels)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"MLNet.FastAi column pixel cache {PixelCacheKey.FormatVersion}\nencoded bytes\n{name}\n" +
+            $"{pipeline.Width}x{pipeline.Height} {pipeline.Resize}\nImageAnalytics {typeof(MLImage).Assembly.GetName().Version}\nmax pixels {maxPixels}\n"));
+        Span<byte> value = stackalloc byte[sizeof(ulong)];
+        foreach (var (view, row) in rows)
+        {
+            BitConverter.TryWriteBytes(value, scans[view].Hashes![row]);
+            hash.AppendData(value);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    private static (int, int)[] SizesOf(IReadOnlyList<(int View, int Row)> rows, IReadOnlyList<ColumnRowScan> scans, ImagePipeline pipeline) =>
+        rows.Select(r => scans[r.View].Sizes[r.Row] is var (w, h) && w > 0 ? (w, h) : (pipeline.Width, pipeline.Height)).ToArray();
+
+    /// <summary>
+    /// The second pass: every row that needs pixels goes through the ImageAnalytics chain of its split and into its
+    /// writer. Rows of splits already built (an empty split, a reused cache) are not decoded.
+    /// </summary>
+    private void Decode(IReadOnlyList<IDataView?> views, IReadOnlyList<ColumnRowScan> scans, ColumnSplitPlan plan, IReadOnlyList<Split> splits, ImageDataLoaders data)
+    {
+        foreach (var split in splits.Where(s => s.Writer is not null))
+        {
+            split.Clock.Start();
+            for (int p = 0; p < split.Rows.Count; p++)
+                if (scans[split.Rows[p].View].Problems[split.Rows[p].Row] is { } problem) split.Writer!.Fail(p, problem);
+        }
+        for (int v = 0; v < views.Count; v++)
+        {
+            if (views[v] is not { } view) continue;
+            var targets = plan.Targets[v];
+            bool[] decode = Enumerable.Range(0, splits.Count).Select(s => splits[s].Writer is not null && targets.Any(t => t.Split == s)).ToArray();
+            if (!decode.Any(d => d)) continue;
+            DecodeView(view, scans[v], targets, splits, decode, data.DataOptions.MaxImagePixels, data.DataOptions.OnBadImage);
+        }
+        foreach (var split in splits.Where(s => s.Writer is not null))
+        {
+            split.Built = split.Writer!.Finish();
+            split.Writer.Dispose();
+            split.Writer = null;
+            split.Clock.Stop();
+            if (split.Built.Kept.Length == 0)
+            {
+                var (position, reason) = split.Built.Failed[0];
+                throw new InvalidDataException($"FastAiCnn: none of the {split.Rows.Count} images of the {split.Name} set in column '{imageColumn}' could be decoded; " +
+                    $"the first, {scans[split.Rows[position].View].RowName(split.Rows[position].Row)}: {reason}.");
+            }
+        }
+    }
+
+    private void DecodeView(IDataView view, ColumnRowScan scan, (int Split, int Position)[] targets, IReadOnlyList<Split> splits, bool[] decode,
+        long maxPixels, BadImageHandling onBadImage)
+    {
+        IDataView source = view;
+        string column = imageColumn;
+        if (kind == ImageColumnKind.EncodedBytes)
+        {
+            source = new EncodedImageDecoder(imageColumn, maxPixels).Transform(view);
+            column = EncodedImageDecoder.DecodedColumn;
+        }
+        var pixelColumns = new string[splits.Count];
+        var pixels = source;
+        for (int s = 0; s < splits.Count; s++)
+        {
+            if (!decode[s]) continue;
+            pixelColumns[s] = s == 0 ? TrainPixels : ValidPixels;
+            pixels = splits[s].Pipeline.BuildEstimator(context, column, imageColumnIsPath: false, pixelColumns[s], asFloat: false).Fit(pixels).Transform(pixels);
+        }
+        var active = pixelColumns.Where(c => c is not null).Select(c => pixels.Schema[c]).ToList();
+        using var cursor = pixels.GetRowCursor(active);
+        // Only the getter of a row's own split is called: ML.NET decodes lazily, so each image is decoded once.
+        var getters = pixelColumns.Select(c => c is null ? null : cursor.GetGetter<VBuffer<byte>>(pixels.Schema[c])).ToArray();
+        var buffer = default(VBuffer<byte>);
+        for (int row = 0; cursor.MoveNext(); row++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var (s, position) = targets[row];
+            if (s < 0 || !decode[s] || scan.Problems[row] is not null) continue;
+            var writer = splits[s].Writer!;
+            string? problem = null;
+            try
+            {
+                getters[s]!(ref buffer);
+                if (buffer.Length != splits[s].Pipeline.PixelCount) problem = "the row holds no image";
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                problem = e.GetBaseException().Message;
+            }
+            if (problem is not null)
+            {
+                if (onBadImage == BadImageHandling.Fail) throw BadRow(scan.RowName(row), problem);
+                writer.Fail(position, problem);
+                continue;
+            }
+            if (buffer.IsDense) writer.Write(position, buffer.GetValues());
+            else writer.Write(position, buffer.DenseValues().ToArray());
+        }
+    }
+
+    /// <summary>Hands the built splits to the loaders, with their rows as items, and logs where each went and why.</summary>
+    private void Attach(ImageDataLoaders data, IReadOnlyList<ColumnRowScan> scans, Split train, Split valid)
+    {
+        var sets = new List<(ImageSplit, PixelSet)>();
+        var skipped = new List<BadImage>();
+        foreach (var split in new[] { train, valid })
+        {
+            var built = split.Built!;
+            var names = built.Kept.Select(p => scans[split.Rows[p].View].RowName(split.Rows[p].Row)).ToList();
+            var labels = built.Kept.Select(p => (int)scans[split.Rows[p].View].Keys[split.Rows[p].Row] - 1).ToList();
+            var sizes = SizesOf(built.Kept.Select(p => split.Rows[p]).ToList(), scans, split.Pipeline);
+            sets.Add((new ImageSplit(split.Name, names, labels, classes), new PixelSet(built.Store, labels.Select(l => (long)l).ToArray(), sizes)));
+            skipped.AddRange(built.Failed.Select(f => new BadImage(scans[split.Rows[f.Position].View].RowName(split.Rows[f.Position].Row), f.Reason)));
+            if (split.Rows.Count == 0) continue;
+            data.LogLine($"{(split.Name == "train" ? "Training" : "Validation")} images (column '{imageColumn}', {InputSchema.Describe(kind)}): {split.Where}" +
+                (built.Reused ? "" : $", decoded in {split.Clock.Elapsed.TotalSeconds:0.0} s") + $"; {split.Reason}." +
+                (built.Failed.Count > 0 ? $" {built.Failed.Count} unreadable image(s) left out." : ""));
+        }
+        data.AttachPrebuilt(sets[0].Item1, sets[0].Item2, sets[1].Item1, sets[1].Item2, skipped);
+        train.Attached = valid.Attached = true;
+    }
+}
