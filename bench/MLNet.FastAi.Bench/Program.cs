@@ -30,6 +30,9 @@ internal static class Program
           photos-make --out <dir> [--count 1000] [--classes 5] [--valid-pct 0.2] [--seed 1]
               Writes a folder of synthetic JPEG photos of pet-photo sizes (train/ and valid/ of class folders).
 
+          photos-upscale --from <folder of class folders> --out <dir> [--train-per-class 300] [--valid-per-class 100]
+              Small images (e.g. Fashion-MNIST PNGs) upscaled onto 160×120 / 120×160 photo canvases, for accuracy checks.
+
           photos --folder <dir> [--size 224] [--item-size 460] [--cache auto|memory|disk|stream] [--cache-dir <dir>]
                  [--epochs 2] [--batch 64] [--unfrozen] [--augment] [--min-scale 0.75] [--arch resnet18]
               Loaders' build time (decoding or checks), Learner.Fit images/s per phase and epoch, and peak RssAnon/RssFile
@@ -88,6 +91,7 @@ internal static class Program
                 "predict" => PredictBench.Run(args, report),
                 "gpu-smoke" => GpuSmoke.Run(args, report),
                 "photos-make" => Photos.SyntheticPhotos.Run(args, report),
+                "photos-upscale" => Photos.SyntheticPhotos.Upscale(args, report),
                 "photos" => Photos.PhotoBench.Run(args, report),
                 "photo-speed" => Photos.PhotoSpeedBench.Run(args, report),
                 _ => throw new UsageException($"Unknown command '{args.Command}'."),

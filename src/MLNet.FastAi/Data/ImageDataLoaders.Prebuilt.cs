@@ -37,6 +37,7 @@ public sealed partial class ImageDataLoaders
             throw new ArgumentException("Every prebuilt image needs exactly one item of its split.");
         lock (_decoded)
         {
+            trainPixels.DeviceBudget = validPixels.DeviceBudget = _deviceBudget;
             _decoded[train] = trainPixels;
             _decoded[valid] = validPixels;
             _skipped.AddRange(skipped);

@@ -15,7 +15,8 @@ public sealed partial class ImageDataLoaders
         var set = Decoded(Train);
         var sum = zeros(3, dtype: ScalarType.Float64);
         var squares = zeros(3, dtype: ScalarType.Float64);
-        const int chunk = 1024;
+        // Chunks of about 64 MB of float64 pixels, whatever the image size.
+        int chunk = (int)Math.Clamp((64L << 20) / (set.Store.ItemBytes * sizeof(double)), 1, 4096);
         var positions = new long[chunk];
         using var buffer = set.Store.Resident is null ? empty(new long[] { chunk, 3, set.Height, set.Width }, ScalarType.Byte) : null;
         for (long start = 0; start < set.Count; start += chunk)

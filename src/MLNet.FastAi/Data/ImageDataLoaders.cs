@@ -29,6 +29,10 @@ public sealed partial class ImageDataLoaders : IDisposable
     private readonly ImageDataOptions _options;
     private readonly CachePolicy _cache;
     private readonly Action<string> _log;
+    private readonly DeviceCopyBudget _deviceBudget = new(DeviceCopyBudget.Default);
+
+    /// <summary>Stops checking and decoding (the ML.NET estimator's fit cancellation); none for the public factories.</summary>
+    private CancellationToken _cancellation;
 
     private ImageDataLoaders(IReadOnlyList<string> classes, ImagePipeline pipeline, ImageDataOptions options, int seed)
     {
@@ -231,17 +235,20 @@ public sealed partial class ImageDataLoaders : IDisposable
         string? key = null;
         string Key() => key ??= PixelCacheKey.Compute(split.Paths, pipeline, _options.MaxImagePixels);
         bool DiskCacheExists() => File.Exists(Path.Combine(_cache.Folder, PixelCacheKey.FileName(split.Name, Key())));
-        var (mode, reason) = _cache.Choose(split.Name, split.Count, pipeline, DiskCacheExists);
+        // One-off splits (a learner's Predict) never go to disk, where each call would leave a file, nor count against
+        // the budget of the splits the loaders keep.
+        bool named = ReferenceEquals(split, Train) || ReferenceEquals(split, Valid) || ReferenceEquals(split, Test);
+        var (mode, reason) = named ? _cache.Choose(split.Name, split.Count, pipeline, DiskCacheExists) : _cache.ChooseForOneOff(split.Count, pipeline);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
         BuiltStore built;
         switch (mode)
         {
             case ImageCacheMode.Memory:
-                built = PixelStoreBuilder.ToMemory(split.Paths, Headers(split, workers), decoder, split.Name, _options.OnBadImage, workers, default);
+                built = PixelStoreBuilder.ToMemory(split.Paths, Headers(split, workers), decoder, split.Name, _options.OnBadImage, workers, _cancellation);
                 break;
             case ImageCacheMode.Disk:
-                built = PixelStoreBuilder.ToDisk(split.Paths, () => Headers(split, workers), decoder, split.Name, _cache.Folder, Key(), _options.OnBadImage, workers, _log, default);
+                built = PixelStoreBuilder.ToDisk(split.Paths, () => Headers(split, workers), decoder, split.Name, _cache.Folder, Key(), _options.OnBadImage, workers, _log, _cancellation);
                 break;
             default:
                 built = Streamed(split, decoder, workers);
@@ -253,10 +260,10 @@ public sealed partial class ImageDataLoaders : IDisposable
         lock (_decoded)
         {
             _skipped.AddRange(built.Failed);
+            set.DeviceBudget = _deviceBudget;
             _decoded[survivor] = set;
             _survivors[split] = survivor;
         }
-        bool named = ReferenceEquals(split, Train) || ReferenceEquals(split, Valid) || ReferenceEquals(split, Test);
         if (ReferenceEquals(split, Train)) Train = survivor;
         else if (ReferenceEquals(split, Valid)) Valid = survivor;
         else if (ReferenceEquals(split, Test)) Test = survivor;
@@ -280,7 +287,7 @@ public sealed partial class ImageDataLoaders : IDisposable
     {
         string[] missing;
         lock (_headers) missing = split.Paths.Where(p => !_headers.ContainsKey(p)).Distinct().ToArray();
-        var read = ImageHeaders.Scan(missing, _options.MaxImagePixels, workers);
+        var read = ImageHeaders.Scan(missing, _options.MaxImagePixels, workers, _cancellation);
         lock (_headers)
         {
             for (int i = 0; i < missing.Length; i++) _headers[missing[i]] = read[i];
@@ -297,7 +304,7 @@ public sealed partial class ImageDataLoaders : IDisposable
             throw new InvalidDataException(
                 $"Could not decode image '{split.Paths[failed[0]]}' ({split.Name} set): {headers[failed[0]].Problem}. " +
                 "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
-        if (failed.Count == split.Count)
+        if (failed.Count == split.Count && split.Count > 0)
             throw new InvalidDataException($"None of the {split.Count} images of the {split.Name} set could be decoded; the first, '{split.Paths[0]}': {headers[0].Problem}.");
         var kept = Enumerable.Range(0, split.Count).Where(i => headers[i].IsUsable).ToArray();
         var store = new StreamingPixelStore(kept.Select(i => split.Paths[i]).ToList(), decoder, split.Name);
@@ -350,7 +357,7 @@ public sealed partial class ImageDataLoaders : IDisposable
     /// </remarks>
     internal static ImageDataLoaders FromItems(IReadOnlyList<(string Path, string Label)> train, IReadOnlyList<(string Path, string Label)> valid,
         IReadOnlyList<(string Path, string? Label)>? test, ImageDataOptions? options, int ignoredFiles = 0, IReadOnlyList<string>? classOrder = null,
-        bool validationOptional = false)
+        bool validationOptional = false, CancellationToken cancellation = default)
     {
         options ??= new ImageDataOptions();
         options.Validate();
@@ -367,6 +374,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         var data = new ImageDataLoaders(classes, new ImagePipeline(size, size, options.Resize), options, options.Seed ?? Random.Shared.Next())
         {
             IgnoredNonImageFiles = ignoredFiles,
+            _cancellation = cancellation,
         };
         if (headers is not null)
             foreach (var (path, header) in headers) data._headers[path] = header;

@@ -25,7 +25,7 @@ public sealed partial class FastAiCnnEstimator
             Cache = o.Cache, CacheFolder = o.CacheFolder, Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}"),
         };
         var data = WithOptionNames(() => kind == ImageColumnKind.Path
-            ? LoadPaths(input, validation, classes, dataOptions)
+            ? LoadPaths(input, validation, classes, dataOptions, cancellation.Token)
             : new ColumnImageLoader(_context, o.ImageColumn, kind, o.LabelColumnName, classes, cancellation).Load(input, validation, o.ValidationFraction, dataOptions));
         Learner? learner = null;
         try
@@ -114,7 +114,7 @@ public sealed partial class FastAiCnnEstimator
     }
 
     /// <summary>The images of a path column through the package's data path (checked, decoded once, cached per its policy).</summary>
-    private ImageDataLoaders LoadPaths(IDataView input, IDataView? validation, IReadOnlyList<string> classes, ImageDataOptions options)
+    private ImageDataLoaders LoadPaths(IDataView input, IDataView? validation, IReadOnlyList<string> classes, ImageDataOptions options, CancellationToken cancellation)
     {
         var rows = ReadRows(input, "training data", classes);
         List<(string, string)> train, valid;
@@ -134,7 +134,7 @@ public sealed partial class FastAiCnnEstimator
             train = rows;
             valid = [];
         }
-        return ImageDataLoaders.FromItems(train, valid, null, options, classOrder: classes, validationOptional: true);
+        return ImageDataLoaders.FromItems(train, valid, null, options, classOrder: classes, validationOptional: true, cancellation: cancellation);
     }
 
     private List<(string Path, string Label)> ReadRows(IDataView data, string what, IReadOnlyList<string> classes)

@@ -16,10 +16,10 @@ public sealed partial class Learner
     {
         if (Device.type != DeviceType.CPU || AvailableMemory.Read() is not { } available) return;
         int size = Data.Pipeline.Width;
-        long needed = ActivationMemory.TrainingBytes(Options.Architecture, size, Data.BatchSize);
+        long needed = ActivationMemory.TrainingBytes(Options.Architecture, size, Data.BatchSize, Options.MixedPrecision ? 2 : sizeof(float));
         if (needed <= available.Bytes) return;
         throw new InsufficientMemoryException(
-            $"Training {Options.Architecture.Name} on batches of {Data.BatchSize} images of {size}×{size} pixels needs about {Bytes.Format(needed)} " +
+            $"Training {Options.Architecture.Name} on batches of {Data.BatchSize} images of {size}×{size} pixels needs at least {Bytes.Format(needed)} " +
             $"for the activations kept for the backward pass, but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). " +
             "Lower the batch size (ImageDataOptions.BatchSize) or the image size (ImageDataOptions.ImageSize).");
     }

@@ -256,6 +256,51 @@ public sealed class CacheModeTests : IDisposable
     }
 
     [Fact]
+    public void ADiskCacheWithSkippedImages_ReopensWithTheSameImagesAndTheSameGaps()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        string bad = Path.Combine(Root, "train", "class0", "002.jpg");
+        File.WriteAllBytes(bad, [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+        var options = Options(ImageCacheMode.Disk) with { OnBadImage = BadImageHandling.Skip };
+        List<string> paths;
+        List<float[]> pixels;
+        using (var first = Load(options))
+        {
+            Assert.Equal(bad, Assert.Single(first.SkippedImages).Path);
+            paths = first.Train.Paths.Concat(first.Valid.Paths).ToList();
+            pixels = first.Train.Paths.Select(p => Pixels(first, p)).ToList();
+        }
+        _log.Clear();
+        using var second = Load(options);
+        Assert.Contains(_log, l => l.StartsWith("Train images: in the disk cache") && l.Contains("(reused)") || l.StartsWith("Valid images: in the disk cache") && l.Contains("(reused)"));
+        Assert.Equal(bad, Assert.Single(second.SkippedImages).Path);
+        Assert.Equal(paths, second.Train.Paths.Concat(second.Valid.Paths).ToList());
+        Assert.Equal(pixels, second.Train.Paths.Select(p => Pixels(second, p)).ToList());
+    }
+
+    [Fact]
+    public void Predictions_NeverWriteADiskCache_AndAnEmptyListStreamsToNothing()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        using var data = Load(Options(ImageCacheMode.Disk));
+        using var learner = MLNet.FastAi.Training.Learner.Vision(data, new MLNet.FastAi.Training.VisionLearnerOptions
+        {
+            Architecture = SmallMnistFixture.TinyResNet, Pretrained = MLNet.FastAi.Training.PretrainedSource.None, ShowProgress = false, Device = MLNet.FastAi.Runtime.ComputeDevice.Cpu,
+        });
+        var before = Directory.GetFiles(CacheFolder).Order().ToList();
+        for (int i = 0; i < 3; i++) learner.Predict(data.Valid.Paths.Take(2));
+        Assert.Equal(before, Directory.GetFiles(CacheFolder).Order().ToList());
+
+        using var streamed = Load(Options(ImageCacheMode.Stream));
+        using var streamLearner = MLNet.FastAi.Training.Learner.Vision(streamed, new MLNet.FastAi.Training.VisionLearnerOptions
+        {
+            Architecture = SmallMnistFixture.TinyResNet, Pretrained = MLNet.FastAi.Training.PretrainedSource.None, ShowProgress = false, Device = MLNet.FastAi.Runtime.ComputeDevice.Cpu,
+        });
+        Assert.Empty(streamLearner.Predict(Array.Empty<string>()));
+        Assert.Equal(2, streamLearner.Predict(streamed.Valid.Paths.Take(2)).Count);
+    }
+
+    [Fact]
     public void ClearCache_DeletesTheCacheFiles()
     {
         PhotoFolder.Write(Root, perClass: 4);

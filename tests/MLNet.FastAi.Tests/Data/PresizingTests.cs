@@ -77,6 +77,58 @@ public sealed class PresizingTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < centred.shape[0]; i++) Assert.InRange(RedShare(centred[i]), 0.45, 0.55);
     }
 
+    /// <summary>
+    /// Predictions on presized training images take the centre square of the photo: for a 2:1 photo whose left quarter
+    /// is red, none of it (the whole squished photo would show a quarter of red).
+    /// </summary>
+    [Fact]
+    public void PredictionsOnPresizedTrainingImages_TakeTheCentreSquare()
+    {
+        TestTorch.UseOneThread();
+        for (int c = 0; c < 2; c++)
+        {
+            string folder = Path.Combine(_temp.Path, "quarter", "train", $"c{c}");
+            Directory.CreateDirectory(folder);
+            for (int i = 0; i < 4; i++) File.WriteAllBytes(Path.Combine(folder, $"{i}.png"), StripesPng(80, 40, redColumns: 20));
+        }
+        using var data = ImageDataLoaders.FromFolder(Path.Combine(_temp.Path, "quarter"), valid: null, validPct: 0.25, options: Presized);
+        using var ordered = data.OrderedLoader(data.Train, CPU, NormalizationStats.None, augmentation: null, seed: 1);
+        var centred = ordered.Batches(0).First().Images;
+        for (int i = 0; i < centred.shape[0]; i++) Assert.True(RedShare(centred[i]) < 0.02, $"the centre square shows {RedShare(centred[i]):P0} red");
+    }
+
+    /// <summary>
+    /// MinScale below 1 crops each training image to a random square of at least that share of its area: on a square
+    /// image whose left half is red, the red share of the crops spreads well beyond the half the whole image shows.
+    /// </summary>
+    [Fact]
+    public void MinScale_CropsARandomSquareOfEachImage()
+    {
+        TestTorch.UseOneThread();
+        for (int c = 0; c < 2; c++)
+        {
+            string folder = Path.Combine(_temp.Path, "square", "train", $"c{c}");
+            Directory.CreateDirectory(folder);
+            for (int i = 0; i < 8; i++) File.WriteAllBytes(Path.Combine(folder, $"{i}.png"), StripesPng(40, 40, redColumns: 20));
+        }
+        var noWarpOrLighting = AugmentationOptions.Default with { DoFlip = false, MaxRotate = 0, MaxZoom = 1, MaxWarp = 0, MaxLighting = 0 };
+        double Spread(float minScale)
+        {
+            using var data = ImageDataLoaders.FromFolder(Path.Combine(_temp.Path, "square"), valid: null, validPct: 0.25,
+                options: new ImageDataOptions { ImageSize = 24, BatchSize = 4, Seed = 5, Log = _ => { }, Augmentation = noWarpOrLighting with { MinScale = minScale } });
+            using var loader = data.Loader(data.Train, CPU, training: true, NormalizationStats.None);
+            var shares = new List<double>();
+            for (int epoch = 0; epoch < 4; epoch++)
+                foreach (var batch in loader.Batches(epoch))
+                    for (int i = 0; i < batch.Images.shape[0]; i++) shares.Add(RedShare(batch.Images[i]));
+            return shares.Max() - shares.Min();
+        }
+        double whole = Spread(1f), cropped = Spread(0.25f);
+        output.WriteLine($"spread of the red share: MinScale 1 {whole:F2}, MinScale 0.25 {cropped:F2}");
+        Assert.True(whole < 0.05, $"without crops every image shows half red, but the share spread {whole:F2}");
+        Assert.True(cropped > 0.4, $"with MinScale 0.25 the crops' red share spread only {cropped:F2}");
+    }
+
     [Fact]
     public void TheSavedModel_ScoresValidationImagesAsTheLearnerDoes()
     {
@@ -115,6 +167,16 @@ public sealed class PresizingTests(ITestOutputHelper output) : IDisposable
         var red = image[0];
         var blue = image[2];
         return (red > blue).to(ScalarType.Float32).mean().item<float>();
+    }
+
+    private static byte[] StripesPng(int width, int height, int redColumns)
+    {
+        using var bitmap = new SKBitmap(width, height);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                bitmap.SetPixel(x, y, x < redColumns ? new SKColor(230, 20, 20) : new SKColor(20, 20, 230));
+        using var image = SKImage.FromBitmap(bitmap);
+        return image.Encode(SKEncodedImageFormat.Png, 100).ToArray();
     }
 
     private static byte[] HalvesPng(int width, int height)

@@ -15,9 +15,6 @@ namespace MLNet.FastAi.Data.Batching;
 /// </summary>
 internal sealed class BatchLoader : IDisposable
 {
-    /// <summary>In-memory images up to this size are copied to a GPU once; larger sets stay on the host and travel per batch.</summary>
-    internal const long DeviceCopyLimit = 4L << 30;
-
     private readonly PixelSet _data;
     private readonly Tensor _mean;
     private readonly Tensor _std;
@@ -26,6 +23,9 @@ internal sealed class BatchLoader : IDisposable
     private readonly int _seed;
     private readonly int _prefetch;
     private readonly int _workers;
+
+    /// <summary>The prefetcher's batch buffers, allocated on the first epoch that needs them and kept for the others.</summary>
+    private Tensor[]? _slots;
 
     public BatchLoader(PixelSet data, int batchSize, bool shuffle, bool dropLast, Device device, NormalizationStats normalization,
         AugmentationOptions? augmentation, int seed, BatchGeometry? geometry = null, int prefetchBatches = 3, int? workers = null)
@@ -44,7 +44,7 @@ internal sealed class BatchLoader : IDisposable
         _seed = seed;
         _prefetch = prefetchBatches;
         _workers = workers ?? Environment.ProcessorCount;
-        Resident = data.ResidentOn(device, DeviceCopyLimit);
+        Resident = data.ResidentOn(device);
         // A tensor already on the device may come back as itself from to(); this loader disposes its own handle.
         Labels = (BatchAugmenter.SameDevice(data.Labels.device, device) ? data.Labels.detach() : data.Labels.to(device)).DetachFromDisposeScope();
     }
@@ -62,8 +62,8 @@ internal sealed class BatchLoader : IDisposable
     public int BatchCount => (int)(DropLast ? _data.Count / BatchSize : (_data.Count + BatchSize - 1) / BatchSize);
 
     /// <summary>
-    /// The images on the device when the store holds them in memory and they fit <see cref="DeviceCopyLimit"/>; else
-    /// null, and batches come through the prefetcher.
+    /// The images on the device when the store holds them in memory and the loaders' device budget allows a copy;
+    /// else null, and batches come through the prefetcher.
     /// </summary>
     private Tensor? Resident { get; }
 
@@ -88,7 +88,10 @@ internal sealed class BatchLoader : IDisposable
                 order = cpuOrder.to(Device).DetachFromDisposeScope();
                 var positions = _geometry is not null || Resident is null ? cpuOrder.data<long>().ToArray() : null;
                 if (Resident is null)
-                    prefetcher = new BatchPrefetcher(_data.Store, positions!, BatchSize, BatchCount, _prefetch, _workers, pinned: Device.type == DeviceType.CUDA);
+                {
+                    _slots ??= BatchPrefetcher.AllocateSlots(_data.Store, BatchSize, _prefetch, pinned: Device.type == DeviceType.CUDA);
+                    prefetcher = new BatchPrefetcher(_data.Store, positions!, BatchSize, BatchCount, _slots, _workers);
+                }
                 for (int b = 0; b < BatchCount; b++)
                 {
                     long start = (long)b * BatchSize, length = Math.Min(BatchSize, _data.Count - start);
@@ -160,6 +163,7 @@ internal sealed class BatchLoader : IDisposable
 
     public void Dispose()
     {
+        foreach (var slot in _slots ?? []) slot.Dispose();
         _augmenter?.Dispose();
         _mean.Dispose();
         _std.Dispose();

@@ -7,8 +7,8 @@ namespace MLNet.FastAi.Data.Batching;
 /// <summary>
 /// Reads (or decodes) the images of an epoch's batches in background workers, a bounded number of batches ahead of
 /// training, into a ring of reusable uint8 buffers. The order is fixed before the first read, so what each batch holds
-/// never depends on timing; memory is <c>depth × batch × 3·H·W</c> bytes whatever the dataset's size, and the buffers
-/// are allocated once, not per batch.
+/// never depends on timing; memory is <c>depth × batch × 3·H·W</c> bytes whatever the dataset's size, in buffers the
+/// caller allocates once (see <see cref="AllocateSlots"/>) and keeps across epochs.
 /// </summary>
 internal sealed class BatchPrefetcher : IDisposable
 {
@@ -26,26 +26,34 @@ internal sealed class BatchPrefetcher : IDisposable
     /// <param name="order">Every position to read, in order; batch b is <c>order[b·batchSize ..]</c>.</param>
     /// <param name="batchSize">Images per batch.</param>
     /// <param name="batchCount">Batches to read (the last may be partial).</param>
-    /// <param name="depth">Batches read ahead (and buffers held).</param>
+    /// <param name="slots">The buffers, from <see cref="AllocateSlots"/>: as many batches as are read ahead (the caller owns them).</param>
     /// <param name="workers">Threads reading each batch.</param>
-    /// <param name="pinned">Page-locked buffers, so that copies to a GPU need no staging.</param>
-    public BatchPrefetcher(PixelStore store, long[] order, int batchSize, int batchCount, int depth, int workers, bool pinned)
+    public BatchPrefetcher(PixelStore store, long[] order, int batchSize, int batchCount, Tensor[] slots, int workers)
     {
         _store = store;
         _order = order;
         _batchSize = batchSize;
         _batchCount = batchCount;
         _workers = workers;
-        int slots = Math.Max(1, Math.Min(depth, batchCount));
-        _slots = new Tensor[slots];
-        for (int s = 0; s < slots; s++)
+        _slots = slots;
+        _filling = new Task?[slots.Length];
+        for (int b = 0; b < Math.Min(slots.Length, batchCount); b++) Start(b);
+    }
+
+    /// <summary>
+    /// <paramref name="depth"/> uint8 buffers of a batch each; page-locked when <paramref name="pinned"/>, so that
+    /// copies to a GPU need no staging.
+    /// </summary>
+    public static Tensor[] AllocateSlots(PixelStore store, int batchSize, int depth, bool pinned)
+    {
+        var slots = new Tensor[Math.Max(1, depth)];
+        for (int s = 0; s < slots.Length; s++)
         {
             var buffer = empty(new long[] { batchSize, 3, store.Height, store.Width }, ScalarType.Byte);
-            _slots[s] = (pinned ? buffer.pin_memory() : buffer).DetachFromDisposeScope();
+            slots[s] = (pinned ? buffer.pin_memory() : buffer).DetachFromDisposeScope();
             if (pinned) buffer.Dispose();
         }
-        _filling = new Task?[slots];
-        for (int b = 0; b < slots; b++) Start(b);
+        return slots;
     }
 
     /// <summary>
@@ -112,7 +120,6 @@ internal sealed class BatchPrefetcher : IDisposable
             }
             catch (AggregateException) { }
         }
-        foreach (var slot in _slots) slot.Dispose();
         _stop.Dispose();
     }
 }

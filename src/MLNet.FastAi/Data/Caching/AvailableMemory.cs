@@ -24,16 +24,44 @@ internal static class AvailableMemory
         public void Dispose() => Override.Value = previous;
     }
 
-    /// <summary>The bytes available, and where the figure comes from (for messages); null when unknown (not Linux).</summary>
+    /// <summary>
+    /// The bytes available, and where the figure comes from (for messages); null when unknown (not Linux). Memory
+    /// the process's own C heap holds free (kept by <see cref="Runtime.MemoryRetention"/>) counts as available: the
+    /// next allocations reuse it.
+    /// </summary>
     public static (long Bytes, string Source)? Read()
     {
         if (Override.Value is { } pretended) return (pretended, "set by a test");
         long? machine = MemInfo("MemAvailable");
         var group = ControlGroup();
         if (machine is null && group is null) return null;
-        if (group is { } g && (machine is null || g.Bytes < machine)) return g;
-        return (machine!.Value, "MemAvailable");
+        var (bytes, source) = group is { } g && (machine is null || g.Bytes < machine) ? g : (machine!.Value, "MemAvailable");
+        long heap = FreeHeapBytes();
+        return heap > 0 ? (bytes + heap, $"{source}, plus {Bytes.Format(heap)} free in this process's heap") : (bytes, source);
     }
+
+    /// <summary>Bytes glibc's heap holds free for reuse (<c>mallinfo2().fordblks</c>); 0 where unknown.</summary>
+    private static long FreeHeapBytes()
+    {
+        try
+        {
+            return (long)mallinfo2().FreeBytes;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>glibc's <c>struct mallinfo2</c> (2.33 and later): ten <c>size_t</c> fields.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct MallInfo2
+    {
+        public nuint Arena, OrdinaryBlocks, SmallBlocks, MappedBlocks, MappedBytes, MaxTotal, FreedFastBytes, UsedBytes, FreeBytes, Releasable;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 mallinfo2();
 
     private static long? MemInfo(string key)
     {

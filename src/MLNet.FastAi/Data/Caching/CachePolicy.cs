@@ -69,24 +69,38 @@ internal sealed class CachePolicy
             case ImageCacheMode.Stream:
                 return (ImageCacheMode.Stream, $"{size}; ImageDataOptions.Cache = Stream");
         }
-        if (_heldInMemory + bytes <= Budget)
+        if (_heldInMemory + bytes <= Budget && !MemoryShort(bytes))
         {
             _heldInMemory += bytes;
             return (ImageCacheMode.Memory, $"{size}, within the memory budget of {Bytes.Format(Budget)} ({_budgetReason})");
         }
         string over = $"{size}, more than the memory budget of {Bytes.Format(Budget)} ({_budgetReason}) allows" +
                       (_heldInMemory > 0 ? $" beside the {Bytes.Format(_heldInMemory)} already held" : "");
-        if (diskCacheExists()) return (ImageCacheMode.Disk, $"{over}; reusing the disk cache");
+        if (diskCacheExists()) return (ImageCacheMode.Disk, $"{over}; a disk cache of these images exists");
         long free = FreeSpace(Folder);
         if (free >= bytes + bytes / 20) return (ImageCacheMode.Disk, $"{over}; the disk cache's folder has {Bytes.Format(free)} free");
         return (ImageCacheMode.Stream, $"{over}, and the disk cache's folder has only {Bytes.Format(free)} free: decoding every epoch");
     }
 
+    /// <summary>
+    /// The mode for a one-off split (images to predict): memory when it fits the budget, else streaming; never the
+    /// disk, and nothing counted against the budget of the splits the loaders keep.
+    /// </summary>
+    public (ImageCacheMode Mode, string Reason) ChooseForOneOff(long count, ImagePipeline pipeline)
+    {
+        long bytes = count * pipeline.PixelCount;
+        bool memory = _mode != ImageCacheMode.Stream && bytes <= Budget;
+        return (memory ? ImageCacheMode.Memory : ImageCacheMode.Stream, $"{count:N0} images to predict, {Bytes.Format(bytes)}");
+    }
+
+    /// <summary>True when <paramref name="bytes"/> would take more than 80% of what the process may still use.</summary>
+    private static bool MemoryShort(long bytes) => AvailableMemory.Read() is { } available && bytes > available.Bytes * 8 / 10;
+
     private void RefuseIfMemoryShort(string splitName, long bytes, string size)
     {
         if (AvailableMemory.Read() is not { } available) return;
         // Training needs room beside the images: a ResNet batch's activations at photo sizes take gigabytes.
-        if (bytes <= available.Bytes * 8 / 10) return;
+        if (!MemoryShort(bytes)) return;
         throw new InsufficientMemoryException(
             $"Keeping the {splitName} images in memory needs {size}, but this process may use only {Bytes.Format(available.Bytes)} more " +
             $"({available.Source}). Set ImageDataOptions.Cache to Disk (decoded once into {Folder}) or Stream (decoded every epoch), " +

@@ -47,6 +47,9 @@ internal sealed class DiskPixelStore : PixelStore
 
     public override ImageCacheMode Mode => ImageCacheMode.Disk;
 
+    /// <summary>The source size of every slot, as the file records it.</summary>
+    public (int Width, int Height)[] SourceSizes => _sizes;
+
     /// <summary>Images decoded again because their cached pixels did not match their hash.</summary>
     public int Repairs { get; private set; }
 

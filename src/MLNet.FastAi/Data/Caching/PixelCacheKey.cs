@@ -6,7 +6,7 @@ namespace MLNet.FastAi.Data.Caching;
 
 /// <summary>
 /// What a disk cache's pixels depend on: every file (full path, length, last write time, in split order), the resize
-/// definition and the decoder's version. A changed, added, removed or reordered file, another size or resize method,
+/// definition and the versions of the decoder (ML.NET ImageAnalytics, SkiaSharp) and of this package. A changed, added, removed or reordered file, another size or resize method,
 /// or another ML.NET changes the key, and with it the cache file's name, so a stale cache is never read.
 /// </summary>
 internal static class PixelCacheKey
@@ -23,9 +23,7 @@ internal static class PixelCacheKey
             hash.AppendData("\n"u8);
         }
         Add($"MLNet.FastAi pixel cache {FormatVersion}");
-        Add($"{pipeline.Width}x{pipeline.Height} {pipeline.Resize}");
-        Add($"ImageAnalytics {typeof(Microsoft.ML.Data.MLImage).Assembly.GetName().Version}");
-        Add($"max pixels {maxImagePixels}");
+        Add(Decoding(pipeline, maxImagePixels));
         foreach (var path in paths)
         {
             var info = new FileInfo(path);
@@ -33,6 +31,21 @@ internal static class PixelCacheKey
         }
         return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
     }
+
+    /// <summary>
+    /// What decoded pixels depend on besides the images: the resize, the size limit, and the versions of the decoder
+    /// (ML.NET ImageAnalytics, SkiaSharp) and of this package. Assembly versions do not move (ML.NET keeps 1.0.0.0 for
+    /// every release); the informational versions do.
+    /// </summary>
+    public static string Decoding(ImagePipeline pipeline, long maxImagePixels) =>
+        $"{pipeline.Width}x{pipeline.Height} {pipeline.Resize}; max pixels {maxImagePixels}; " +
+        string.Join("; ", new[] { typeof(Microsoft.ML.Data.MLImage).Assembly, typeof(SkiaSharp.SKBitmap).Assembly, typeof(PixelCacheKey).Assembly }
+            .Select(a => $"{a.GetName().Name} {InformationalVersion(a)}"));
+
+    private static string InformationalVersion(System.Reflection.Assembly assembly) =>
+        assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion
+        ?? assembly.GetName().Version?.ToString() ?? "unknown";
 
     /// <summary>The cache file of a split: its name carries the key, so each version of a dataset has its own.</summary>
     public static string FileName(string splitName, string key) => $"{splitName}-{key[..24]}.pixels";

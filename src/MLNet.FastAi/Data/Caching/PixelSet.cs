@@ -43,30 +43,64 @@ internal sealed class PixelSet : IDisposable
         return image;
     }
 
+    /// <summary>The budget device copies of in-memory images share (one per data loaders); null allows none.</summary>
+    public DeviceCopyBudget? DeviceBudget { get; set; }
+
     /// <summary>
     /// The in-memory images on <paramref name="device"/>, copied there once (and kept while this set lives) when the
-    /// copy fits <paramref name="deviceBudget"/>; null when the store is not in memory or the copy would not fit.
+    /// copy fits what is left of <see cref="DeviceBudget"/>; null when the store is not in memory or the copy would not fit.
     /// </summary>
-    public Tensor? ResidentOn(Device device, long deviceBudget)
+    public Tensor? ResidentOn(Device device)
     {
         var resident = Store.Resident;
         if (resident is null) return null;
         if (BatchAugmenter.SameDevice(resident.device, device)) return resident;
-        if (resident.NumberOfElements > deviceBudget) return null;
         lock (_deviceCopies)
         {
             var key = (device.type, device.index);
-            if (!_deviceCopies.TryGetValue(key, out var copy))
-                _deviceCopies[key] = copy = resident.to(device).DetachFromDisposeScope();
+            if (_deviceCopies.TryGetValue(key, out var copy)) return copy;
+            if (DeviceBudget?.TryReserve(resident.NumberOfElements) != true) return null;
+            _deviceCopies[key] = copy = resident.to(device).DetachFromDisposeScope();
             return copy;
         }
     }
 
     public void Dispose()
     {
-        foreach (var copy in _deviceCopies.Values) copy.Dispose();
+        foreach (var copy in _deviceCopies.Values)
+        {
+            DeviceBudget?.Release(copy.NumberOfElements);
+            copy.Dispose();
+        }
         _deviceCopies.Clear();
         Labels.Dispose();
         Store.Dispose();
+    }
+}
+
+/// <summary>
+/// Bytes of in-memory images the data loaders may copy onto GPUs, shared by their splits: copies make every epoch
+/// a device-side gather, but a card has far less memory than the host.
+/// </summary>
+internal sealed class DeviceCopyBudget(long bytes)
+{
+    /// <summary>The default: 4 GiB for all splits together, room for about 27,000 images at 224 px beside training on a 16 GB card.</summary>
+    public const long Default = 4L << 30;
+
+    private long _left = bytes;
+
+    public bool TryReserve(long bytes)
+    {
+        lock (this)
+        {
+            if (bytes > _left) return false;
+            _left -= bytes;
+            return true;
+        }
+    }
+
+    public void Release(long bytes)
+    {
+        lock (this) _left += bytes;
     }
 }

@@ -159,7 +159,7 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"MLNet.FastAi column pixel cache {PixelCacheKey.FormatVersion}\nencoded bytes\n{name}\n" +
-            $"{pipeline.Width}x{pipeline.Height} {pipeline.Resize}\nImageAnalytics {typeof(MLImage).Assembly.GetName().Version}\nmax pixels {maxPixels}\n"));
+            $"{PixelCacheKey.Decoding(pipeline, maxPixels)}\n"));
         Span<byte> value = stackalloc byte[sizeof(ulong)];
         foreach (var (view, row) in rows)
         {
@@ -225,14 +225,23 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
             pixelColumns[s] = s == 0 ? TrainPixels : ValidPixels;
             pixels = splits[s].Pipeline.BuildEstimator(context, column, imageColumnIsPath: false, pixelColumns[s], asFloat: false).Fit(pixels).Transform(pixels);
         }
-        var active = pixelColumns.Where(c => c is not null).Select(c => pixels.Schema[c]).ToList();
+        var active = pixelColumns.Where(c => c is not null).Select(c => pixels.Schema[c]).Append(pixels.Schema[labelColumn]).ToList();
         using var cursor = pixels.GetRowCursor(active);
         // Only the getter of a row's own split is called: ML.NET decodes lazily, so each image is decoded once.
         var getters = pixelColumns.Select(c => c is null ? null : cursor.GetGetter<VBuffer<byte>>(pixels.Schema[c])).ToArray();
+        var getLabel = cursor.GetGetter<uint>(pixels.Schema[labelColumn]);
         var buffer = default(VBuffer<byte>);
+        uint key = 0;
         for (int row = 0; cursor.MoveNext(); row++)
         {
             cancellation.ThrowIfCancellationRequested();
+            // Pixels are matched to the first pass's labels by row number: a view that reorders its rows between
+            // passes (a custom or database-backed loader) would pair images with the wrong labels.
+            getLabel(ref key);
+            if (row >= scan.Count || key != scan.Keys[row])
+                throw new InvalidDataException($"FastAiCnn: the {scan.What} gave its rows in another order (or other rows) on a second pass: " +
+                    $"{scan.RowName(row)} is labelled differently than before. Give the trainer a view that reads the same rows in the same order " +
+                    "every time (e.g. cache it with mlContext.Data.Cache).");
             var (s, position) = targets[row];
             if (s < 0 || !decode[s] || scan.Problems[row] is not null) continue;
             var writer = splits[s].Writer!;

@@ -1,9 +1,8 @@
 using Microsoft.Win32.SafeHandles;
-using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Data.Decoding;
 using static TorchSharp.torch;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Data.Caching;
 
 /// <summary>The pixels of one split as built: the store, and which positions of the split it holds, in order.</summary>
 internal sealed record SplitPixels(PixelStore Store, int[] Kept, IReadOnlyList<(int Position, string Reason)> Failed, bool Reused);
@@ -62,11 +61,11 @@ internal sealed class MemorySplitWriter : SplitPixelWriter
         var kept = KeptPositions();
         if (kept.Length < Count)
         {
-            // Moved down in place, then cut: a copy of the kept images would double the peak.
+            // Moved down in place, then cut (a view: the storage is the same): a copy of the kept images would double the peak.
             for (int k = 0; k < kept.Length; k++)
                 if (kept[k] != k) _memory.Item(kept[k], ItemBytes).CopyTo(_memory.Item(k, ItemBytes));
             using var all = images;
-            images = all.narrow(0, 0, kept.Length).clone().DetachFromDisposeScope();
+            images = all.narrow(0, 0, kept.Length).DetachFromDisposeScope();
         }
         _images = null;
         return new SplitPixels(new MemoryPixelStore(images), kept, FailureList(), Reused: false);
