@@ -46,16 +46,8 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
     private static string MessageOf(Exception e)
     {
         string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
-        foreach (var (package, option) in OptionNames) message = message.Replace(package, option, StringComparison.Ordinal);
-        return message;
+        return PackageOptionNames.AsCliOptions(message);
     }
-
-    /// <summary>Library option names as this tool spells them; longer names first, so none is a prefix of a later one.</summary>
-    private static readonly (string Package, string Option)[] OptionNames =
-    {
-        ("ImageDataOptions.CacheFolder", "--cache-dir"), ("ImageDataOptions.Cache", "--cache"), ("ImageDataOptions.ImageSize", "--image-size"),
-        ("ImageDataOptions.ItemSize", "--item-size"), ("ImageDataOptions.BatchSize", "--batch-size"), ("ImageDataOptions.MemoryBudget", "the memory budget"),
-    };
 
     /// <summary>The exception that says what went wrong, rather than the wrapper around it.</summary>
     private static Exception Unwrap(Exception e)

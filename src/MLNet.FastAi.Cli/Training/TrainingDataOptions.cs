@@ -137,7 +137,7 @@ internal sealed class TrainingDataOptions
         ItemSize = parse.GetValue(ItemSize),
         Cache = Enum.Parse<ImageCacheMode>(parse.GetValue(Cache)!, ignoreCase: true),
         CacheFolder = parse.GetValue(CacheDir),
-        Log = line => console.WriteLine(line),
+        Log = line => console.WriteLine(PackageOptionNames.AsCliOptions(line)),
         Resize = parse.GetValue(Resize) switch { "crop" => ResizeMethod.Crop, "pad" => ResizeMethod.Pad, _ => ResizeMethod.Squish },
         Seed = parse.GetValue(Seed),
         OnBadImage = parse.GetValue(SkipBadImages) ? BadImageHandling.Skip : BadImageHandling.Fail,

@@ -22,6 +22,7 @@ public sealed partial class Learner
     /// <summary>
     /// The trained network as a stock ML.NET model over a text column of image paths: decode, ONNX network,
     /// <c>Score</c> and <c>PredictedLabel</c>. Save it with <c>mlContext.Model.Save</c>; it loads without this package.
+    /// Dispose it when done: ML.NET's ONNX transformer keeps a temporary copy of the network on disk until then.
     /// </summary>
     /// <param name="context">The ML.NET context.</param>
     /// <param name="imageColumnName">The input column of image paths.</param>
@@ -43,7 +44,15 @@ public sealed partial class Learner
     {
         using var use = Use(nameof(SaveMLNetModel));
         var model = ToMLNetModel(context, imageColumnName, imageFolder);
-        return AtomicFile.Write(path, file => context.Model.Save(model, EmptyInput(context, imageColumnName).Schema, file), durable: true);
+        try
+        {
+            return AtomicFile.Write(path, file => context.Model.Save(model, EmptyInput(context, imageColumnName).Schema, file), durable: true);
+        }
+        finally
+        {
+            // ML.NET's ONNX transformer keeps a temporary copy of the network (tens of MB) until it is disposed.
+            (model as IDisposable)?.Dispose();
+        }
     }
 
     /// <summary>An empty data view with one text column of image paths: the input schema of the saved model.</summary>

@@ -146,6 +146,7 @@ public sealed class PresizingTests(ITestOutputHelper output) : IDisposable
         var context = new MLContext(seed: 1);
         string zip = learner.SaveMLNetModel(context, Path.Combine(_temp.Path, "model.zip"));
         var model = context.Model.Load(zip, out _);
+        using var release = model as IDisposable;
         var rows = context.Data.LoadFromEnumerable(data.Valid.Paths.Select(p => new Row { ImagePath = p }));
         var scores = model.Transform(rows).GetColumn<float[]>("Score").ToArray();
 

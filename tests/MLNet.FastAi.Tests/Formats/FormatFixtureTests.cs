@@ -77,6 +77,7 @@ public sealed class FormatFixtureTests : IDisposable
         var data = context.Data.LoadFromEnumerable(rows);
 
         var loaded = context.Model.LoadChecked(Fixture(FormatFixtures.ZipFile), out var schema);
+        using var release = loaded as IDisposable;
         Assert.Equal(nameof(FormatFixtures.ImageRow.ImagePath), Assert.Single(schema).Name);
         using var today = StockScoringChain.Fit(context, data, nameof(FormatFixtures.ImageRow.ImagePath), "", FormatFixtures.Pipeline,
             OnnxModelWriter.Write(TinyClassifierOnnx.Build()), TinyClassifierOnnx.Classes);

@@ -201,6 +201,7 @@ public sealed class BadImageTests : IDisposable
         var context = new MLContext(seed: 1);
         string zip = learner.SaveMLNetModel(context, Path.Combine(_root, "model, ü.zip"));
         var model = context.Model.Load(zip, out _);
+        using var release = model as IDisposable;
         var rows = context.Data.LoadFromEnumerable(paths.Select(p => new PathRow { ImagePath = p }));
         var scores = model.Transform(rows).GetColumn<float[]>("Score").ToArray();
         for (int i = 0; i < paths.Length; i++)

@@ -64,7 +64,8 @@ public sealed class DamagedFileSweepTests(TinyDigitsFixture fixture, ITestOutput
         string original = learn.SaveMLNetModel(context, Path.Combine(_root, "model.zip"));
         var input = context.Data.LoadFromEnumerable(fixture.Data.Valid.Paths.Take(4).Select(p => new PathRow { ImagePath = p }).ToList());
         float[][] Scores(ITransformer model) => context.Data.CreateEnumerable<ScoreRow>(model.Transform(input), reuseRowObject: false).Select(r => r.Score).ToArray();
-        var expected = Scores(context.Model.LoadChecked(original, out _));
+        float[][] expected;
+        using (var reference = context.Model.LoadChecked(original, out _) as IDisposable) expected = Scores((ITransformer)reference!);
 
         var stock = new Dictionary<string, int>();  // what plain Model.Load makes of the same copies, for the record
         var tally = Sweep(File.ReadAllBytes(original), damaged =>

@@ -234,6 +234,7 @@ public sealed class TrainingFaultTests(TinyDigitsFixture fixture, ITestOutputHel
         var stock = Record.Exception(() =>
         {
             var model = context.Model.Load(path, out _);
+            using var release = model as IDisposable;
             // Loading may defer reading; scoring a row forces the whole chain.
             model.Transform(context.Data.LoadFromEnumerable(new[] { new PathRow { ImagePath = fixture.Data.Valid.Paths[0] } })).Preview();
         });

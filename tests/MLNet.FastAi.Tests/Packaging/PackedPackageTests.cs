@@ -34,6 +34,7 @@ public sealed class PackedPackageTests : IClassFixture<PackedPackageFixture>
             var ml = new MLContext(seed: 1);
             string zip = learn.SaveMLNetModel(ml, args[1]);
             var loaded = ml.Model.Load(zip, out _);
+            using var release = loaded as IDisposable;
             var metrics = ml.MulticlassClassification.Evaluate(loaded.Transform(data.Test!.ToDataView(ml, labelAsKey: true)));
             Console.WriteLine($"TRAINED {accuracy:F4} ZIP {metrics.MicroAccuracy:F4}");
             """, cpuBackend: true);

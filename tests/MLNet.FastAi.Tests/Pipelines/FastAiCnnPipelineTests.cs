@@ -62,6 +62,7 @@ public class FastAiCnnPipelineTests(MnistPipelineFixture fixture, ITestOutputHel
     public void SaveAndLoad_GiveIdenticalScoresPredictedLabelsAndMetrics()
     {
         var loaded = fixture.Context.Model.Load(fixture.SavedModelPath, out var inputSchema);
+        using var release = loaded as IDisposable;
         Assert.NotNull(inputSchema.GetColumnOrNull("ImagePath"));
 
         var rescored = loaded.Transform(fixture.TestData);

@@ -82,6 +82,7 @@ public sealed class ImageColumnFormsTests : IDisposable
         {
             ml.Model.Save(model, train.Schema, zip);
             var loaded = ml.Model.Load(zip, out _);
+            using var release = loaded as IDisposable;
             Assert.All(Parts(loaded), part => Assert.StartsWith("Microsoft.ML", part.GetType().Assembly.GetName().Name));
             scores = loaded.Transform(valid).GetColumn<float[]>("Score").ToArray();
         }

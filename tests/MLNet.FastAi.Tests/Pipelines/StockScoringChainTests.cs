@@ -148,6 +148,7 @@ public class StockScoringChainTests(StockScoringFixture fixture, ITestOutputHelp
 
         var context = new MLContext();
         var loaded = context.Model.Load(zip, out var inputSchema);
+        using var release = loaded as IDisposable;
         Assert.Equal(new[] { "ImagePath", "Label" }, inputSchema.Select(c => c.Name));
         var scored = loaded.Transform(context.Data.LoadFromEnumerable(fixture.Rows));
         Assert.Equal(fixture.Scores, scored.GetColumn<float[]>("Score").ToArray());

@@ -73,12 +73,26 @@ internal sealed class BatchAugmenter : IDisposable
         var matrices = onDevice.narrow(1, 0, 9).view(batch, 3, 3);
         var coordinates = BaseGrid(height, width, images.device).matmul(matrices.transpose(1, 2));   // [B, H·W, 3]
         var grid = (coordinates.narrow(2, 0, 2) / coordinates.narrow(2, 2, 1)).view(batch, height, width, 2);
-        var output = grid_sample(images, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: true);
+        var output = grid_sample(Prefiltered(images, geometry), grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: true);
         if (_options is null || _options.MaxLighting <= 0) return output;
 
         var shift = onDevice.narrow(1, 9, 1).view(batch, 1, 1, 1);
         var scale = onDevice.narrow(1, 10, 1).view(batch, 1, 1, 1);
         return addcmul(shift, output.logit(1e-7), scale, 1).sigmoid_();
+    }
+
+    /// <summary>
+    /// Presized images averaged down (area interpolation) to 1.25× the output size before the bilinear sampling:
+    /// bilinear sampling shrinking by about 2× (460 → 224) skips pixels and aliases, while the validation images, which
+    /// ImageAnalytics resizes, do not. fastai does the same only past 2× (its <c>_grid_sample</c>); here the training
+    /// images stay as smooth as the validation images. Grid coordinates are relative, so they need no change.
+    /// </summary>
+    private static Tensor Prefiltered(Tensor images, BatchGeometry? geometry)
+    {
+        if (geometry is null) return images;
+        long target = (long)Math.Ceiling(geometry.OutputSize * 1.25);
+        if (images.shape[2] <= target && images.shape[3] <= target) return images;
+        return interpolate(images, new long[] { Math.Min(target, images.shape[2]), Math.Min(target, images.shape[3]) }, mode: InterpolationMode.Area);
     }
 
     private static float[] Draw(Generator generator, int batch, int perImage)
@@ -114,14 +128,17 @@ internal sealed class BatchAugmenter : IDisposable
         };
     }
 
-    private static float[] Multiply(float[] a, float[] b)
+    /// <summary>The 3×3 product <paramref name="a"/>·<paramref name="b"/> (row-major), in float.</summary>
+    private static float[] Multiply(IReadOnlyList<double> a, IReadOnlyList<double> b)
     {
         var product = new float[9];
         for (int r = 0; r < 3; r++)
             for (int c = 0; c < 3; c++)
-                product[r * 3 + c] = a[r * 3] * b[c] + a[r * 3 + 1] * b[3 + c] + a[r * 3 + 2] * b[6 + c];
+                product[r * 3 + c] = (float)(a[r * 3] * b[c] + a[r * 3 + 1] * b[3 + c] + a[r * 3 + 2] * b[6 + c]);
         return product;
     }
+
+    private static float[] Multiply(float[] a, float[] b) => Multiply(a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray());
 
     /// <summary>
     /// fastai's flip, rotate, zoom and warp for one image, as the product H·A of the warp's homography and the affine
@@ -150,11 +167,7 @@ internal sealed class BatchAugmenter : IDisposable
         double[] warp = o.MaxWarp > 0 && Happens(9, o.ProbabilityAffine)
             ? Homography(Uniform(10, -o.MaxWarp, o.MaxWarp), Uniform(11, -o.MaxWarp, o.MaxWarp))
             : new double[] { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
-        var product = new float[9];
-        for (int r = 0; r < 3; r++)
-            for (int c = 0; c < 3; c++)
-                product[r * 3 + c] = (float)(warp[r * 3] * affine[c] + warp[r * 3 + 1] * affine[3 + c] + warp[r * 3 + 2] * affine[6 + c]);
-        return product;
+        return Multiply(warp, affine);
     }
 
     /// <summary>

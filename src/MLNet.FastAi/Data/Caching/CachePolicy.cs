@@ -62,12 +62,12 @@ internal sealed class CachePolicy
             case ImageCacheMode.Memory:
                 RefuseIfMemoryShort(splitName, bytes, size);
                 _heldInMemory += bytes;
-                return (ImageCacheMode.Memory, $"{size}; ImageDataOptions.Cache = Memory");
+                return (ImageCacheMode.Memory, $"{size}; asked for (ImageDataOptions.Cache)");
             case ImageCacheMode.Disk:
                 if (!diskCacheExists()) RefuseIfDiskShort(splitName, bytes, size);
-                return (ImageCacheMode.Disk, $"{size}; ImageDataOptions.Cache = Disk");
+                return (ImageCacheMode.Disk, $"{size}; asked for (ImageDataOptions.Cache)");
             case ImageCacheMode.Stream:
-                return (ImageCacheMode.Stream, $"{size}; ImageDataOptions.Cache = Stream");
+                return (ImageCacheMode.Stream, $"{size}; asked for (ImageDataOptions.Cache)");
         }
         if (_heldInMemory + bytes <= Budget && !MemoryShort(bytes))
         {
