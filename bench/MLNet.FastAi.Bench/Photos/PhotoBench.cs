@@ -34,10 +34,11 @@ internal static class PhotoBench
         foreach (var (name, value) in new (string, object?)[] { ("folder", folder), ("size", size), ("itemSize", itemSize), ("cache", cache.ToString()),
                      ("epochs", epochs), ("batch", batch), ("body", unfrozen ? "unfrozen" : "frozen"), ("augment", augment), ("minScale", minScale), ("arch", architecture.Name) })
             report.Setting(name, value?.ToString() ?? "none");
-        report.Setting("malloc", Environment.GetEnvironmentVariable("MLNET_FASTAI_MALLOC") ?? "default");
+        MLNet.FastAi.Runtime.TorchRuntime.EnsureInitialized();
+        // What the process runs with, not the variable: retention is on unless MLNET_FASTAI_MALLOC=default turned it off.
+        report.Setting("memoryRetention", MLNet.FastAi.Runtime.MemoryRetention.Enabled ? "on" : "off");
         report.PrintSettings();
 
-        MLNet.FastAi.Runtime.TorchRuntime.EnsureInitialized();
         using var sampler = new PeakMemorySampler();
         var before = PeakMemorySampler.Read();
         var options = new ImageDataOptions

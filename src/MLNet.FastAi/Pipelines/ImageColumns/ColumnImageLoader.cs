@@ -210,26 +210,36 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
     private void DecodeView(IDataView view, ColumnRowScan scan, (int Split, int Position)[] targets, IReadOnlyList<Split> splits, bool[] decode,
         long maxPixels, BadImageHandling onBadImage)
     {
-        IDataView source = view;
+        // The decoding chain runs as a row-to-row mapper over a plain cursor of the data, not as transformed views:
+        // a view's cursor splits rows across threads when the machine has several cores, and its workers then call
+        // every getter of every row (both splits' pipelines, and rows the scan already found unreadable), wrapping a
+        // bad image's error in their own. The mapper computes a getter only when it is called, on this thread.
+        var steps = new List<ITransformer>();
+        // Fitting reads no rows: these estimators only check the schema of the (lazily) transformed view.
+        var transformed = view;
         string column = imageColumn;
         if (kind == ImageColumnKind.EncodedBytes)
         {
-            source = new EncodedImageDecoder(imageColumn, maxPixels).Transform(view);
+            steps.Add(new EncodedImageDecoder(imageColumn, maxPixels));
+            transformed = steps[^1].Transform(transformed);
             column = EncodedImageDecoder.DecodedColumn;
         }
         var pixelColumns = new string[splits.Count];
-        var pixels = source;
         for (int s = 0; s < splits.Count; s++)
         {
             if (!decode[s]) continue;
             pixelColumns[s] = s == 0 ? TrainPixels : ValidPixels;
-            pixels = splits[s].Pipeline.BuildEstimator(context, column, imageColumnIsPath: false, pixelColumns[s], asFloat: false).Fit(pixels).Transform(pixels);
+            var fitted = splits[s].Pipeline.BuildEstimator(context, column, imageColumnIsPath: false, pixelColumns[s], asFloat: false).Fit(transformed);
+            steps.Add(fitted);
+            transformed = fitted.Transform(transformed);
         }
-        var active = pixelColumns.Where(c => c is not null).Select(c => pixels.Schema[c]).Append(pixels.Schema[labelColumn]).ToList();
-        using var cursor = pixels.GetRowCursor(active);
-        // Only the getter of a row's own split is called: ML.NET decodes lazily, so each image is decoded once.
-        var getters = pixelColumns.Select(c => c is null ? null : cursor.GetGetter<VBuffer<byte>>(pixels.Schema[c])).ToArray();
-        var getLabel = cursor.GetGetter<uint>(pixels.Schema[labelColumn]);
+        var mapper = ((ITransformer)new TransformerChain<ITransformer>(steps.ToArray())).GetRowToRowMapper(view.Schema);
+        var active = pixelColumns.Where(c => c is not null).Select(c => mapper.OutputSchema[c]).Append(mapper.OutputSchema[labelColumn]).ToList();
+        using var cursor = view.GetRowCursor(mapper.GetDependencies(active));
+        using var mapped = mapper.GetRow(cursor, active);
+        // Only the getter of a row's own split is called, so each image is decoded once.
+        var getters = pixelColumns.Select(c => c is null ? null : mapped.GetGetter<VBuffer<byte>>(mapper.OutputSchema[c])).ToArray();
+        var getLabel = mapped.GetGetter<uint>(mapper.OutputSchema[labelColumn]);
         var buffer = default(VBuffer<byte>);
         uint key = 0;
         for (int row = 0; cursor.MoveNext(); row++)
