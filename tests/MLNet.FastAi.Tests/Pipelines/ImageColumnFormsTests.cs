@@ -179,6 +179,34 @@ public sealed class ImageColumnFormsTests : IDisposable
         Assert.Contains("none of the 3 images in column 'Image' of the validation data can be used", none.Message);
     }
 
+    /// <summary>
+    /// An upstream LoadImages that fails on one row: the row is named, or left out with Skip, as for bytes. (The
+    /// decoding pass reads pixels through a mapper on one thread, since ML.NET splits a cursor over pixel vectors across
+    /// threads on machines with several cores and then calls every row's getters, bad rows included.)
+    /// </summary>
+    [Fact]
+    public void UnreadableLoadedImages_AreRefusedNamingTheRow_OrLeftOutWithSkip()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(4);
+        rows[5].ImagePath = Path.Combine(_temp.Path, "broken.png");
+        File.WriteAllText(rows[5].ImagePath, "not an image at all");
+        var keyed = KeyMapping(ml).Transform(ml.Data.LoadFromEnumerable(rows));
+        var images = ml.Transforms.LoadImages("Image", "", "ImagePath").Fit(keyed).Transform(keyed);
+        var options = Options();
+        options.FeatureColumnName = "Image";
+        options.ValidationFraction = 0.25;
+
+        var e = Assert.Throws<InvalidDataException>(() => ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(images));
+        Assert.Contains("row 5 of the training data", e.Message);
+        Assert.Contains("BadImageHandling.Skip", e.Message);
+
+        options.OnBadImage = BadImageHandling.Skip;
+        using var model = ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(images);
+        Assert.Equal("row 5 of the training data", Assert.Single(model.Learner.Data.SkippedImages).Path);
+        Assert.Equal(11, model.Learner.Data.Train.Count + model.Learner.Data.Valid.Count);
+    }
+
     [Fact]
     public void EncodedBytesOfMixedSizes_WithoutImageSize_AreRefusedNamingTheOption()
     {
