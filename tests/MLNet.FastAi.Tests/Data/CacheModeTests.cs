@@ -181,6 +181,31 @@ public sealed class CacheModeTests : IDisposable
         Assert.Contains(_log, l => l.StartsWith("Train images: in the disk cache") && l.Contains("more than the memory budget of 10 KiB") && l.Contains("ImageDataOptions.MemoryBudget"));
     }
 
+    /// <summary>
+    /// A cache folder that cannot be written (here a file stands where a folder should be, which stops root too):
+    /// Auto streams instead and says why; a forced disk cache is refused naming the option, before any decoding.
+    /// </summary>
+    [Fact]
+    public void AnUnwritableCacheFolder_MakesAutoStream_AndForcedDiskIsRefusedNamingTheOption()
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        string blocker = Path.Combine(_temp.Path, "not-a-folder");
+        File.WriteAllText(blocker, "a file where the cache folder's parent should be");
+        var unwritable = Path.Combine(blocker, "cache");
+
+        using (var data = Load(Options(ImageCacheMode.Auto) with { MemoryBudget = 10_000, CacheFolder = unwritable }))
+        {
+            Assert.Equal(ImageCacheMode.Stream, data.CacheModes["train"]);
+            Assert.Contains(_log, l => l.StartsWith("Train images: streamed") && l.Contains("cannot be written"));
+            Assert.NotEmpty(Epochs(data, data.Train, training: true));
+        }
+
+        var refused = Assert.Throws<IOException>(() => Load(Options(ImageCacheMode.Disk) with { CacheFolder = unwritable }));
+        Assert.Contains("ImageDataOptions.CacheFolder", refused.Message);
+        Assert.Contains("cannot be written", refused.Message);
+        Assert.Equal("a file where the cache folder's parent should be", File.ReadAllText(blocker));
+    }
+
     [Fact]
     public void AConfigurationThatCannotFit_IsRefusedBeforeDecodingOrTraining()
     {

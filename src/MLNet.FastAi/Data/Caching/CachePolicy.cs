@@ -64,7 +64,11 @@ internal sealed class CachePolicy
                 _heldInMemory += bytes;
                 return (ImageCacheMode.Memory, $"{size}; asked for (ImageDataOptions.Cache)");
             case ImageCacheMode.Disk:
-                if (!diskCacheExists()) RefuseIfDiskShort(splitName, bytes, size);
+                if (!diskCacheExists())
+                {
+                    RefuseIfNotWritable(splitName);
+                    RefuseIfDiskShort(splitName, bytes, size);
+                }
                 return (ImageCacheMode.Disk, $"{size}; asked for (ImageDataOptions.Cache)");
             case ImageCacheMode.Stream:
                 return (ImageCacheMode.Stream, $"{size}; asked for (ImageDataOptions.Cache)");
@@ -77,6 +81,8 @@ internal sealed class CachePolicy
         string over = $"{size}, more than the memory budget of {Bytes.Format(Budget)} ({_budgetReason}) allows" +
                       (_heldInMemory > 0 ? $" beside the {Bytes.Format(_heldInMemory)} already held" : "");
         if (diskCacheExists()) return (ImageCacheMode.Disk, $"{over}; a disk cache of these images exists");
+        if (WriteProblem(Folder) is { } problem)
+            return (ImageCacheMode.Stream, $"{over}, and the disk cache's folder cannot be written ({problem}): decoding every epoch");
         long free = FreeSpace(Folder);
         if (free >= bytes + bytes / 20) return (ImageCacheMode.Disk, $"{over}; the disk cache's folder has {Bytes.Format(free)} free");
         return (ImageCacheMode.Stream, $"{over}, and the disk cache's folder has only {Bytes.Format(free)} free: decoding every epoch");
@@ -105,6 +111,33 @@ internal sealed class CachePolicy
             $"Keeping the {splitName} images in memory needs {size}, but this process may use only {Bytes.Format(available.Bytes)} more " +
             $"({available.Source}). Set ImageDataOptions.Cache to Disk (decoded once into {Folder}) or Stream (decoded every epoch), " +
             "or a smaller ImageSize/ItemSize.");
+    }
+
+    private void RefuseIfNotWritable(string splitName)
+    {
+        if (WriteProblem(Folder) is not { } problem) return;
+        throw new IOException(
+            $"The disk cache of the {splitName} images cannot be written to its folder: {problem}. " +
+            "Set ImageDataOptions.CacheFolder to a folder this process can write, or ImageDataOptions.Cache to Stream.");
+    }
+
+    /// <summary>
+    /// Why a new cache file cannot be created in <paramref name="folder"/> (read-only disk, no permission, a file in
+    /// the way), found by creating one; null when it can. The folder is created, as the cache would create it.
+    /// </summary>
+    private static string? WriteProblem(string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+            using var probe = new FileStream(Path.Combine(folder, $".write-check-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.Write,
+                FileShare.None, bufferSize: 1, FileOptions.DeleteOnClose);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
     }
 
     private void RefuseIfDiskShort(string splitName, long bytes, string size)
