@@ -79,22 +79,28 @@ internal static class AvailableMemory
         return null;
     }
 
-    private static (long Bytes, string Source)? ControlGroup()
+    private static (long Bytes, string Source)? ControlGroup() => ControlGroup("/proc/self/cgroup", "/sys/fs/cgroup");
+
+    /// <summary>
+    /// The least memory left under any limit on the way from the process's control group up to the hierarchy's root:
+    /// a parent's limit (a systemd slice, a container's group) binds its children even when their own is unlimited.
+    /// </summary>
+    internal static (long Bytes, string Source)? ControlGroup(string cgroupFile, string mount)
     {
         try
         {
-            foreach (var line in File.ReadLines("/proc/self/cgroup"))
+            foreach (var line in File.ReadLines(cgroupFile))
             {
                 var parts = line.Split(':', 3);
                 if (parts.Length != 3) continue;
                 if (parts[0] == "0" && parts[1] == "")
                 {
-                    var found = Limit(Candidates("/sys/fs/cgroup", parts[2]), "memory.max", "memory.current", "inactive_file");
+                    var found = Tightest(GroupAndParents(mount, parts[2]), "memory.max", "memory.current", "inactive_file");
                     if (found is not null) return found;
                 }
                 else if (parts[1].Split(',').Contains("memory"))
                 {
-                    var found = Limit(Candidates("/sys/fs/cgroup/memory", parts[2]), "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file");
+                    var found = Tightest(GroupAndParents(Path.Combine(mount, "memory"), parts[2]), "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file");
                     if (found is not null) return found;
                 }
             }
@@ -104,29 +110,46 @@ internal static class AvailableMemory
         return null;
     }
 
-    /// <summary>The group's own folder, or the mount's root when the container shows its group there.</summary>
-    private static IEnumerable<string> Candidates(string mount, string group) =>
-        new[] { Path.Combine(mount, group.TrimStart('/')), mount }.Distinct();
-
-    private static (long Bytes, string Source)? Limit(IEnumerable<string> folders, string limitFile, string usageFile, string inactiveKey)
+    /// <summary>
+    /// The group's folder and each parent up to the mount. Inside a container the mount's root is the container's own
+    /// group, and the path /proc names (the host's) may not exist there: the root is still read.
+    /// </summary>
+    private static IEnumerable<string> GroupAndParents(string mount, string group)
     {
+        mount = Path.TrimEndingDirectorySeparator(mount);
+        for (string? folder = Path.TrimEndingDirectorySeparator(Path.Combine(mount, group.TrimStart('/')));
+             folder is not null && folder.Length > mount.Length;
+             folder = Path.GetDirectoryName(folder))
+            yield return folder;
+        yield return mount;
+    }
+
+    private static (long Bytes, string Source)? Tightest(IEnumerable<string> folders, string limitFile, string usageFile, string inactiveKey)
+    {
+        (long Bytes, string Source)? tightest = null;
         foreach (var folder in folders)
-        {
-            string limitPath = Path.Combine(folder, limitFile);
-            if (!File.Exists(limitPath)) continue;
-            string text = File.ReadAllText(limitPath).Trim();
-            // No limit: "max" (v2) or a value near 2^63 (v1).
-            if (text == "max" || !long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long limit) || limit >= 1L << 60) return null;
-            long usage = long.TryParse(File.ReadAllText(Path.Combine(folder, usageFile)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long u) ? u : 0;
-            long reclaimable = 0;
-            string stat = Path.Combine(folder, "memory.stat");
-            if (File.Exists(stat))
-                foreach (var line in File.ReadLines(stat))
-                    if (line.StartsWith(inactiveKey + " ", StringComparison.Ordinal))
-                        reclaimable = long.Parse(line[(inactiveKey.Length + 1)..], CultureInfo.InvariantCulture);
-            return (Math.Max(0, limit - usage + reclaimable), $"the control group's limit {Bytes.Format(limit)} ({limitPath})");
-        }
-        return null;
+            if (Left(folder, limitFile, usageFile, inactiveKey) is { } left && (tightest is null || left.Bytes < tightest.Value.Bytes))
+                tightest = left;
+        return tightest;
+    }
+
+    /// <summary>What a group's limit leaves (its limit, less its usage, plus page cache it can drop); null without a limit.</summary>
+    private static (long Bytes, string Source)? Left(string folder, string limitFile, string usageFile, string inactiveKey)
+    {
+        string limitPath = Path.Combine(folder, limitFile);
+        if (!File.Exists(limitPath)) return null;
+        string text = File.ReadAllText(limitPath).Trim();
+        // No limit: "max" (v2) or a value near 2^63 (v1).
+        if (text == "max" || !long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long limit) || limit >= 1L << 60) return null;
+        string usagePath = Path.Combine(folder, usageFile);
+        long usage = File.Exists(usagePath) && long.TryParse(File.ReadAllText(usagePath).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long u) ? u : 0;
+        long reclaimable = 0;
+        string stat = Path.Combine(folder, "memory.stat");
+        if (File.Exists(stat))
+            foreach (var line in File.ReadLines(stat))
+                if (line.StartsWith(inactiveKey + " ", StringComparison.Ordinal))
+                    reclaimable = long.Parse(line[(inactiveKey.Length + 1)..], CultureInfo.InvariantCulture);
+        return (Math.Max(0, limit - usage + reclaimable), $"the control group's limit {Bytes.Format(limit)} ({limitPath})");
     }
 }
 
