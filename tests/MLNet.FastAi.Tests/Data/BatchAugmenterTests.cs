@@ -1,4 +1,5 @@
 using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Data.Batching;
 using MLNet.FastAi.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -53,5 +54,28 @@ public sealed class BatchAugmenterTests
         // brightness ~ U(0.4, 0.6) maps a mid-grey pixel to exactly that brightness.
         Assert.True(y.min().item<float>() >= 0.4f - 1e-5 && y.max().item<float>() <= 0.6f + 1e-5);
         Assert.True((y - y[.., .., 0, 0].unsqueeze(2).unsqueeze(3)).abs().max().item<float>() < 1e-6, "lighting is uniform within an image");
+    }
+
+    /// <summary>
+    /// Presized images are averaged down first only when the crop covers more than twice the output (fastai's
+    /// <c>_grid_sample</c>): at 41 → 21 px the align-corners grid lands on every second pixel and picks it exactly; at
+    /// 41 → 5 px picking pixels would alias noise, and the averaged batch is smooth instead.
+    /// </summary>
+    [Fact]
+    public void PresizedBatches_AreAveragedDown_OnlyPastTwiceTheOutputSize()
+    {
+        using var scope = NewDisposeScope();
+        using var augmenter = new BatchAugmenter(null);
+        var noise = rand(new long[] { 2, 3, 41, 41 }, generator: new Generator(9));
+        var sizes = new[] { (41, 41), (41, 41) };
+
+        var half = augmenter.Apply(noise, new Generator(1), new BatchGeometry(21, 1f, CropItems: false, Centered: true), sizes);
+        var everySecond = noise.index(TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(0, 41, 2), TensorIndex.Slice(0, 41, 2));
+        Assert.True((half - everySecond).abs().max().item<float>() < 1e-5, "up to 2× the batch samples the presized pixels themselves");
+
+        var tenth = augmenter.Apply(noise, new Generator(1), new BatchGeometry(5, 1f, CropItems: false, Centered: true), sizes);
+        var picked = noise.index(TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(0, 41, 10), TensorIndex.Slice(0, 41, 10));
+        Assert.True(picked.std().item<float>() > 0.25f, "uniform noise picked pixel by pixel keeps its spread (1/sqrt(12))");
+        Assert.True(tenth.std().item<float>() < 0.12f, $"an 8x shrink must average the noise, not pick pixels: std {tenth.std().item<float>():0.000}");
     }
 }

@@ -73,7 +73,7 @@ internal sealed class BatchAugmenter : IDisposable
         var matrices = onDevice.narrow(1, 0, 9).view(batch, 3, 3);
         var coordinates = BaseGrid(height, width, images.device).matmul(matrices.transpose(1, 2));   // [B, H·W, 3]
         var grid = (coordinates.narrow(2, 0, 2) / coordinates.narrow(2, 2, 1)).view(batch, height, width, 2);
-        var output = grid_sample(Prefiltered(images, geometry), grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: true);
+        var output = grid_sample(Prefiltered(images, geometry, parameters, batch), grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: true);
         if (_options is null || _options.MaxLighting <= 0) return output;
 
         var shift = onDevice.narrow(1, 9, 1).view(batch, 1, 1, 1);
@@ -82,17 +82,28 @@ internal sealed class BatchAugmenter : IDisposable
     }
 
     /// <summary>
-    /// Presized images averaged down (area interpolation) to 1.25× the output size before the bilinear sampling:
-    /// bilinear sampling shrinking by about 2× (460 → 224) skips pixels and aliases, while the validation images, which
-    /// ImageAnalytics resizes, do not. fastai does the same only past 2× (its <c>_grid_sample</c>); here the training
-    /// images stay as smooth as the validation images. Grid coordinates are relative, so they need no change.
+    /// fastai's smoother downward resampling (its <c>_grid_sample</c>): when even the batch's smallest crop covers more
+    /// than twice the output's pixels, the presized images are first averaged down (area interpolation) so that it
+    /// covers twice, since bilinear sampling that shrinks further skips pixels and aliases. Below that, the images
+    /// are sampled as they are: averaging the whole image down by a fixed ratio would shrink a crop of part of it
+    /// under the output size and blur it (measured: 1.7 points less accuracy at 128 → 64 px). Grid coordinates are
+    /// relative, so they need no change.
     /// </summary>
-    private static Tensor Prefiltered(Tensor images, BatchGeometry? geometry)
+    private static Tensor Prefiltered(Tensor images, BatchGeometry? geometry, float[] parameters, int batch)
     {
         if (geometry is null) return images;
-        long target = (long)Math.Ceiling(geometry.OutputSize * 1.25);
-        if (images.shape[2] <= target && images.shape[3] <= target) return images;
-        return interpolate(images, new long[] { Math.Min(target, images.shape[2]), Math.Min(target, images.shape[3]) }, mode: InterpolationMode.Area);
+        long height = images.shape[2], width = images.shape[3];
+        double smallestCrop = double.MaxValue;
+        for (int i = 0; i < batch; i++)
+        {
+            // The linear part's determinant is the crop's share of the image's area (rotation keeps it, zoom shrinks it).
+            int m = i * 11;
+            double share = Math.Abs(parameters[m] * parameters[m + 4] - parameters[m + 1] * parameters[m + 3]);
+            smallestCrop = Math.Min(smallestCrop, Math.Sqrt(share * height * width));
+        }
+        double shrink = smallestCrop / (2.0 * geometry.OutputSize);
+        if (shrink <= 1) return images;
+        return interpolate(images, new long[] { (long)Math.Ceiling(height / shrink), (long)Math.Ceiling(width / shrink) }, mode: InterpolationMode.Area);
     }
 
     private static float[] Draw(Generator generator, int batch, int perImage)
