@@ -44,6 +44,8 @@ internal static class PhotoSpeedBench
         report.Environment("torchThreads", get_num_threads());
         report.PrintSettings();
 
+        // Resident memory beside the speed: retention trades one for the other.
+        using var sampler = new PeakMemorySampler();
         using var data = ImageDataLoaders.FromFolder(folder, train: "train", valid: "valid", options: new ImageDataOptions
         {
             ImageSize = size, Resize = ResizeMethod.Crop, BatchSize = batch, ValidBatchSize = validBatch, Seed = 42, Cache = cache,
@@ -66,6 +68,8 @@ internal static class PhotoSpeedBench
             RunTrain(learner.Model, train, step, maxBatches: 1);
             report.Figure("bare unfrozen training step", trained / RunTrain(learner.Model, train, step, int.MaxValue), "images/s");
             report.Figure("bare eval forward (validation batches)", data.Valid.Count / RunEval(learner.Model, valid), "images/s");
+            report.Figure("bare loops: peak RssAnon", sampler.PeakAnonBytes / 1048576.0, "MiB");
+            sampler.Reset();
         }
         if (part is "all" or "learner")
         {
@@ -85,6 +89,7 @@ internal static class PhotoSpeedBench
                 learner.GetPreds(data.Valid);
                 report.Figure("Learner.GetPreds (validation images)", data.Valid.Count / watch.Elapsed.TotalSeconds, "images/s");
             }
+            report.Figure("learner phases: peak RssAnon", sampler.PeakAnonBytes / 1048576.0, "MiB");
         }
         return 0;
     }

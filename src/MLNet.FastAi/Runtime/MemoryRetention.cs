@@ -17,8 +17,9 @@ namespace MLNet.FastAi.Runtime;
 /// <remarks>
 /// Process-wide, as the allocator is: on by default wherever the package initializes TorchSharp (including the module
 /// initializer that projects referencing the package get). Turn it off for a whole process with the environment
-/// variable <see cref="EnvironmentVariable"/><c>=default</c>, or at any time with <see cref="Enabled"/> = false, which
-/// puts back glibc's initial settings. Other C libraries (musl) are left alone.
+/// variable <see cref="EnvironmentVariable"/><c>=default</c>, which leaves glibc exactly as it starts (self-tuning
+/// thresholds), or at any time with <see cref="Enabled"/> = false, which gives the kept memory back. Other C libraries
+/// (musl) are left alone.
 /// <para>glibc keeps freed memory fully only in its main arena, the one the process's main thread uses (a console
 /// application's <c>Main</c>, where the command-line tool and the examples train); other threads' arenas still hand
 /// blocks over 64 MB back on free.</para>
@@ -33,16 +34,20 @@ public static class MemoryRetention
 
     // glibc's mallopt parameters (malloc.h) and initial values.
     private const int TrimThreshold = -1, MmapThreshold = -3, MmapMax = -4;
-    private const int DefaultThreshold = 128 * 1024, DefaultMmapMax = 65536;
+    private const int DefaultMmapMax = 65536;
+    // DEFAULT_MMAP_THRESHOLD_MAX on 64-bit: the highest mmap threshold glibc's dynamic tuning raises itself to.
+    private const int TunedMmapThreshold = 32 << 20;
 
     private static readonly object Gate = new();
     private static bool _applied;
     private static bool _enabled;
 
     /// <summary>
-    /// Whether freed memory is kept for reuse. Setting it applies at once; false restores glibc's initial settings
-    /// (128 KiB mmap and trim thresholds) and hands what the heap kept back to the kernel (<c>malloc_trim</c>).
-    /// Always false where the C library is not glibc.
+    /// Whether freed memory is kept for reuse. Setting it applies at once. Turning it off after it was on hands what the
+    /// heap kept back to the kernel (<c>malloc_trim</c>) and sets the thresholds glibc's own tuning settles at on 64-bit
+    /// systems (blocks over 32 MiB mapped, trimming past 64 MiB): once a program has set them, glibc no longer tunes
+    /// them itself. Turned off before it was ever on (or with <see cref="EnvironmentVariable"/>), glibc is left
+    /// untouched. Always false where the C library is not glibc.
     /// </summary>
     public static bool Enabled
     {
@@ -56,9 +61,10 @@ public static class MemoryRetention
             {
                 _applied = true;
                 if (!OperatingSystem.IsLinux()) return;
-                _enabled = value
-                    ? Set(MmapMax, 0) && Set(TrimThreshold, int.MaxValue)
-                    : !(Set(MmapMax, DefaultMmapMax) && Set(MmapThreshold, DefaultThreshold) && Set(TrimThreshold, DefaultThreshold) && Trim());
+                if (value)
+                    _enabled = Set(MmapMax, 0) && Set(TrimThreshold, int.MaxValue);
+                else if (_enabled)
+                    _enabled = !(Set(MmapMax, DefaultMmapMax) && Set(MmapThreshold, TunedMmapThreshold) && Set(TrimThreshold, 2 * TunedMmapThreshold) && Trim());
             }
         }
     }

@@ -17,7 +17,10 @@ internal sealed record BuiltStore(PixelStore Store, int[] Kept, IReadOnlyList<Ba
 /// </summary>
 internal static class PixelStoreBuilder
 {
-    private const int ChunkSize = 16;
+    // One ML.NET cursor per chunk: setting one up costs about as much as decoding a few small images, so chunks are as
+    // large as a bounded buffer allows (256 MNIST digits, 106 images at 224 px, 26 at 460 px).
+    private const int MaxChunkImages = 256, MinChunkImages = 16;
+    private const long ChunkBytes = 16L << 20;
 
     /// <summary>Decodes every image into one uint8 tensor, allocated once at its final size.</summary>
     public static BuiltStore ToMemory(IReadOnlyList<string> paths, ImageHeader[] headers, PixelDecoder decoder, string splitName,
@@ -68,11 +71,14 @@ internal static class PixelStoreBuilder
         {
             var usable = Enumerable.Range(0, paths.Count).Where(i => headers[i].IsUsable).ToList();
             int itemBytes = decoder.Pipeline.PixelCount;
-            int chunks = (usable.Count + ChunkSize - 1) / ChunkSize;
+            int chunkSize = (int)Math.Clamp(ChunkBytes / itemBytes, MinChunkImages, MaxChunkImages);
+            // Enough chunks to keep every worker busy on small splits.
+            chunkSize = Math.Max(1, Math.Min(chunkSize, (usable.Count + workers - 1) / Math.Max(1, workers)));
+            int chunks = (usable.Count + chunkSize - 1) / chunkSize;
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellation }, (c, state) =>
             {
                 if (onBadImage == BadImageHandling.Fail && !failures.IsEmpty) { state.Stop(); return; }
-                var chunk = usable.GetRange(c * ChunkSize, Math.Min(ChunkSize, usable.Count - c * ChunkSize));
+                var chunk = usable.GetRange(c * chunkSize, Math.Min(chunkSize, usable.Count - c * chunkSize));
                 var buffer = new byte[chunk.Count * itemBytes];
                 var failed = decoder.Decode(k => paths[chunk[k]], Enumerable.Range(0, chunk.Count).ToList(), k => buffer.AsSpan(k * itemBytes, itemBytes),
                     stopAtFirstFailure: onBadImage == BadImageHandling.Fail).ToDictionary(f => f.Item, f => f.Reason);
