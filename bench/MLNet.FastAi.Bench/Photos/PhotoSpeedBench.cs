@@ -6,6 +6,8 @@ using MLNet.FastAi.Data.Batching;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
+using MLNet.FastAi.Training.Optimizers;
+using TorchSharp;
 using MLNet.FastAi.Vision;
 using static TorchSharp.torch;
 
@@ -68,6 +70,13 @@ internal static class PhotoSpeedBench
             RunTrain(learner.Model, train, step, maxBatches: 1);
             report.Figure("bare unfrozen training step", trained / RunTrain(learner.Model, train, step, int.MaxValue), "images/s");
             report.Figure("bare eval forward (validation batches)", data.Valid.Count / RunEval(learner.Model, valid), "images/s");
+            // The loops above run the package's model, whose eval mode folds batch norm into the convolutions. These run
+            // TorchSharp's own torchvision ResNet-18 with TorchSharp's AdamW: what a bare TorchSharp program runs.
+            using var plain = torchvision.models.resnet18(num_classes: data.ClassCount);
+            using var plainStep = new TorchAdamWStep(plain.parameters(), new HyperParameters { LearningRate = 1e-3 });
+            RunTrain(plain, train, plainStep, maxBatches: 1);
+            report.Figure("bare torchvision ResNet-18 training step", trained / RunTrain(plain, train, plainStep, int.MaxValue), "images/s");
+            report.Figure("bare torchvision ResNet-18 eval forward", data.Valid.Count / RunEval(plain, valid), "images/s");
             report.Figure("bare loops: peak RssAnon", sampler.PeakAnonBytes / 1048576.0, "MiB");
             sampler.Reset();
         }
