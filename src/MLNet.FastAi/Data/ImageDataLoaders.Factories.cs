@@ -65,43 +65,15 @@ public sealed partial class ImageDataLoaders
     {
         string root = Path.GetFullPath(path);
         string csv = Path.Combine(root, csvFileName);
-        var rows = CsvTable.Read(csv);
-        if (rows.Count == 0 || (hasHeader && rows.Count == 1)) throw new InvalidDataException($"CSV file '{csv}' has no data rows.");
-        var header = hasHeader ? rows[0] : null;
-        int Column(string nameOrIndex, string role)
-        {
-            if (header is not null)
-            {
-                int byName = Array.IndexOf(header, nameOrIndex);
-                if (byName >= 0) return byName;
-            }
-            if (int.TryParse(nameOrIndex, out int index) && index >= 0 && index < rows[0].Length) return index;
-            throw new InvalidDataException($"CSV file '{csv}' has no {role} column '{nameOrIndex}'" +
-                (header is null ? $" (rows have {rows[0].Length} columns)." : $" (columns: {string.Join(", ", header)})."));
-        }
-        int fileCol = Column(fileNameColumn, "file name"), labelCol = Column(labelColumn, "label");
-        int? validCol = validColumn is null ? null : Column(validColumn, "validation");
         string imageFolder = folder is null ? root : Path.Combine(root, folder);
         var train = new List<(string, string)>();
         var valid = new List<(string, string)>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (int r = hasHeader ? 1 : 0; r < rows.Count; r++)
+        foreach (var row in LabelledCsv.Read(csv, imageFolder, fileNameColumn, labelColumn, hasHeader, suffix, validColumn))
         {
-            var row = rows[r];
-            int line = r + 1;
-            int needed = Math.Max(fileCol, Math.Max(labelCol, validCol ?? 0));
-            if (row.Length <= needed)
-                throw new InvalidDataException($"CSV file '{csv}', line {line}: {row.Length} columns, but column {needed} is needed.");
-            string file = row[fileCol].Trim(), label = row[labelCol].Trim();
-            if (file.Length == 0 || label.Length == 0)
-                throw new InvalidDataException($"CSV file '{csv}', line {line}: empty {(file.Length == 0 ? "file name" : "label")}.");
-            string full = Path.GetFullPath(Path.Combine(imageFolder, file + suffix));
-            if (!File.Exists(full)) throw new FileNotFoundException($"CSV file '{csv}', line {line} names '{file + suffix}', but '{full}' does not exist.", full);
-            if (!seen.Add(full)) throw new InvalidDataException($"CSV file '{csv}', line {line}: '{file + suffix}' is listed twice.");
-            bool isValid = validCol is { } vc && ParseBool(row[vc], csv, line);
-            (isValid ? valid : train).Add((full, label));
+            bool isValid = row.ValidCell is { } cell && ParseBool(cell, csv, row.Line);
+            (isValid ? valid : train).Add((row.Path, row.Label));
         }
-        if (validCol is null)
+        if (validColumn is null)
         {
             (train, valid) = SplitRandomly(train, validPct, options?.Seed, out int seed);
             options = (options ?? new ImageDataOptions()) with { Seed = seed };

@@ -422,17 +422,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         if (options.OnBadImage == BadImageHandling.Fail && headers.FirstOrDefault(h => !h.Value.IsUsable) is { Key: not null } bad)
             throw new InvalidDataException($"Could not read image '{bad.Key}': {bad.Value.Problem}. " +
                                            "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
-        var first = usable[0];
-        var other = usable.FirstOrDefault(h => h.Value.Width != first.Value.Width || h.Value.Height != first.Value.Height);
-        if (other.Key is not null)
-            throw new ArgumentException(
-                $"The images have different sizes (e.g. '{first.Key}' is {first.Value.Width}×{first.Value.Height} and '{other.Key}' is " +
-                $"{other.Value.Width}×{other.Value.Height}), so they need a common size: set ImageDataOptions.ImageSize (fastai's usual is 224; " +
-                "for photos, presize with ItemSize = 460 and ImageSize = 224).", "ImageSize");
-        int side = Math.Max(first.Value.Width, first.Value.Height);
-        if (side > ImagePipeline.MaxSide)
-            throw new ArgumentException($"The images are {first.Value.Width}×{first.Value.Height}; images are resized to at most {ImagePipeline.MaxSide} pixels a side. " +
-                                        "Set ImageDataOptions.ImageSize (e.g. 224).", "ImageSize");
-        return side;
+        return ImagePipeline.UniformSide(usable.Select(h => ($"'{h.Key}'", h.Value.Width, h.Value.Height)).ToList(), "The images",
+            "ImageDataOptions.ImageSize", "fastai's usual is 224; for photos, presize with ItemSize = 460 and ImageSize = 224");
     }
 }

@@ -63,7 +63,8 @@ public static class ImageFolderCatalog
         ArgumentNullException.ThrowIfNull(suffix);
         CheckColumnNames(imageColumnName, labelColumnName);
         string csv = Path.GetFullPath(csvPath);
-        var items = LabelledCsv.Read(csv, imageFolder ?? Path.GetDirectoryName(csv)!, fileNameColumn, labelColumn, hasHeader, suffix);
+        var items = LabelledCsv.Read(csv, imageFolder ?? Path.GetDirectoryName(csv)!, fileNameColumn, labelColumn, hasHeader, suffix)
+            .Select(row => (row.Path, row.Label)).ToList();
         return ToView(catalog, items, imageColumnName, labelColumnName);
     }
 

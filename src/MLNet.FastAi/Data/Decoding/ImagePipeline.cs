@@ -70,4 +70,28 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
 
     /// <inheritdoc/>
     public override string ToString() => $"{Width}×{Height} ({Resize})";
+
+    /// <summary>
+    /// The square side when no image size is set: every usable image must have the same size, whose longer side sets
+    /// it. Mixed sizes are refused naming <paramref name="sizeOption"/> rather than decoded at full resolution.
+    /// </summary>
+    /// <param name="images">Each usable image as messages name it (a quoted path, a row) and its size; at least one.</param>
+    /// <param name="subject">What messages call the images, e.g. "The images".</param>
+    /// <param name="sizeOption">The option to set, e.g. "ImageDataOptions.ImageSize".</param>
+    /// <param name="mixedSizeAdvice">What to set it to when sizes are mixed.</param>
+    /// <exception cref="ArgumentException">Mixed sizes, or images larger than <see cref="MaxSide"/>.</exception>
+    internal static int UniformSide(IReadOnlyList<(string Name, int Width, int Height)> images, string subject, string sizeOption, string mixedSizeAdvice)
+    {
+        var first = images[0];
+        foreach (var other in images)
+            if (other.Width != first.Width || other.Height != first.Height)
+                throw new ArgumentException(
+                    $"{subject} have different sizes ({first.Name} is {first.Width}×{first.Height}, {other.Name} {other.Width}×{other.Height}), " +
+                    $"so they need a common size: set {sizeOption} ({mixedSizeAdvice}).", "ImageSize");
+        int side = Math.Max(first.Width, first.Height);
+        if (side > MaxSide)
+            throw new ArgumentException($"{subject} are {first.Width}×{first.Height}; images are resized to at most {MaxSide} pixels a side. " +
+                                        $"Set {sizeOption} (e.g. 224).", "ImageSize");
+        return side;
+    }
 }

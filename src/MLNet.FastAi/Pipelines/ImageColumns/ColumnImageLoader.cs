@@ -81,17 +81,9 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
     /// <summary>The side when none is set and the column does not declare one: every usable image must share one size, as for files.</summary>
     private int UniformSide(IEnumerable<ColumnRowScan> scans)
     {
-        var usable = scans.SelectMany(s => Enumerable.Range(0, s.Count).Where(r => s.Problems[r] is null).Select(r => (Row: s.RowName(r), Size: s.Sizes[r]))).ToList();
-        var first = usable[0];
-        var other = usable.FirstOrDefault(u => u.Size != first.Size);
-        if (other.Row is not null)
-            throw new ArgumentException(
-                $"FastAiCnn: the images in column '{imageColumn}' have different sizes ({first.Row} is {first.Size.Width}×{first.Size.Height}, " +
-                $"{other.Row} {other.Size.Width}×{other.Size.Height}), so they need a common size: set FastAiCnnOptions.ImageSize (fastai's usual is 224).", "ImageSize");
-        int side = Math.Max(first.Size.Width, first.Size.Height);
-        if (side > ImagePipeline.MaxSide)
-            throw new ArgumentException($"FastAiCnn: the images in column '{imageColumn}' are {first.Size.Width}×{first.Size.Height}; set FastAiCnnOptions.ImageSize (e.g. 224).", "ImageSize");
-        return side;
+        var usable = scans.SelectMany(s => Enumerable.Range(0, s.Count).Where(r => s.Problems[r] is null)
+            .Select(r => (s.RowName(r), s.Sizes[r].Width, s.Sizes[r].Height))).ToList();
+        return ImagePipeline.UniformSide(usable, $"FastAiCnn: the images in column '{imageColumn}'", "FastAiCnnOptions.ImageSize", "fastai's usual is 224");
     }
 
     /// <summary>One split being built: its rows (view, row) in order, its store or writer, and how that was decided.</summary>
