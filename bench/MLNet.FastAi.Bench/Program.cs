@@ -34,9 +34,9 @@ internal static class Program
               Small images (e.g. Fashion-MNIST PNGs) upscaled onto 160×120 / 120×160 photo canvases, for accuracy checks.
 
           photos --folder <dir> [--size 224] [--item-size 460] [--cache auto|memory|disk|stream] [--cache-dir <dir>]
-                 [--epochs 2] [--batch 64] [--unfrozen] [--augment] [--min-scale 0.75] [--arch resnet18]
+                 [--epochs 2] [--batch 64] [--unfrozen] [--augment] [--min-scale 0.75] [--arch resnet18] [--trace-every N]
               Loaders' build time (decoding or checks), Learner.Fit images/s per phase and epoch, and peak RssAnon/RssFile
-              per epoch beside the level before loading.
+              per epoch beside the level before loading; --trace-every N prints managed and C heap sizes every N batches.
 
           photo-speed --folder <dir> [--size 224] [--batch 128] [--valid-batch N] [--part all|bare|learner] [--cache memory]
                       [--mixed-precision] [--channels-last]

@@ -158,6 +158,23 @@ public sealed class UsageTests
     }
 
     [Fact]
+    public void ADiskCacheInAFolderThatCannotBeWritten_IsAUsageError_NamingTheOption()
+    {
+        using var folder = new TemporaryFolder();
+        // A file where the cache folder's parent should be stops root too.
+        File.WriteAllText(folder["blocker"], "not a folder");
+
+        var run = Cli.Run("train", TestData.MnistSample, "--train", "training", "--valid", "testing", "--cache", "disk",
+            "--cache-dir", Path.Combine(folder["blocker"], "cache"));
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("--cache-dir", run.Error);
+        Assert.Contains("cannot be written", run.Error);
+        Assert.DoesNotContain("   at ", run.Error);
+        Assert.Equal("not a folder", File.ReadAllText(folder["blocker"]));
+    }
+
+    [Fact]
     public void CudaOnAMachineWithoutIt_IsARuntimeFailure()
     {
         // The tests run on TorchSharp-cpu: CUDA is never there.

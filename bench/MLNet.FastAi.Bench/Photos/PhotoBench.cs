@@ -30,13 +30,14 @@ internal static class PhotoBench
         bool augment = args.Flag("augment");
         double minScale = args.Double("min-scale", 1.0);
         var architecture = ResNetArchitecture.FromName(args.Text("arch") ?? "resnet18");
+        int traceEvery = args.Int("trace-every", 0, min: 0);
         args.RejectUnknown();
         foreach (var (name, value) in new (string, object?)[] { ("folder", folder), ("size", size), ("itemSize", itemSize), ("cache", cache.ToString()),
                      ("epochs", epochs), ("batch", batch), ("body", unfrozen ? "unfrozen" : "frozen"), ("augment", augment), ("minScale", minScale), ("arch", architecture.Name) })
             report.Setting(name, value?.ToString() ?? "none");
         MLNet.FastAi.Runtime.TorchRuntime.EnsureInitialized();
-        // What the process runs with, not the variable: retention is on unless MLNET_FASTAI_MALLOC=default turned it off.
-        report.Setting("memoryRetention", MLNet.FastAi.Runtime.MemoryRetention.Enabled ? "on" : "off");
+        // What the process runs with (MLNET_FASTAI_MALLOC picks it; retention unless set).
+        report.Setting("memoryRetention", MLNet.FastAi.Runtime.MemoryRetention.Mode.ToString());
         report.PrintSettings();
 
         using var sampler = new PeakMemorySampler();
@@ -61,7 +62,9 @@ internal static class PhotoBench
         using var learner = Learner.Vision(data, new VisionLearnerOptions { Architecture = architecture, Pretrained = PretrainedSource.None, ShowProgress = false, Seed = 1 });
         if (unfrozen) learner.Unfreeze(); else learner.Freeze();
         var probe = new PhaseProbe(sampler);
-        learner.Fit(epochs, 1e-3, callbacks: new Callback[] { probe });
+        var callbacks = new List<Callback> { probe };
+        if (traceEvery > 0) callbacks.Add(new MemoryTrace(traceEvery));
+        learner.Fit(epochs, 1e-3, callbacks: callbacks.ToArray());
         long trained = EpochProbe.TrainedImages(data.Train.Count, batch);
         for (int e = 0; e < probe.Epochs.Count; e++)
         {
@@ -78,6 +81,26 @@ internal static class PhotoBench
     }
 
     private static double Mib(long bytes) => bytes / 1048576.0;
+
+    /// <summary>
+    /// Every <c>every</c> training batches, one line: resident anonymous memory, the managed heap's committed bytes and
+    /// the C heap's (in use, free inside its arenas, mapped apart), to tell which of them grows with the batches.
+    /// </summary>
+    private sealed class MemoryTrace(int every) : Callback
+    {
+        private int _batch;
+
+        public override void AfterBatch()
+        {
+            if (++_batch % every != 0) return;
+            var (anon, _) = PeakMemorySampler.Read();
+            var gc = GC.GetGCMemoryInfo();
+            var heap = NativeHeap.Read();
+            Console.WriteLine($"trace batch {_batch}: RssAnon {Mib(anon):F0} MiB, managed committed {Mib(gc.TotalCommittedBytes):F0} MiB " +
+                              $"(heap {Mib(gc.HeapSizeBytes):F0}, fragmented {Mib(gc.FragmentedBytes):F0})" +
+                              (heap is { } h ? $", C heap in use {Mib(h.InUseBytes):F0}, free {Mib(h.FreeBytes):F0}, arenas {Mib(h.ArenaBytes):F0}, mapped {Mib(h.MappedBytes):F0} MiB" : ""));
+        }
+    }
 
     private sealed record PhaseTiming(double TrainSeconds, double ValidSeconds, long PeakAnon, long PeakFile);
 

@@ -40,7 +40,7 @@ internal static class PhotoSpeedBench
         report.Setting("validBatch", validBatch ?? 2 * batch);
         report.Setting("cache", cache.ToString());
         report.Setting("part", part);
-        report.Setting("memoryRetention", MemoryRetention.Enabled);
+        report.Setting("memoryRetention", MemoryRetention.Mode.ToString());
         report.Setting("mixedPrecision", mixed);
         report.Setting("channelsLast", channelsLast);
         report.Environment("torchThreads", get_num_threads());

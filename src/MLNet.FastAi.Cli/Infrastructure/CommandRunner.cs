@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Reflection;
+using MLNet.FastAi.Data;
 
 namespace MLNet.FastAi.Cli.Infrastructure;
 
@@ -59,14 +60,14 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
     }
 
     /// <summary>
-    /// Exit code for an exception: the CLI's own errors say theirs; a value out of range is an option the package
-    /// refused; missing or malformed inputs, and other arguments the package refused (data that does not fit, such as
+    /// Exit code for an exception: the CLI's own errors say theirs; a value out of range, and a configuration refused
+    /// before any work because memory or the disk cache's folder cannot hold it, are options to change; missing or malformed inputs, and other arguments the package refused (data that does not fit, such as
     /// a split leaving no validation images), are input errors; anything else failed while running.
     /// </summary>
     internal static int ExitCodeOf(Exception e) => e switch
     {
         CliException cli => cli.ExitCode,
-        ArgumentOutOfRangeException or InsufficientMemoryException => ExitCodes.Usage,
+        ArgumentOutOfRangeException or InsufficientMemoryException or ImageCacheUnavailableException => ExitCodes.Usage,
         FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException or PathTooLongException
             or ArgumentException => ExitCodes.Input,
         _ => ExitCodes.Failure,

@@ -24,7 +24,7 @@ public sealed partial class FastAiCnnEstimator
             OnBadImage = o.OnBadImage, Augmentation = o.Augmentation, Normalization = o.Normalization,
             Cache = o.Cache, CacheFolder = o.CacheFolder, Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}"),
         };
-        var data = WithOptionNames(() => kind == ImageColumnKind.Path
+        var data = WithOptionNames(streamable: kind == ImageColumnKind.Path, () => kind == ImageColumnKind.Path
             ? LoadPaths(input, validation, classes, dataOptions, cancellation.Token)
             : new ColumnImageLoader(_context, o.ImageColumn, kind, o.LabelColumnName, classes, cancellation).Load(input, validation, o.ValidationFraction, dataOptions));
         Learner? learner = null;
@@ -94,11 +94,19 @@ public sealed partial class FastAiCnnEstimator
 
     /// <summary>
     /// Runs the data path; its refusals name <see cref="ImageDataOptions"/>' options, which this estimator's users set on
-    /// <see cref="FastAiCnnOptions"/>.
+    /// <see cref="FastAiCnnOptions"/>. Images from a column cannot be streamed (their view is read once), so advice
+    /// to stream them becomes advice to keep them in memory.
     /// </summary>
-    private static ImageDataLoaders WithOptionNames(Func<ImageDataLoaders> load)
+    private static ImageDataLoaders WithOptionNames(bool streamable, Func<ImageDataLoaders> load)
     {
-        static string Renamed(string message) => message.Replace("ImageDataOptions.", "FastAiCnnOptions.", StringComparison.Ordinal);
+        string Renamed(string message)
+        {
+            message = message.Replace("ImageDataOptions.", "FastAiCnnOptions.", StringComparison.Ordinal);
+            return streamable
+                ? message
+                : message.Replace("FastAiCnnOptions.Cache to Stream", "FastAiCnnOptions.Cache to Memory", StringComparison.Ordinal)
+                    .Replace(" or Stream (decoded every epoch)", "", StringComparison.Ordinal);
+        }
         try
         {
             return load();
@@ -110,6 +118,10 @@ public sealed partial class FastAiCnnEstimator
         catch (InsufficientMemoryException e)
         {
             throw new InsufficientMemoryException(Renamed(e.Message), e);
+        }
+        catch (ImageCacheUnavailableException e)
+        {
+            throw new ImageCacheUnavailableException(Renamed(e.Message), e);
         }
     }
 

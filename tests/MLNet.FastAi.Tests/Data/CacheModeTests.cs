@@ -200,7 +200,7 @@ public sealed class CacheModeTests : IDisposable
             Assert.NotEmpty(Epochs(data, data.Train, training: true));
         }
 
-        var refused = Assert.Throws<IOException>(() => Load(Options(ImageCacheMode.Disk) with { CacheFolder = unwritable }));
+        var refused = Assert.Throws<ImageCacheUnavailableException>(() => Load(Options(ImageCacheMode.Disk) with { CacheFolder = unwritable }));
         Assert.Contains("ImageDataOptions.CacheFolder", refused.Message);
         Assert.Contains("cannot be written", refused.Message);
         Assert.Equal("a file where the cache folder's parent should be", File.ReadAllText(blocker));
@@ -280,8 +280,38 @@ public sealed class CacheModeTests : IDisposable
         Assert.Contains("while streaming", e.Message);
     }
 
+    /// <summary>
+    /// Loaders built inside a caller's dispose scope outlive it: the images, labels and caches they hold are theirs, not
+    /// the scope's.
+    /// </summary>
+    [Theory]
+    [InlineData(ImageCacheMode.Memory)]
+    [InlineData(ImageCacheMode.Disk)]
+    [InlineData(ImageCacheMode.Stream)]
+    public void LoadersBuiltInsideADisposeScope_OutliveIt(ImageCacheMode mode)
+    {
+        PhotoFolder.Write(Root, perClass: 6);
+        List<(float[], long[])> expected;
+        using (var outside = Load(Options(mode)))
+            expected = Epochs(outside, outside.Train, training: true);
+
+        ImageDataLoaders data;
+        using (NewDisposeScope())
+            data = Load(Options(mode));
+        using (data)
+        {
+            var batches = Epochs(data, data.Train, training: true);
+            Assert.Equal(expected.Count, batches.Count);
+            for (int b = 0; b < expected.Count; b++)
+            {
+                Assert.Equal(expected[b].Item2, batches[b].Item2);
+                Assert.True(expected[b].Item1.SequenceEqual(batches[b].Item1), $"{mode}: batch {b} differs after the scope ended");
+            }
+        }
+    }
+
     [Fact]
-    public void ADiskCacheWithSkippedImages_ReopensWithTheSameImagesAndTheSameGaps()
+    public void ADiskCacheWithSkippedImages_ReopensWithTheSameImagesAndTheSameGaps_AndFailStillRefusesThem()
     {
         PhotoFolder.Write(Root, perClass: 6);
         string bad = Path.Combine(Root, "train", "class0", "002.jpg");
@@ -301,6 +331,11 @@ public sealed class CacheModeTests : IDisposable
         Assert.Equal(bad, Assert.Single(second.SkippedImages).Path);
         Assert.Equal(paths, second.Train.Paths.Concat(second.Valid.Paths).ToList());
         Assert.Equal(pixels, second.Train.Paths.Select(p => Pixels(second, p)).ToList());
+
+        // The cache records the skipped file; failing on it stays the choice of the run that reuses the cache.
+        var refused = Assert.Throws<InvalidDataException>(() => Load(options with { OnBadImage = BadImageHandling.Fail }));
+        Assert.Contains(bad, refused.Message);
+        Assert.Contains("BadImageHandling.Skip", refused.Message);
     }
 
     [Fact]

@@ -4,7 +4,8 @@ namespace MLNet.FastAi.Tests.Hardening;
 /// The test assembly's entry point (the test SDK's generated empty one is turned off in the project). Test runners
 /// never call it: they load the assembly into their own host. The cross-process tests start
 /// <c>dotnet MLNet.FastAi.Tests.dll hardening-child ...</c> to train in a fresh process, which they may kill; the memory
-/// retention tests count page faults on a fresh process's main thread (<c>page-faults-child</c>);
+/// retention tests count page faults and resident memory on a fresh process's main thread (<c>page-faults-child</c>,
+/// <c>retained-memory-child</c>);
 /// <c>write-format-fixtures &lt;folder&gt;</c> rewrites the format fixtures (see <see cref="Formats.FormatFixtures"/>).
 /// </summary>
 internal static class TestAssemblyEntryPoint
@@ -13,6 +14,7 @@ internal static class TestAssemblyEntryPoint
     {
         ["hardening-child", .. var rest] => TrainingChild.Run(rest),
         ["page-faults-child"] => Runtime.PageFaultChild.Run(),
+        ["retained-memory-child"] => Runtime.RetainedMemoryChild.Run(),
         ["write-format-fixtures", var folder] => Formats.FormatFixtures.Write(folder),
         _ => 0,
     };

@@ -127,6 +127,28 @@ public sealed class ImageColumnFormsTests : IDisposable
     }
 
     [Fact]
+    public void ADiskCacheThatCannotBeWritten_IsRefusedNamingTheEstimatorsOptions_AndNotAdvisingStreamingAColumn()
+    {
+        var ml = new MLContext(seed: 1);
+        var keyed = KeyMapping(ml).Transform(ml.Data.LoadFromEnumerable(Rows(3)));
+        var train = ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath").Fit(keyed).Transform(keyed);
+        string blocker = Path.Combine(_temp.Path, "blocker");
+        File.WriteAllText(blocker, "a file where the cache folder's parent should be");
+        var options = Options();
+        options.FeatureColumnName = "Image";
+        options.Cache = ImageCacheMode.Disk;
+        options.CacheFolder = Path.Combine(blocker, "cache");
+        options.ValidationFraction = 0.25;
+
+        var refused = Assert.Throws<ImageCacheUnavailableException>(() => ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(train));
+
+        Assert.Contains("FastAiCnnOptions.CacheFolder", refused.Message);
+        Assert.Contains("FastAiCnnOptions.Cache to Memory", refused.Message);
+        Assert.DoesNotContain("ImageDataOptions", refused.Message);
+        Assert.DoesNotContain("Stream", refused.Message);
+    }
+
+    [Fact]
     public void LoadedImages_InADiskCache_UseAFileForThisFitOnly()
     {
         var ml = new MLContext(seed: 1);

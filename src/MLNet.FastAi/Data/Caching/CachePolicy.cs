@@ -116,7 +116,7 @@ internal sealed class CachePolicy
     private void RefuseIfNotWritable(string splitName)
     {
         if (WriteProblem(Folder) is not { } problem) return;
-        throw new IOException(
+        throw new ImageCacheUnavailableException(
             $"The disk cache of the {splitName} images cannot be written to its folder: {problem}. " +
             "Set ImageDataOptions.CacheFolder to a folder this process can write, or ImageDataOptions.Cache to Stream.");
     }
@@ -144,7 +144,7 @@ internal sealed class CachePolicy
     {
         long free = FreeSpace(Folder);
         if (free >= bytes + bytes / 20) return;
-        throw new IOException(
+        throw new ImageCacheUnavailableException(
             $"The disk cache of the {splitName} images needs {size}, but its folder '{Folder}' has {Bytes.Format(free)} free. " +
             "Set ImageDataOptions.CacheFolder to a folder on a larger disk, or ImageDataOptions.Cache to Stream.");
     }

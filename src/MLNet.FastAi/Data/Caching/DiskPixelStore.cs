@@ -78,7 +78,8 @@ internal sealed class DiskPixelStore : PixelStore
         var pixels = new byte[ItemBytes];
         var failures = _decoder.Decode(_ => path, new[] { 0 }, _ => pixels, stopAtFirstFailure: true);
         if (failures.Count > 0)
-            throw new InvalidDataException($"The disk cache's copy of image '{path}' is damaged and the file cannot be decoded again: {failures[0].Reason}.");
+            throw new InvalidDataException($"The disk cache's copy of image '{path}' is damaged and it cannot be decoded again: {failures[0].Reason}. " +
+                                           "Clear the disk cache (ImageDataLoaders.ClearCache(), or delete its folder) to rebuild it from the images.");
         pixels.CopyTo(destination);
         lock (_repairLock)
         {

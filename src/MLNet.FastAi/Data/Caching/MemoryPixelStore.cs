@@ -12,7 +12,8 @@ internal sealed class MemoryPixelStore : PixelStore
     /// <summary>Takes ownership of <paramref name="images"/>, uint8 [N, 3, H, W] on the CPU.</summary>
     public MemoryPixelStore(Tensor images) : base(images.shape[0], (int)images.shape[2], (int)images.shape[3])
     {
-        _images = images.contiguous();
+        // The store outlives whatever dispose scope the loaders were built in.
+        _images = images.contiguous().DetachFromDisposeScope();
         if (!ReferenceEquals(_images, images)) images.Dispose();
         _memory = PixelMemory.Of(_images);
     }

@@ -42,7 +42,16 @@ internal static class PixelStoreBuilder
         string path = Path.Combine(folder, PixelCacheKey.FileName(splitName, key));
         var stores = new DiskPixelStoreFactory(key, paths.Count, decoder.Pipeline, slot => paths[(int)slot], log);
         if (stores.TryOpen(path, deleteOnClose: false, out string? problem) is { } existing)
+        {
+            // A cache written while bad images were skipped records them; failing on them is still this run's choice.
+            if (onBadImage == BadImageHandling.Fail && existing.Failed.Count > 0)
+            {
+                existing.Store.Dispose();
+                var (position, reason) = existing.Failed.MinBy(f => f.Position);
+                throw Undecodable(paths[position], splitName, reason);
+            }
             return Built(existing, paths, ((DiskPixelStore)existing.Store).SourceSizes);
+        }
         if (problem is not null) log($"The disk cache '{path}' cannot be used ({problem}); decoding the {splitName} images again.");
 
         var headers = readHeaders();
@@ -52,6 +61,10 @@ internal static class PixelStoreBuilder
         return Built(writer.Finish(), paths, sizes);
     }
 
+    private static InvalidDataException Undecodable(string path, string splitName, string reason) =>
+        new($"Could not decode image '{path}' ({splitName} set): {reason}. " +
+            "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
+
     private static BuiltStore Built(SplitPixels built, IReadOnlyList<string> paths, (int Width, int Height)[] sizes) =>
         new(built.Store, built.Kept, built.Failed.Select(f => new BadImage(paths[f.Position], f.Reason)).ToList(),
             built.Kept.Select(i => sizes[i]).ToArray(), built.Reused);
@@ -59,7 +72,8 @@ internal static class PixelStoreBuilder
     /// <summary>
     /// Decodes, on <paramref name="workers"/> threads and in chunks, every image whose header is usable into
     /// <paramref name="writer"/>, and records every image that failed (header or decoding) there. With
-    /// <see cref="BadImageHandling.Fail"/> the first failure (in split order) is thrown, naming the file.
+    /// <see cref="BadImageHandling.Fail"/> decoding stops at the first failure a worker meets, and the earliest (in split
+    /// order) of those found is thrown, naming the file.
     /// </summary>
     private static void DecodeAll(IReadOnlyList<string> paths, ImageHeader[] headers, PixelDecoder decoder, SplitPixelWriter writer,
         BadImageHandling onBadImage, int workers, CancellationToken cancellation, string splitName)
@@ -92,9 +106,7 @@ internal static class PixelStoreBuilder
         if (failures.Count > 0 && onBadImage == BadImageHandling.Fail)
         {
             var first = failures.OrderBy(f => f.Key).First();
-            throw new InvalidDataException(
-                $"Could not decode image '{paths[first.Key]}' ({splitName} set): {first.Value}. " +
-                "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
+            throw Undecodable(paths[first.Key], splitName, first.Value);
         }
         if (failures.Count == paths.Count && paths.Count > 0)
         {

@@ -123,8 +123,17 @@ internal sealed class DiskSplitWriter : SplitPixelWriter
         var file = _file ?? throw new ObjectDisposedException(nameof(DiskSplitWriter));
         _layout.WriteTables(file, _hashes, _sizes, Failures.Select(f => new PixelCacheFile.FailedItem(f.Key, f.Value)).ToList());
         file.Dispose();
+        try
+        {
+            File.Move(_temporary, _path, overwrite: true);
+        }
+        catch
+        {
+            // A cache that could not be put in place must not stay behind under its temporary name.
+            Dispose();
+            throw;
+        }
         _file = null;
-        File.Move(_temporary, _path, overwrite: true);
         return _stores.Open(_path, deleteOnClose: !_keyed) with { Reused = false };
     }
 
