@@ -61,8 +61,9 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
 
     /// <summary>
     /// Exit code for an exception: the CLI's own errors say theirs; a value out of range, and a configuration refused
-    /// before any work because memory or the disk cache's folder cannot hold it, are options to change; missing or malformed inputs, and other arguments the package refused (data that does not fit, such as
-    /// a split leaving no validation images), are input errors; anything else failed while running.
+    /// before any work because memory or the disk cache's folder cannot hold it, are options to change; missing or
+    /// malformed inputs, and other arguments the package refused (data that does not fit, such as a split leaving no
+    /// validation images), are input errors; anything else failed while running.
     /// </summary>
     internal static int ExitCodeOf(Exception e) => e switch
     {

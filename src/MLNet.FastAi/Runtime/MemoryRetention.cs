@@ -55,7 +55,8 @@ public static class MemoryRetention
     /// <summary>
     /// Whether freed memory is kept for reuse (<see cref="Mode"/> is <see cref="MemoryRetentionMode.Retain"/>).
     /// Setting true retains; setting false after it was on returns to glibc's usual behaviour
-    /// (<see cref="MemoryRetentionMode.Default"/>). Always false where the C library is not glibc.
+    /// (<see cref="MemoryRetentionMode.Default"/>), and otherwise changes nothing (<see cref="MemoryRetentionMode.Release"/>
+    /// stays). Always false where the C library is not glibc.
     /// </summary>
     public static bool Enabled
     {

@@ -3,7 +3,7 @@ namespace MLNet.FastAi.Data;
 /// <summary>
 /// A disk cache that was asked for (<see cref="ImageCacheMode.Disk"/>) cannot be used as configured: its folder cannot
 /// be written, or its disk lacks room for the decoded images. Thrown before anything is decoded; the message names
-/// <see cref="ImageDataOptions.CacheFolder"/> and the other choice, <see cref="ImageCacheMode.Stream"/>.
+/// the options to change: <see cref="ImageDataOptions.CacheFolder"/>, or another <see cref="ImageDataOptions.Cache"/>.
 /// </summary>
 public sealed class ImageCacheUnavailableException : IOException
 {
