@@ -15,6 +15,7 @@ namespace MLNet.FastAi.Cli.Tests;
 /// `dotnet tool install` from a folder source and run from the install folder.
 /// </summary>
 [Trait("Category", "Packaging")]
+[Trait("Category", "Slow")]
 public sealed class ToolPackageTests : IClassFixture<ToolPackageFixture>
 {
     /// <summary>nuget.org refuses packages larger than this.</summary>

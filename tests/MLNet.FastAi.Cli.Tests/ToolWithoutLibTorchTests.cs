@@ -8,6 +8,7 @@ namespace MLNet.FastAi.Cli.Tests;
 /// trains on it, and asking it for CUDA names that folder.
 /// </summary>
 [Trait("Category", "Packaging")]
+[Trait("Category", "Slow")]
 public sealed class ToolWithoutLibTorchTests
 {
     [Fact]

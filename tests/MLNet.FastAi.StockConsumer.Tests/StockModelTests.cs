@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit.Abstractions;
+using MLNet.FastAi.Tests.Support;
 
 namespace MLNet.FastAi.StockConsumer.Tests;
 
@@ -26,7 +27,7 @@ public class StockModelTests(StockModelFixture fixture, ITestOutputHelper output
         Assert.Equal(expected.Length, scores.Length);
         double maxDiff = expected.Zip(scores, (e, s) => e.Score.Zip(s, (a, b) => Math.Abs(a - b)).Max()).Max();
         output.WriteLine($"max |stock ML.NET - TorchSharp reference| = {maxDiff:E2} over {scores.Length} images");
-        Assert.True(maxDiff < 1e-4, $"max |stock ML.NET - TorchSharp reference| = {maxDiff}");
+        Assert.True(maxDiff < Tolerances.Probability, $"max |stock ML.NET - TorchSharp reference| = {maxDiff}");
         var names = context.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(scored).Transform(scored).GetColumn<string>("PredictedLabel");
         Assert.Equal(expected.Select(e => e.Predicted), names);
         Assert.Equal(expected.Select(e => Classes[Array.IndexOf(e.Score, e.Score.Max())]), names);
@@ -83,7 +84,7 @@ public class StockModelTests(StockModelFixture fixture, ITestOutputHelper output
         {
             var prediction = engine.Predict(new StockModelFixture.ImageRow { ImagePath = fixture.Rows[i].ImagePath });
             Assert.Equal(fixture.Expected.Images[i].Predicted, prediction.PredictedLabel);
-            Assert.True(fixture.Expected.Images[i].Score.Zip(prediction.Score, (a, b) => Math.Abs(a - b)).Max() < 1e-4);
+            Assert.True(fixture.Expected.Images[i].Score.Zip(prediction.Score, (a, b) => Math.Abs(a - b)).Max() < Tolerances.Probability);
         }
     }
 

@@ -86,6 +86,7 @@ public static class TorchRuntime
                     $"{LibTorchEnvironmentVariable} at a libtorch folder such as a PyTorch install's torch/lib. " +
                     $"Loader trace: {string.Join("; ", TorchNativeLoader.Trace)}", e);
             }
+            NnpackSwitch.TrySet(enabled: false);
             _initialized = true;
         }
     }

@@ -153,7 +153,7 @@ public sealed class PresizingTests(ITestOutputHelper output) : IDisposable
         double maxDiff = scores.Zip(preds.Probabilities, (s, p) => s.Zip(p, (a, b) => Math.Abs(a - b)).Max()).Max();
         output.WriteLine($"max |zip - GetPreds| over {scores.Length} validation images: {maxDiff:E2}");
         Assert.Equal(data.Valid.Count, scores.Length);
-        Assert.True(maxDiff < 1e-4, $"max |zip - GetPreds| = {maxDiff}");
+        Assert.True(maxDiff < Tolerances.Probability, $"max |zip - GetPreds| = {maxDiff}");
         Assert.True(preds.Probabilities.SelectMany(p => p).Max() - preds.Probabilities.SelectMany(p => p).Min() > 0.05, "scores nearly uniform: the comparison would prove little");
     }
 

@@ -205,7 +205,7 @@ public sealed class BadImageTests : IDisposable
         var rows = context.Data.LoadFromEnumerable(paths.Select(p => new PathRow { ImagePath = p }));
         var scores = model.Transform(rows).GetColumn<float[]>("Score").ToArray();
         for (int i = 0; i < paths.Length; i++)
-            Assert.True(direct[i].Zip(scores[i], (a, b) => Math.Abs(a - b)).Max() < 1e-4,
+            Assert.True(direct[i].Zip(scores[i], (a, b) => Math.Abs(a - b)).Max() < Tolerances.Probability,
                 $"{names[i]}: the saved model scores [{string.Join(", ", scores[i])}], the learner [{string.Join(", ", direct[i])}]");
     }
 

@@ -9,6 +9,7 @@ namespace MLNet.FastAi.Tests.Hardening;
 /// draws, dropout masks and schedule positions therefore repeat across processes, not only within one.
 /// (Training/ResumeTests does the same within one process.)
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CrossProcessResumeTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "mlnet-fastai-cross-process-" + Guid.NewGuid().ToString("N")[..8]);

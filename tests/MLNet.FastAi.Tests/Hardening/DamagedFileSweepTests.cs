@@ -12,6 +12,7 @@ namespace MLNet.FastAi.Tests.Hardening;
 /// file, leaving the learner as it was, or loads to exactly the original weights or scores (a flip in a field nothing
 /// reads, such as a timestamp). Nothing loads different numbers.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class DamagedFileSweepTests(TinyDigitsFixture fixture, ITestOutputHelper output) : IClassFixture<TinyDigitsFixture>, IDisposable
 {
     private const int FlipCount = 40;

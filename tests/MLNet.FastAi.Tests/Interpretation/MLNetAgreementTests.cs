@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Pipelines;
 using MLNet.FastAi.Tests.Pipelines;
+using MLNet.FastAi.Tests.Support;
 
 namespace MLNet.FastAi.Tests.Interpretation;
 
@@ -43,7 +44,7 @@ public class MLNetAgreementTests(MnistPipelineFixture fixture)
         var scores = fixture.Scored.GetColumn<float[]>("Score").ToArray();
 
         double maxDiff = preds.Probabilities.Zip(scores, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
-        Assert.True(maxDiff <= 1e-4, $"TorchSharp and the ONNX scoring chain differ by up to {maxDiff}");
+        Assert.True(maxDiff <= Tolerances.Probability, $"TorchSharp and the ONNX scoring chain differ by up to {maxDiff}");
         var fromLearner = ClassificationInterpretation.FromProbabilities(learner.Data.Classes, preds.Probabilities, preds.Targets).ConfusionMatrix();
         var fromMLNet = fixture.Metrics.ConfusionMatrix.Counts;
         int disagreements = Enumerable.Range(0, 10).Sum(a => Enumerable.Range(0, 10).Sum(p => Math.Abs(fromLearner[a, p] - (int)fromMLNet[a][p])));

@@ -9,6 +9,7 @@ using MLNet.FastAi.Vision;
 using MLNet.FastAi.Vision.Modules;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNet.FastAi.Tests.Support;
 
 namespace MLNet.FastAi.Tests.Onnx;
 
@@ -41,7 +42,7 @@ public class CnnOnnxExporterTests(ITestOutputHelper output)
         float[] actual = score.ToArray();
         double maxDiff = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
         output.WriteLine($"{architecture}: max |ORT - TorchSharp| = {maxDiff:E2}; probabilities span {actual.Min():F4}..{actual.Max():F4}");
-        Assert.True(maxDiff < 1e-4, $"max |ORT - TorchSharp| = {maxDiff}");
+        Assert.True(maxDiff < Tolerances.Probability, $"max |ORT - TorchSharp| = {maxDiff}");
         Assert.True(actual.Max() - actual.Min() > 0.05, "the probabilities are nearly uniform: the comparison would prove little");
         Assert.True(actual.Max() < 0.9999, "the probabilities are saturated: the comparison would prove little");
         for (int n = 0; n < batch; n++)
@@ -85,7 +86,7 @@ public class CnnOnnxExporterTests(ITestOutputHelper output)
 
         Assert.Equal(new[] { classes.Length }, score.Dimensions.ToArray());
         Assert.Equal(new[] { classes.Length }, oneHot.Dimensions.ToArray());
-        Assert.True(expected.Zip(score.ToArray(), (e, a) => Math.Abs(e - a)).Max() < 1e-4);
+        Assert.True(expected.Zip(score.ToArray(), (e, a) => Math.Abs(e - a)).Max() < Tolerances.Probability);
         int best = Array.IndexOf(score.ToArray(), score.ToArray().Max());
         Assert.Equal(Enumerable.Range(0, classes.Length).Select(i => i == best ? 1f : 0f), oneHot.ToArray());
 

@@ -6,6 +6,7 @@ namespace MLNet.FastAi.Tests.Packaging;
 /// packed package trains and saves a stock ML.NET zip, and that bring-your-own libtorch works and fails clearly.
 /// </summary>
 [Trait("Category", "Packaging")]
+[Trait("Category", "Slow")]
 public sealed class PackedPackageTests : IClassFixture<PackedPackageFixture>
 {
     private readonly PackedPackageFixture _fixture;

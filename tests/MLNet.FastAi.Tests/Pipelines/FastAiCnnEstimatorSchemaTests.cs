@@ -86,6 +86,7 @@ public class FastAiCnnEstimatorSchemaTests
             .Invoke(null, new object[] { schema })!;
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void CrossValidate_WithTwoFolds_TrainsAndEvaluatesEachFold()
     {
         var options = new FastAiCnnOptions

@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FastAi.Pipelines;
 using Xunit.Abstractions;
+using MLNet.FastAi.Tests.Support;
 
 namespace MLNet.FastAi.Tests.Pipelines;
 
@@ -70,7 +71,7 @@ public class FastAiCnnPipelineTests(MnistPipelineFixture fixture, ITestOutputHel
         var loadedScores = rescored.GetColumn<float[]>("Score").ToArray();
         Assert.Equal(300, loadedScores.Length);
         double maxDiff = scores.Zip(loadedScores, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
-        Assert.True(maxDiff <= 1e-4, $"scores differ by up to {maxDiff} after loading");
+        Assert.True(maxDiff <= Tolerances.Probability, $"scores differ by up to {maxDiff} after loading");
         Assert.Equal(fixture.Scored.GetColumn<string>("PredictedLabel"), rescored.GetColumn<string>("PredictedLabel"));
 
         var metrics = fixture.Context.MulticlassClassification.Evaluate(rescored);
@@ -92,7 +93,7 @@ public class FastAiCnnPipelineTests(MnistPipelineFixture fixture, ITestOutputHel
         {
             var p = engine.Predict(fixture.TestRows[i]);
             Assert.Equal(labels[i], p.PredictedLabel);
-            Assert.Equal(scores[i], p.Score, (a, b) => Math.Abs(a - b) <= 1e-5);
+            Assert.Equal(scores[i], p.Score, (a, b) => Math.Abs(a - b) <= Tolerances.Probability);
         }
     }
 

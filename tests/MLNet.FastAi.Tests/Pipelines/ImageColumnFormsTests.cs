@@ -88,7 +88,7 @@ public sealed class ImageColumnFormsTests : IDisposable
         }
         double maxDifference = scores.Zip(torch.Probabilities, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
         _output.WriteLine($"{form}: largest difference from Learner.GetPreds {maxDifference:E2}");
-        Assert.True(maxDifference <= 1e-4, $"{form}: scores differ from the learner's by {maxDifference}");
+        Assert.True(maxDifference <= Tolerances.Probability, $"{form}: scores differ from the learner's by {maxDifference}");
     }
 
     private static IEnumerable<ITransformer> Parts(ITransformer model) =>

@@ -62,7 +62,7 @@ public sealed class TrainerSurfaceTests : IDisposable
         Assert.Null(reloaded.Schema.GetColumnOrNull("Score"));
         Assert.Equal(scored.GetColumn<uint>("Digit"), reloaded.GetColumn<uint>("Digit"));
         var (inProcess, loaded) = (scored.GetColumn<float[]>("Probabilities").ToArray(), reloaded.GetColumn<float[]>("Probabilities").ToArray());
-        Assert.True(inProcess.Zip(loaded, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max() <= 1e-5);
+        Assert.True(inProcess.Zip(loaded, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max() <= Tolerances.Probability);
     }
 
     [Fact]

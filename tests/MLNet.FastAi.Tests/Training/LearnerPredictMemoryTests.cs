@@ -2,6 +2,7 @@ using MLNet.FastAi.Data;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Tests.Pipelines;
 using MLNet.FastAi.Training;
+using MLNet.FastAi.Tests.Support;
 
 namespace MLNet.FastAi.Tests.Training;
 
@@ -37,8 +38,8 @@ public class LearnerPredictMemoryTests : IDisposable
         {
             Assert.Equal(expected.PredictedLabel(i), single[i].Label);
             // One image per batch and three per batch may round differently in the last bits.
-            Assert.Equal(expected.Probabilities[i], single[i].Probabilities, (a, b) => Math.Abs(a - b) < 1e-5f);
-            Assert.Equal(expected.Probabilities[i], several[i].Probabilities, (a, b) => Math.Abs(a - b) < 1e-5f);
+            Assert.Equal(expected.Probabilities[i], single[i].Probabilities, (a, b) => Math.Abs(a - b) < Tolerances.Probability);
+            Assert.Equal(expected.Probabilities[i], several[i].Probabilities, (a, b) => Math.Abs(a - b) < Tolerances.Probability);
         }
     }
 

@@ -39,9 +39,9 @@ public class PredictionTests(SmallMnistFixture fixture)
             var one = learner.Predict(files[i]);
             Assert.Equal(batch.Decoded[i], one.Index);
             Assert.Equal(fixture.Data.Classes[one.Index], one.Label);
-            Assert.Equal(batch.Probabilities[i], one.Probabilities, (a, b) => Math.Abs(a - b) <= 1e-5);
+            Assert.Equal(batch.Probabilities[i], one.Probabilities, (a, b) => Math.Abs(a - b) <= Tolerances.Probability);
             Assert.Equal(one.Label, many[i].Label);
-            Assert.Equal(batch.Probabilities[i], many[i].Probabilities, (a, b) => Math.Abs(a - b) <= 1e-5);
+            Assert.Equal(batch.Probabilities[i], many[i].Probabilities, (a, b) => Math.Abs(a - b) <= Tolerances.Probability);
         }
     }
 

@@ -13,6 +13,11 @@ namespace MLNet.FastAi.Vision.Modules;
 /// <item>In eval mode the batch norm is folded into the convolution (scaled weights plus a bias), as inference
 /// engines do and as the ONNX export does: one pass over each activation instead of two. It is recomputed at every
 /// call from the current weights and statistics, so it can never go stale, and it stays differentiable.</item>
+/// <item>1×1 convolutions (the ResNets' shortcuts, the bottlenecks' ends) keep off oneDNN's 1×1 kernels where libtorch
+/// 2.10's oneDNN 3.7 was seen to fail on AVX-512 CPUs: a strided one runs unstrided over every <c>stride</c>-th pixel
+/// (its strided backward crashed at 512 → 1024 channels, ResNet-50's shortcut), and a channels-last one runs as the
+/// matrix product it is (its channels-last kernel, <c>brgconv_1x1:avx512_core</c>, gave outputs off by a third of
+/// their size at 256 → 512, ResNet-18's last shortcut). The same sums either way.</item>
 /// </list>
 /// </summary>
 internal static class Convolutions
@@ -25,14 +30,38 @@ internal static class Convolutions
         var weight = conv.weight! * scale.view(-1, 1, 1, 1);
         var bias = norm.bias! - norm.running_mean! * scale;
         if (conv.bias is { } convBias) bias = bias + convBias * scale;
-        return nn.functional.conv2d(input, weight.to(input.dtype), bias.to(input.dtype), conv.stride, conv.padding, conv.dilation, conv.groups);
+        return Convolve(conv, input, weight.to(input.dtype), bias.to(input.dtype));
     }
 
     /// <summary><c>conv(input)</c> in the input's precision.</summary>
     public static Tensor Apply(Conv2d conv, Tensor input)
     {
-        if (input.dtype == conv.weight!.dtype) return conv.call(input);
+        if (input.dtype == conv.weight!.dtype) return Convolve(conv, input, conv.weight, conv.bias);
         using var weight = conv.weight.to(input.dtype);
-        return nn.functional.conv2d(input, weight, conv.bias?.to(input.dtype), conv.stride, conv.padding, conv.dilation, conv.groups);
+        return Convolve(conv, input, weight, conv.bias?.to(input.dtype));
     }
+
+    /// <summary><paramref name="conv"/>'s convolution with the given weight and bias.</summary>
+    private static Tensor Convolve(Conv2d conv, Tensor input, Tensor weight, Tensor? bias)
+    {
+        if (!IsPointwise(conv)) return nn.functional.conv2d(input, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+        // A 1x1 convolution with stride s sees only every s-th pixel: take those first, then no kernel needs a stride.
+        bool strided = conv.stride.Any(s => s != 1);
+        using var sampled = strided
+            ? input[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(step: conv.stride[0]), TensorIndex.Slice(step: conv.stride[1])]
+            : input.alias();
+        if (CnnModel.IsChannelsLast(input))
+        {
+            // Channels-last, a 1x1 convolution is a matrix product over the channels of each pixel.
+            using var pixels = sampled.permute(0, 2, 3, 1);
+            using var weights = weight.flatten(1);
+            using var output = nn.functional.linear(pixels, weights, bias);
+            return output.permute(0, 3, 1, 2);
+        }
+        using var dense = sampled.contiguous();
+        return nn.functional.conv2d(dense, weight, bias);
+    }
+
+    private static bool IsPointwise(Conv2d conv) =>
+        conv.groups == 1 && conv.kernel_size.All(k => k == 1) && conv.padding.All(p => p == 0) && conv.dilation.All(d => d == 1);
 }
