@@ -48,6 +48,9 @@ public sealed partial class ImageDataLoaders : IDisposable
         Normalization = options.Normalization;
         Augmentation = options.Augmentation;
         Train = Valid = null!;
+        if (options.Resize == ResizeMethod.Squish && options.ImageSize is not null)
+            _log("Squishing resamples nearest-neighbour (ML.NET ImageAnalytics' Fill, which the saved model replays): resized " +
+                 "images turn blocky or aliased and train less accurate models; Crop, the default as in fastai, and Pad resample smoothly.");
     }
 
     /// <summary>Class names in index order (sorted ordinally, as fastai's vocab).</summary>

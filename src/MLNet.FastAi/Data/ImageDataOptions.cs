@@ -29,8 +29,14 @@ public sealed record ImageDataOptions
     /// </summary>
     public int? ItemSize { get; init; }
 
-    /// <summary>How images are brought to <see cref="ImageSize"/> (fastai's <c>ResizeMethod</c>; Squish by default).</summary>
-    public ResizeMethod Resize { get; init; } = ResizeMethod.Squish;
+    /// <summary>
+    /// How images are brought to <see cref="ImageSize"/> (fastai's <c>ResizeMethod</c>). <see cref="ResizeMethod.Crop"/>
+    /// by default, as fastai's <c>Resize(224)</c>: the centre square, smoothly resampled.
+    /// </summary>
+    public ResizeMethod Resize { get; init; } = DefaultResize;
+
+    /// <summary>The one default of every door (fastai API, estimator, command line): fastai's <c>Resize</c> crops.</summary>
+    internal const ResizeMethod DefaultResize = ResizeMethod.Crop;
 
     /// <summary>Seed for the validation split, shuffling and augmentation; null draws one.</summary>
     public int? Seed { get; init; }

@@ -3,11 +3,18 @@ namespace MLNet.FastAi.Data;
 /// <summary>How images are brought to the model's input size (fastai's <c>ResizeMethod</c>).</summary>
 public enum ResizeMethod
 {
-    /// <summary>Stretch to the target size, ignoring aspect ratio (ML.NET's <c>ResizingKind.Fill</c>).</summary>
+    /// <summary>
+    /// Stretch to the target size, ignoring aspect ratio (ML.NET's <c>ResizingKind.Fill</c>). ImageAnalytics samples it
+    /// nearest-neighbour, in training and in the saved model alike, unlike fastai's bilinear squish: prefer
+    /// <see cref="Crop"/> or <see cref="Pad"/> wherever images are resized.
+    /// </summary>
     Squish,
-    /// <summary>Scale to cover the target, then crop the centre (ML.NET's <c>ResizingKind.IsoCrop</c>).</summary>
+    /// <summary>
+    /// Scale to cover the target, then crop the centre (ML.NET's <c>ResizingKind.IsoCrop</c>), smoothly resampled: the
+    /// default, as fastai's <c>Resize</c>.
+    /// </summary>
     Crop,
-    /// <summary>Scale to fit inside the target, then pad (ML.NET's <c>ResizingKind.IsoPad</c>).</summary>
+    /// <summary>Scale to fit inside the target, then pad (ML.NET's <c>ResizingKind.IsoPad</c>), smoothly resampled.</summary>
     Pad,
 }
 

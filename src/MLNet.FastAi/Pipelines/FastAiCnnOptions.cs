@@ -73,8 +73,8 @@ public sealed class FastAiCnnOptions
     /// <summary>Folder of the disk cache; null means <c>image-cache</c> in fastai's home (<c>FASTAI_HOME</c>, else <c>~/.fastai</c>).</summary>
     public string? CacheFolder;
 
-    /// <summary>How images are brought to <see cref="ImageSize"/>.</summary>
-    public ResizeMethod Resize = ResizeMethod.Squish;
+    /// <summary>How images are brought to <see cref="ImageSize"/>: the centre square by default, as fastai's <c>Resize</c>.</summary>
+    public ResizeMethod Resize = ImageDataOptions.DefaultResize;
 
     /// <summary>The body architecture.</summary>
     public ResNetArchitecture Architecture = ResNetArchitecture.ResNet18;

@@ -49,7 +49,8 @@ public sealed class ImageFolderCatalogTests : IDisposable
         Assert.Contains(messages, m => m.Contains("6 images") && m.Contains("1 file(s) without an image extension ignored"));
 
         // The same items as the fastai factory finds in that folder.
-        using var data = ImageDataLoaders.FromFolder(_temp.Path, train: "train", validPct: 0.5, options: new ImageDataOptions { ImageSize = 8, Log = _ => { } });
+        // Seeded: an unseeded half of six images left one class out of training one time in ten, and was refused.
+        using var data = ImageDataLoaders.FromFolder(_temp.Path, train: "train", validPct: 0.5, options: new ImageDataOptions { ImageSize = 8, Seed = 1, Log = _ => { } });
         Assert.Equal(paths.Order(), data.Train.Paths.Concat(data.Valid.Paths).Order());
         Assert.Equal(1, data.IgnoredNonImageFiles);
 

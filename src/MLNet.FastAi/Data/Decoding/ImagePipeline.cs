@@ -20,7 +20,7 @@ namespace MLNet.FastAi.Data.Decoding;
 /// <param name="Width">Target width in pixels.</param>
 /// <param name="Height">Target height in pixels.</param>
 /// <param name="Resize">How the aspect ratio is handled.</param>
-public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = ResizeMethod.Squish)
+public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = ImageDataOptions.DefaultResize)
 {
     internal const string LoadedColumn = "__FastAiImage";
     internal const string ResizedColumn = "__FastAiResized";
