@@ -198,7 +198,7 @@ public sealed class MixedPrecisionTests(SmallPhotoFixture fixture, ITestOutputHe
     {
         using var scope = NewDisposeScope();
         using var enabled = enable_grad();
-        using var reference = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], conv.padding[0], bias: false, dtype: ScalarType.Float64);
+        using var reference = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], conv.padding![0], bias: false, dtype: ScalarType.Float64);
         using (no_grad()) reference.weight!.copy_(conv.weight!);
         var generator = new Generator((ulong)inputShape.Aggregate(17L, (a, b) => a * 31 + b));
         var input = randn(inputShape, generator: generator);

@@ -63,5 +63,6 @@ internal static class Convolutions
     }
 
     private static bool IsPointwise(Conv2d conv) =>
-        conv.groups == 1 && conv.kernel_size.All(k => k == 1) && conv.padding.All(p => p == 0) && conv.dilation.All(d => d == 1);
+        // No explicit padding means a padding mode ("same", "valid"), which pads a 1x1 kernel by nothing.
+        conv.groups == 1 && conv.kernel_size.All(k => k == 1) && (conv.padding?.All(p => p == 0) ?? true) && conv.dilation.All(d => d == 1);
 }
