@@ -83,6 +83,7 @@ public sealed class TrainingFaultTests(TinyDigitsFixture fixture, ITestOutputHel
 
     /// <summary>The temporary name beside each target is taken by a folder, so the write fails before the move.</summary>
     [Fact]
+    [Trait("Category", "Slow")]
     public void Saves_ThatCannotWriteTheirTemporaryFile_LeaveThePreviousCheckpointMLNetZipAndOnnxFileUntouched()
     {
         using var learn = NewLearner();

@@ -44,6 +44,7 @@ public sealed class ImageColumnFormsTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Forms))]
+    [Trait("Category", "Slow")]
     public void EachForm_TrainsAndEvaluates_AndItsSavedModel_ScoresTheValidationImagesLikeTheLearner(string form)
     {
         var ml = new MLContext(seed: 1);

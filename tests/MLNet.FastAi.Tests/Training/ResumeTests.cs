@@ -33,6 +33,7 @@ public sealed class ResumeTests : IDisposable
     [Theory]
     [InlineData(ImageCacheMode.Memory)]
     [InlineData(ImageCacheMode.Stream)]
+    [Trait("Category", "Slow")]
     public void ResumedOneCycle_EqualsTheUninterruptedRun(ImageCacheMode cache)
     {
         using var data = SmallSample(cache);
