@@ -27,10 +27,4 @@ internal static class Tolerances
     /// same rounding as <see cref="Probability"/> before the softmax, about 1e-5 of the activations' size, with room.
     /// </summary>
     public const double RelativeActivation = 1e-4;
-
-    /// <summary>
-    /// The largest absolute difference between two probability tables.
-    /// </summary>
-    public static double MaxDifference(IEnumerable<float[]> a, IEnumerable<float[]> b) =>
-        a.Zip(b, (x, y) => x.Zip(y, (p, q) => Math.Abs((double)p - q)).Max()).Max();
 }

@@ -44,13 +44,14 @@ internal static class Convolutions
     /// <summary><paramref name="conv"/>'s convolution with the given weight and bias.</summary>
     private static Tensor Convolve(Conv2d conv, Tensor input, Tensor weight, Tensor? bias)
     {
-        if (!IsPointwise(conv)) return nn.functional.conv2d(input, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+        bool strided = conv.stride.Any(s => s != 1), channelsLast = CnnModel.IsChannelsLast(input);
+        if (!IsPointwise(conv) || !(strided || channelsLast))
+            return nn.functional.conv2d(input, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups);
         // A 1x1 convolution with stride s sees only every s-th pixel: take those first, then no kernel needs a stride.
-        bool strided = conv.stride.Any(s => s != 1);
         using var sampled = strided
             ? input[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(step: conv.stride[0]), TensorIndex.Slice(step: conv.stride[1])]
             : input.alias();
-        if (CnnModel.IsChannelsLast(input))
+        if (channelsLast)
         {
             // Channels-last, a 1x1 convolution is a matrix product over the channels of each pixel.
             using var pixels = sampled.permute(0, 2, 3, 1);
