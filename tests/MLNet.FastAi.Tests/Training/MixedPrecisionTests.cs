@@ -131,7 +131,8 @@ public sealed class MixedPrecisionTests(SmallPhotoFixture fixture, ITestOutputHe
     /// One convolution, float32 against float64, relative to the reference's largest entry: each output (and each
     /// input or weight gradient) is a sum of at most batch × pixels ≈ 32,768 products, whose rounding grows about as
     /// √n × 2⁻²⁴ ≈ 1e-5 of the terms' size (Higham's probabilistic bound); 1e-4 leaves a factor of ten for the order of
-    /// summation and fast algorithms. Seen: at most 4.2e-6 over 174 comparisons; the broken kernels were off by 1e-1 or crashed.
+    /// summation and fast algorithms. Seen: at most 4.2e-6 over 174 comparisons; the broken kernels were off by 1e-1 or
+    /// crashed.
     /// </summary>
     private const double ConvolutionTolerance = 1e-4;
 
