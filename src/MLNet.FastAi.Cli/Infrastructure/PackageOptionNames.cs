@@ -7,7 +7,7 @@ internal static class PackageOptionNames
     private static readonly (string Package, string Option)[] Names =
     {
         ("ImageDataOptions.CacheFolder", "--cache-dir"), ("ImageDataOptions.Cache", "--cache"), ("ImageDataOptions.ImageSize", "--image-size"),
-        ("ImageDataOptions.ItemSize", "--item-size"), ("ImageDataOptions.BatchSize", "--batch-size"), ("ImageDataOptions.MemoryBudget", "the memory budget"),
+        ("ImageDataOptions.ItemSize", "--item-size"), ("ImageDataOptions.BatchSize", "--batch-size"), ("ImageDataOptions.Resize", "--resize"), ("ImageDataOptions.MemoryBudget", "the memory budget"),
     };
 
     /// <summary><paramref name="text"/> with the library's option names replaced by this tool's.</summary>

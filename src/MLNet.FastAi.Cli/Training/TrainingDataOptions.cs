@@ -33,7 +33,7 @@ internal sealed class TrainingDataOptions
     public Option<string?> Cache { get; } = Options.Choice("--cache", "Where decoded images are kept: memory, a disk cache, or nowhere (stream); auto chooses by size.", "auto", "auto", "memory", "disk", "stream");
     public Option<string?> CacheDir { get; } = Options.Text("--cache-dir", "Folder of the disk cache [default: image-cache in FASTAI_HOME, else ~/.fastai].", helpName: "folder");
     public Option<int> BatchSize { get; } = Options.Int("--batch-size", "Training batch size.", 64, 1, 65536);
-    public Option<string?> Resize { get; } = Options.Choice("--resize", "How images reach the square size: stretch, centre-crop or pad.",
+    public Option<string?> Resize { get; } = Options.Choice("--resize", "How images reach the square size: centre-crop, pad, or squish (images of square proportions only: stretching would be nearest-neighbour).",
         ImageDataOptions.DefaultResize.ToString().ToLowerInvariant(), "squish", "crop", "pad");
     public Option<string?> Normalize { get; } = Options.Choice("--normalize", "Input normalization statistics [default: imagenet when pretrained, none otherwise].", null, "imagenet", "mnist", "cifar", "none");
     public Option<bool> Augment { get; } = Options.Flag("--augment", "Augment training batches with fastai's aug_transforms (flip, rotate, zoom, warp, lighting).");

@@ -39,7 +39,9 @@ public sealed partial class ImageDataLoaders : IDisposable
         Classes = classes;
         Pipeline = pipeline;
         TrainPipeline = options.ItemSize is { } item
-            ? new ImagePipeline(item, item, options.Resize == ResizeMethod.Pad ? ResizeMethod.Pad : ResizeMethod.Squish)
+            // Crop's presized photos are stored whole, stretched smoothly to a square, so that each batch can take a square
+            // of the photo's proportions anywhere across its longer side (fastai's random crop of the item).
+            ? options.Resize == ResizeMethod.Pad ? new ImagePipeline(item, item, ResizeMethod.Pad) : ImagePipeline.TrainingStretch(item)
             : pipeline;
         _options = options;
         _cache = new CachePolicy(options);
@@ -48,9 +50,6 @@ public sealed partial class ImageDataLoaders : IDisposable
         Normalization = options.Normalization;
         Augmentation = options.Augmentation;
         Train = Valid = null!;
-        if (options.Resize == ResizeMethod.Squish && options.ImageSize is not null)
-            _log("Squishing resamples nearest-neighbour (ML.NET ImageAnalytics' Fill, which the saved model replays): resized " +
-                 "images turn blocky or aliased and train less accurate models; Crop, the default as in fastai, and Pad resample smoothly.");
     }
 
     /// <summary>Class names in index order (sorted ordinally, as fastai's vocab).</summary>
@@ -241,6 +240,9 @@ public sealed partial class ImageDataLoaders : IDisposable
         // One-off splits (a learner's Predict) never go to disk, where each call would leave a file, nor count against
         // the budget of the splits the loaders keep.
         bool named = ReferenceEquals(split, Train) || ReferenceEquals(split, Valid) || ReferenceEquals(split, Test);
+        if (!named && pipeline.Resize == ResizeMethod.Squish)
+            pipeline.RefuseStretching(split.Paths.Zip(Headers(split, workers)).Where(h => h.Second.IsUsable).Select(h => ($"'{h.First}'", h.Second.Width, h.Second.Height)),
+                "The images to predict", "This model was trained with ResizeMethod.Squish: crop or pad the images to square proportions first, or train with Crop or Pad.");
         var (mode, reason) = named ? _cache.Choose(split.Name, split.Count, pipeline, DiskCacheExists) : _cache.ChooseForOneOff(split.Count, pipeline);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
@@ -372,9 +374,13 @@ public sealed partial class ImageDataLoaders : IDisposable
             throw new ArgumentException($"The class list has duplicates: {string.Join(", ", classes)}.", nameof(classOrder));
         if (classes.Count < 2)
             throw new InvalidDataException($"The training set has {classes.Count} class{(classes.Count == 1 ? $" ('{classes[0]}')" : "es")}; a classifier needs at least two.");
-        var headers = options.ImageSize is null ? ScanForSize(train, valid, test, options) : null;
+        // Squish's check needs every size too; reading headers decodes nothing, so refusals come before any work.
+        var headers = options.ImageSize is null || options.Resize == ResizeMethod.Squish ? ScanForSize(train, valid, test, options) : null;
         int size = options.ImageSize ?? UniformSize(headers!, options);
-        var data = new ImageDataLoaders(classes, new ImagePipeline(size, size, options.Resize), options, options.Seed ?? Random.Shared.Next())
+        var pipeline = new ImagePipeline(size, size, options.Resize);
+        if (headers is not null)
+            pipeline.RefuseStretching(headers.Where(h => h.Value.IsUsable).Select(h => ($"'{h.Key}'", h.Value.Width, h.Value.Height)), "The images", ImagePipeline.SquishAdvice("ImageDataOptions.Resize"));
+        var data = new ImageDataLoaders(classes, pipeline, options, options.Seed ?? Random.Shared.Next())
         {
             IgnoredNonImageFiles = ignoredFiles,
             _cancellation = cancellation,

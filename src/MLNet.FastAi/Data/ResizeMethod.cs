@@ -4,9 +4,11 @@ namespace MLNet.FastAi.Data;
 public enum ResizeMethod
 {
     /// <summary>
-    /// Stretch to the target size, ignoring aspect ratio (ML.NET's <c>ResizingKind.Fill</c>). ImageAnalytics samples it
-    /// nearest-neighbour, in training and in the saved model alike, unlike fastai's bilinear squish: prefer
-    /// <see cref="Crop"/> or <see cref="Pad"/> wherever images are resized.
+    /// Scale to the target size without cropping or padding, for images that already have the target's proportions
+    /// (within 1%), smoothly resampled. Images of other proportions are refused before anything is decoded: the only
+    /// stretching resize in stock ML.NET (ImageAnalytics' <c>Fill</c>) samples nearest-neighbour, in training and in
+    /// the saved model alike, which trains less accurate models than fastai's bilinear squish. The saved model crops
+    /// the centre of such images (as <see cref="Crop"/>) if it meets them.
     /// </summary>
     Squish,
     /// <summary>

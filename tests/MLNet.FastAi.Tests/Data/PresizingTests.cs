@@ -35,7 +35,7 @@ public sealed class PresizingTests(ITestOutputHelper output) : IDisposable
         string root = PhotoFolder.Write(_temp.Path, perClass: 8);
         using var data = ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: Presized with { Augmentation = AugmentationOptions.Default with { MinScale = 0.75f } });
         Assert.Equal(40, data.TrainPipeline.Width);
-        Assert.Equal(ResizeMethod.Squish, data.TrainPipeline.Resize);
+        Assert.True(data.TrainPipeline.IsTrainingStretch);
         Assert.Equal(new MLNet.FastAi.Data.Decoding.ImagePipeline(24, 24, ResizeMethod.Crop), data.Pipeline);
         Assert.Equal(40, data.Decoded(data.Train).Height);
         Assert.Equal(24, data.Decoded(data.Valid).Height);

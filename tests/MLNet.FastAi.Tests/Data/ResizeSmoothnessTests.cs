@@ -26,6 +26,7 @@ public sealed class ResizeSmoothnessTests(ITestOutputHelper output) : IDisposabl
     [Theory]
     [InlineData(ResizeMethod.Crop)]
     [InlineData(ResizeMethod.Pad)]
+    [InlineData(ResizeMethod.Squish)]
     public void Upscaling_HasNoNearestNeighbourBlocks_InTrainingNorInTheSavedModel(ResizeMethod method)
     {
         var (training, saved) = FlatBlockShares(method);
@@ -36,15 +37,107 @@ public sealed class ResizeSmoothnessTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
-    public void TheDefault_IsFastAisCrop_AndSquish_StillNearestNeighbour_IsLoggedAsSuch()
+    public void TheDefault_IsFastAisCrop()
     {
         Assert.Equal(ResizeMethod.Crop, new ImageDataOptions().Resize);
         Assert.Equal(ResizeMethod.Crop, new MLNet.FastAi.Pipelines.FastAiCnnOptions().Resize);
-        var log = new List<string>();
-        var (training, saved) = FlatBlockShares(ResizeMethod.Squish, log);
-        output.WriteLine($"Squish: share of 8×8 blocks of one value: training {training:P1}, saved model {saved:P1}");
-        Assert.True(training > 0.99 && saved > 0.99, "Squish no longer samples nearest-neighbour: update its log line and README");
-        Assert.Contains(log, line => line.Contains("nearest-neighbour", StringComparison.Ordinal) && line.Contains("Crop", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Stretching needs ImageAnalytics' nearest-neighbour Fill, so Squish takes only images of the target's proportions
+    /// and refuses the others by name before decoding anything, in training and in predictions.
+    /// </summary>
+    [Fact]
+    public void Squish_RefusesImagesItWouldStretch_BeforeDecoding_NamingOne()
+    {
+        TestTorch.UseOneThread();
+        string root = NoiseFolder("stretch", Source, Source);
+        string wide = Path.Combine(root, "train", "b", "wide.png");
+        File.WriteAllBytes(wide, HandMadeImages.RgbPng(40, Source, (x, y) => ((byte)x, (byte)y, 0)));
+        string cache = Path.Combine(_temp.Path, "cache");
+        var options = new ImageDataOptions { ImageSize = Target, Resize = ResizeMethod.Squish, BatchSize = 4, Seed = 1, Cache = ImageCacheMode.Disk, CacheFolder = cache, Log = _ => { } };
+        var refusal = Assert.Throws<ArgumentException>(() => ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: options));
+        output.WriteLine(refusal.Message);
+        Assert.Contains(wide, refusal.Message);
+        Assert.Contains("40×28", refusal.Message);
+        Assert.Contains("ImageDataOptions.Resize", refusal.Message);
+        Assert.Contains("nearest-neighbour", refusal.Message);
+        Assert.False(Directory.Exists(cache) && Directory.EnumerateFiles(cache).Any(), "pixels were cached before the refusal");
+
+        // Square images train; a model trained so refuses to stretch the image it is asked about.
+        File.Delete(wide);
+        using var data = ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: options with { Cache = ImageCacheMode.Memory });
+        using var learner = Learner.Vision(data, new VisionLearnerOptions
+        {
+            Architecture = SmallMnistFixture.TinyResNet, Pretrained = PretrainedSource.None, ShowProgress = false, Device = ComputeDevice.Cpu,
+        });
+        File.WriteAllBytes(wide, HandMadeImages.RgbPng(40, Source, (x, y) => ((byte)x, (byte)y, 0)));
+        var atPredict = Assert.Throws<ArgumentException>(() => learner.Predict(wide));
+        Assert.Contains(wide, atPredict.Message);
+        Assert.Contains("Squish", atPredict.Message);
+    }
+
+    /// <summary>
+    /// Presizing stores training images stretched to the item size for the batch's square crop; that stretch is smooth
+    /// too: no blocks when enlarging, and no aliasing when shrinking (a one-pixel checkerboard shrunk four times is grey,
+    /// where sampling every fourth pixel would keep one colour).
+    /// </summary>
+    [Fact]
+    public void PresizedTrainingImages_AreStretchedSmoothly_UpAndDown()
+    {
+        TestTorch.UseOneThread();
+        var up = new ImagePipelineProbe(_temp.Path, Source, Source * Factor, (_, _) => Noise());
+        double flat = FlatShare(up.Pixels);
+        output.WriteLine($"stretched up {Source}→{Source * Factor}: {flat:P1} of 8×8 blocks hold one value");
+        Assert.True(flat < 0.01, $"{flat:P1} of the stretched training pixels' 8×8 blocks hold one value");
+
+        var down = new ImagePipelineProbe(_temp.Path, 4 * Source, Source, (x, y) => (x + y) % 2 == 0 ? ((byte)255, (byte)255, (byte)255) : ((byte)0, (byte)0, (byte)0));
+        using var scope = NewDisposeScope();
+        double mean = down.Pixels.mean().item<float>(), spread = down.Pixels.std().item<float>();
+        output.WriteLine($"checkerboard shrunk 4×: mean {mean:F3}, standard deviation {spread:F3} (of 0..1)");
+        Assert.InRange(mean, 0.4, 0.6);
+        Assert.True(spread < 0.1, $"the shrunk checkerboard varies by {spread:F3}: it aliased");
+    }
+
+    private readonly Random _noise = new(3);
+
+    private (byte, byte, byte) Noise() => ((byte)_noise.Next(256), (byte)_noise.Next(256), (byte)_noise.Next(256));
+
+    /// <summary>A two-class folder of noise images of the given size.</summary>
+    private string NoiseFolder(string name, int width, int height)
+    {
+        string root = Path.Combine(_temp.Path, name);
+        foreach (var label in new[] { "a", "b" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, "train", label));
+            for (int i = 0; i < 4; i++)
+                File.WriteAllBytes(Path.Combine(root, "train", label, $"{i}.png"), HandMadeImages.RgbPng(width, height, (_, _) => Noise()));
+        }
+        return root;
+    }
+
+    /// <summary>The pixels (0..1) presizing stores for training images of a given size and content.</summary>
+    private sealed class ImagePipelineProbe
+    {
+        public ImagePipelineProbe(string folder, int source, int item, Func<int, int, (byte, byte, byte)> pixel)
+        {
+            string root = Path.Combine(folder, $"probe{source}to{item}");
+            foreach (var label in new[] { "a", "b" })
+            {
+                Directory.CreateDirectory(Path.Combine(root, "train", label));
+                for (int i = 0; i < 2; i++) File.WriteAllBytes(Path.Combine(root, "train", label, $"{i}.png"), HandMadeImages.RgbPng(source, source, pixel));
+            }
+            using var data = ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: new ImageDataOptions
+            {
+                ImageSize = Math.Min(item, 16), ItemSize = item, BatchSize = 3, Seed = 1, Normalization = NormalizationStats.None, Log = _ => { },
+            });
+            Assert.True(data.TrainPipeline.IsTrainingStretch);
+            var set = data.Decoded(data.Train);
+            using var scope = NewDisposeScope();
+            Pixels = stack(Enumerable.Range(0, (int)set.Count).Select(i => set.Image(i))).to(ScalarType.Float32).div(255).MoveToOuterDisposeScope();
+        }
+
+        public Tensor Pixels { get; }
     }
 
     /// <summary>The share of flat 8×8 blocks in the decoded training images and in the saved model's pixels.</summary>

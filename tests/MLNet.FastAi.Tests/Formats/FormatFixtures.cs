@@ -51,7 +51,7 @@ internal static class FormatFixtures
         public string ImagePath { get; set; } = "";
     }
 
-    // Squish, the default when the fixtures were written: the zip fixture stores it, and a chain built today must too.
+    // Squish, the default when the fixtures were written (then ImageAnalytics' Fill): the zip fixture stores it.
     public static ImagePipeline Pipeline => new(TinyClassifierOnnx.Size, TinyClassifierOnnx.Size, ResizeMethod.Squish);
 
     private static void WriteZip(byte[] onnx, string path)

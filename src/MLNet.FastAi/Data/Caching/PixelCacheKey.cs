@@ -12,7 +12,9 @@ namespace MLNet.FastAi.Data.Caching;
 internal static class PixelCacheKey
 {
     /// <summary>Bumped whenever the file layout or the meaning of its pixels changes.</summary>
-    public const int FormatVersion = 1;
+    /// <remarks>2: Squish resamples smoothly (IsoCrop, images of the target's proportions), presizing's items are
+    /// stretched smoothly; before, both were ImageAnalytics' nearest-neighbour Fill.</remarks>
+    public const int FormatVersion = 2;
 
     public static string Compute(IReadOnlyList<string> paths, ImagePipeline pipeline, long maxImagePixels)
     {
@@ -38,7 +40,7 @@ internal static class PixelCacheKey
     /// every release); the informational versions do.
     /// </summary>
     public static string Decoding(ImagePipeline pipeline, long maxImagePixels) =>
-        $"{pipeline.Width}x{pipeline.Height} {pipeline.Resize}; max pixels {maxImagePixels}; " +
+        $"{pipeline}; max pixels {maxImagePixels}; " +
         string.Join("; ", new[] { typeof(Microsoft.ML.Data.MLImage).Assembly, typeof(SkiaSharp.SKBitmap).Assembly, typeof(PixelCacheKey).Assembly }
             .Select(a => $"{a.GetName().Name} {InformationalVersion(a)}"));
 

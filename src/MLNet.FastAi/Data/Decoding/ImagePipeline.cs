@@ -25,6 +25,17 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
     internal const string LoadedColumn = "__FastAiImage";
     internal const string ResizedColumn = "__FastAiResized";
 
+    /// <summary>
+    /// Presizing's training-only item store: images stretched smoothly (SkiaSharp's high-quality filter over the image
+    /// ML.NET's LoadImages decoded) to the size, whatever their proportions, so that each batch can take a square of the
+    /// photo's own proportions from anywhere across its longer side. No saved model replays it, and stock ML.NET has no
+    /// smooth stretching resize, so it has no ML.NET chain (<see cref="BuildEstimator"/> refuses it).
+    /// </summary>
+    internal bool IsTrainingStretch { get; private init; }
+
+    /// <summary>The training-only item store of presizing at <paramref name="side"/> (see <see cref="IsTrainingStretch"/>).</summary>
+    internal static ImagePipeline TrainingStretch(int side) => new(side, side, ResizeMethod.Squish) { IsTrainingStretch = true };
+
     /// <summary>Number of values per image: 3 × height × width.</summary>
     public int PixelCount => 3 * Width * Height;
 
@@ -47,6 +58,8 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
         string pixelsColumn, bool asFloat, string imageFolder = "")
     {
         Validate();
+        if (IsTrainingStretch)
+            throw new InvalidOperationException($"{this} is presizing's training-only store, which no ML.NET chain reproduces; decode it with {nameof(SmoothStretch)}.");
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         string source = imageColumn;
         if (imageColumnIsPath)
@@ -60,16 +73,50 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
                 ImagePixelExtractingEstimator.ColorsOrder.ARGB, interleavePixelColors: false, offsetImage: 0, scaleImage: 1, outputAsFloatArray: asFloat));
     }
 
+    // Squish is IsoCrop: the images it accepts (see RefuseStretching) have the target's proportions, where cropping cuts
+    // nothing, and IsoCrop resamples smoothly while Fill, ImageAnalytics' only anisotropic resize, is nearest-neighbour.
     private static ImageResizingEstimator.ResizingKind ToMLNet(ResizeMethod method) => method switch
     {
-        ResizeMethod.Squish => ImageResizingEstimator.ResizingKind.Fill,
+        ResizeMethod.Squish => ImageResizingEstimator.ResizingKind.IsoCrop,
         ResizeMethod.Crop => ImageResizingEstimator.ResizingKind.IsoCrop,
         ResizeMethod.Pad => ImageResizingEstimator.ResizingKind.IsoPad,
         _ => throw new ArgumentOutOfRangeException(nameof(method), method, "Unknown resize method."),
     };
 
+    /// <summary>
+    /// How far an image's proportions may be from the target's for <see cref="ResizeMethod.Squish"/>: 1%, so that the
+    /// smooth resize it runs crops at most 1% of the image, below what a classifier notices.
+    /// </summary>
+    internal const double SquishAspectTolerance = 0.01;
+
+    /// <summary>The advice when training images would be stretched, naming the option to change.</summary>
+    internal static string SquishAdvice(string resizeOption) =>
+        $"Set {resizeOption} to Crop (fastai's default) or Pad, or make the images square first.";
+
+    /// <summary>
+    /// Refuses, before anything is decoded, images that <see cref="ResizeMethod.Squish"/> would have to stretch:
+    /// ML.NET's only anisotropic resize samples nearest-neighbour (blocky upscales, aliased downscales) in training and
+    /// in the saved model alike, and fastai's squish is bilinear. Nothing is checked for other methods.
+    /// </summary>
+    /// <param name="images">Each image as messages name it (a quoted path, a row) and its size.</param>
+    /// <param name="subject">What messages call the images, e.g. "The images".</param>
+    /// <param name="advice">What to do instead, a sentence.</param>
+    /// <exception cref="ArgumentException">Some image's proportions differ from the target's.</exception>
+    internal void RefuseStretching(IEnumerable<(string Name, int Width, int Height)> images, string subject, string advice)
+    {
+        if (Resize != ResizeMethod.Squish || IsTrainingStretch) return;
+        double target = (double)Width / Height;
+        var stretched = images.Where(i => i.Width > 0 && i.Height > 0 && Math.Abs(Math.Log((double)i.Width / i.Height / target)) > Math.Log(1 + SquishAspectTolerance)).ToList();
+        if (stretched.Count == 0) return;
+        var (name, width, height) = stretched[0];
+        throw new ArgumentException(
+            $"{subject}: {stretched.Count:N0} image(s) have other proportions than the {Width}×{Height} target, e.g. {name} ({width}×{height}). " +
+            "Squishing them would resample nearest-neighbour (ML.NET's only stretching resize, ImageAnalytics' Fill, which the saved model " +
+            $"would replay) and train a less accurate model than fastai's bilinear squish. {advice}", "Resize");
+    }
+
     /// <inheritdoc/>
-    public override string ToString() => $"{Width}×{Height} ({Resize})";
+    public override string ToString() => IsTrainingStretch ? $"{Width}×{Height} (stretched smoothly, for training)" : $"{Width}×{Height} ({Resize})";
 
     /// <summary>
     /// The square side when no image size is set: every usable image must have the same size, whose longer side sets

@@ -21,7 +21,10 @@ internal sealed class PixelDecoder
         pipeline.Validate();
         Pipeline = pipeline;
         var empty = _context.Data.LoadFromEnumerable(Array.Empty<PathRow>());
-        _transformer = pipeline.BuildEstimator(_context, nameof(PathRow.ImagePath), imageColumnIsPath: true, PixelsColumn, asFloat: false).Fit(empty);
+        // A training stretch decodes with ML.NET's LoadImages, as every pipeline does, then resizes itself.
+        _transformer = pipeline.IsTrainingStretch
+            ? _context.Transforms.LoadImages(ImagePipeline.LoadedColumn, "", nameof(PathRow.ImagePath)).Fit(empty)
+            : pipeline.BuildEstimator(_context, nameof(PathRow.ImagePath), imageColumnIsPath: true, PixelsColumn, asFloat: false).Fit(empty);
     }
 
     public ImagePipeline Pipeline { get; }
@@ -56,21 +59,16 @@ internal sealed class PixelDecoder
         if (items.Count == 0) return true;
         int size = Pipeline.PixelCount;
         var output = _transformer.Transform(_context.Data.LoadFromEnumerable(items.Select(i => new PathRow { ImagePath = pathOf(i) }).ToList()));
-        var column = output.Schema[PixelsColumn];
+        var column = output.Schema[Pipeline.IsTrainingStretch ? ImagePipeline.LoadedColumn : PixelsColumn];
         try
         {
             using var cursor = output.GetRowCursor(new[] { column });
-            var getter = cursor.GetGetter<VBuffer<byte>>(column);
-            var buffer = default(VBuffer<byte>);
+            var write = Pipeline.IsTrainingStretch ? Stretched(cursor, column) : Extracted(cursor, column, size);
             int k = 0;
             while (cursor.MoveNext())
             {
                 int item = items[k++];
-                getter(ref buffer);
-                if (buffer.Length != size) throw new InvalidDataException($"decoded to {buffer.Length} values instead of {size}");
-                var destination = target(item);
-                if (buffer.IsDense) buffer.GetValues().CopyTo(destination);
-                else { destination.Clear(); buffer.CopyTo(destination); }
+                write(target(item));
                 done.Add(item);
             }
             return true;
@@ -81,6 +79,43 @@ internal sealed class PixelDecoder
             return false;
         }
     }
+
+    /// <summary>Writes the cursor's row of ImageAnalytics' pixel vector.</summary>
+    private static SpanAction Extracted(DataViewRowCursor cursor, DataViewSchema.Column column, int size)
+    {
+        var getter = cursor.GetGetter<VBuffer<byte>>(column);
+        var buffer = default(VBuffer<byte>);
+        return destination =>
+        {
+            getter(ref buffer);
+            if (buffer.Length != size) throw new InvalidDataException($"decoded to {buffer.Length} values instead of {size}");
+            if (buffer.IsDense) buffer.GetValues().CopyTo(destination);
+            else { destination.Clear(); buffer.CopyTo(destination); }
+        };
+    }
+
+    /// <summary>Writes the cursor's row of loaded image, stretched smoothly.</summary>
+    private SpanAction Stretched(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        var getter = cursor.GetGetter<MLImage>(column);
+        MLImage? image = null;
+        return destination =>
+        {
+            getter(ref image!);
+            try
+            {
+                SmoothStretch.ToPlanarRgb(image, Pipeline, destination);
+            }
+            finally
+            {
+                // Freed at once: the getter would free it only on the next row, and a chunk's last image never.
+                image.Dispose();
+                image = null;
+            }
+        };
+    }
+
+    private delegate void SpanAction(Span<byte> destination);
 
     private sealed class PathRow
     {

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Data.Decoding;
@@ -31,13 +32,18 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
     {
         var seed = options.Seed ?? throw new ArgumentException("The seed must be decided before loading.", nameof(options));
         int? declared = kind == ImageColumnKind.Image ? InputSchema.DeclaredImageSide(training.Schema, imageColumn) : null;
-        bool readSizes = options.ImageSize is null && declared is null || options.ItemSize is not null;
+        bool declaredSquare = kind == ImageColumnKind.Image && training.Schema[imageColumn].Type is ImageDataViewType { Height: > 0 } image && image.Height == image.Width;
+        bool readSizes = options.ImageSize is null && declared is null || options.ItemSize is not null || options.Resize == ResizeMethod.Squish && !declaredSquare;
         if (kind == ImageColumnKind.Image && readSizes)
             (options.Log ?? (_ => { }))($"Reading every image of column '{imageColumn}' once for its size, before decoding (set ImageSize to skip this pass).");
         var scans = new List<ColumnRowScan> { Scan(training, "training data", readSizes, options) };
         if (validation is not null) scans.Add(Scan(validation, "validation data", readSizes, options));
         RefuseBadRows(scans, options.OnBadImage);
         int side = options.ImageSize ?? declared ?? UniformSide(scans);
+        if (readSizes)
+            new ImagePipeline(side, side, options.Resize).RefuseStretching(
+                scans.SelectMany(s => Enumerable.Range(0, s.Count).Where(r => s.Problems[r] is null).Select(r => (s.RowName(r), s.Sizes[r].Width, s.Sizes[r].Height))),
+                $"FastAiCnn: the images in column '{imageColumn}'", ImagePipeline.SquishAdvice("FastAiCnnOptions.Resize"));
 
         var data = ImageDataLoaders.ForPrebuiltPixels(classes, side, options);
         var splits = new List<Split>();
@@ -219,18 +225,22 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
         var pixelColumns = new string[splits.Count];
         for (int s = 0; s < splits.Count; s++)
         {
-            if (!decode[s]) continue;
+            if (!decode[s] || splits[s].Pipeline.IsTrainingStretch) continue;
             pixelColumns[s] = s == 0 ? TrainPixels : ValidPixels;
             var fitted = splits[s].Pipeline.BuildEstimator(context, column, imageColumnIsPath: false, pixelColumns[s], asFloat: false).Fit(transformed);
             steps.Add(fitted);
             transformed = fitted.Transform(transformed);
         }
         var mapper = ((ITransformer)new TransformerChain<ITransformer>(steps.ToArray())).GetRowToRowMapper(view.Schema);
-        var active = pixelColumns.Where(c => c is not null).Select(c => mapper.OutputSchema[c]).Append(mapper.OutputSchema[labelColumn]).ToList();
+        bool stretches = Enumerable.Range(0, splits.Count).Any(s => decode[s] && splits[s].Pipeline.IsTrainingStretch);
+        var active = pixelColumns.Where(c => c is not null).Select(c => mapper.OutputSchema[c]).Append(mapper.OutputSchema[labelColumn])
+            .Concat(stretches ? [mapper.OutputSchema[column]] : []).ToList();
         using var cursor = view.GetRowCursor(mapper.GetDependencies(active));
         using var mapped = mapper.GetRow(cursor, active);
         // Only the getter of a row's own split is called, so each image is decoded once.
-        var getters = pixelColumns.Select(c => c is null ? null : mapped.GetGetter<VBuffer<byte>>(mapper.OutputSchema[c])).ToArray();
+        var getters = Enumerable.Range(0, splits.Count).Select(s => !decode[s] ? null
+            : splits[s].Pipeline.IsTrainingStretch ? Stretched(mapped.GetGetter<MLImage>(mapper.OutputSchema[column]), splits[s].Pipeline)
+            : mapped.GetGetter<VBuffer<byte>>(mapper.OutputSchema[pixelColumns[s]])).ToArray();
         var getLabel = mapped.GetGetter<uint>(mapper.OutputSchema[labelColumn]);
         var buffer = default(VBuffer<byte>);
         uint key = 0;
@@ -267,6 +277,19 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
             else writer.Write(position, buffer.DenseValues().ToArray());
         }
     }
+
+    /// <summary>The pixels of a row's image stretched smoothly (presizing's training store), as a getter of pixel vectors.</summary>
+    private static ValueGetter<VBuffer<byte>> Stretched(ValueGetter<MLImage> getImage, ImagePipeline pipeline) => (ref VBuffer<byte> pixels) =>
+    {
+        MLImage? image = null;
+        getImage(ref image!);
+        using (image)
+        {
+            var values = new byte[pipeline.PixelCount];
+            SmoothStretch.ToPlanarRgb(image, pipeline, values);
+            pixels = new VBuffer<byte>(values.Length, values);
+        }
+    };
 
     /// <summary>Hands the built splits to the loaders, with their rows as items, and logs where each went and why.</summary>
     private void Attach(ImageDataLoaders data, IReadOnlyList<ColumnRowScan> scans, Split train, Split valid)
