@@ -1,6 +1,7 @@
 using MLNet.FastAi.Bench.DataPath;
 using MLNet.FastAi.Bench.Gpu;
 using MLNet.FastAi.Bench.Infrastructure;
+using MLNet.FastAi.Bench.Peers;
 using MLNet.FastAi.Bench.Prediction;
 using MLNet.FastAi.Bench.Training;
 using MLNet.FastAi.Runtime;
@@ -48,6 +49,11 @@ internal static class Program
               Conv + batch norm + linear forward/backward on CUDA and CPU with identical weights; exits 3 when CUDA is
               not available, 1 when the results differ. --cpu-only compares the CPU with itself (a dry run).
 
+          export-torchvision-resnet18 --out <dir> [--batch 4] [--size 224] [--seed 1]
+              The pretrained resnet18 body as the learner builds it (ML.NET weights, ImageNet stats folded in), one .npy
+              per tensor under torchvision's state-dict names, with a seeded normalized batch and its pooled features;
+              bench/accuracy/fastai/convert_weights.py makes fastai's resnet18-f37072fd.pth from it.
+
         --json writes the figures as JSON; --threads sets torch's intra-op CPU threads (default: libtorch's choice).
         Folders: fastai's mnist_png layout (training/, testing/), train/ + valid/, or class subfolders (80/20 split).
         libtorch: the packaged one, or MLNET_FASTAI_LIBTORCH=<torch/lib folder> when built with -p:FastAiTorchBackend=none.
@@ -94,6 +100,7 @@ internal static class Program
                 "photos-upscale" => Photos.SyntheticPhotos.Upscale(args, report),
                 "photos" => Photos.PhotoBench.Run(args, report),
                 "photo-speed" => Photos.PhotoSpeedBench.Run(args, report),
+                "export-torchvision-resnet18" => TorchvisionExport.Run(args, report),
                 _ => throw new UsageException($"Unknown command '{args.Command}'."),
             };
             if (json is not null) report.Save(json);
