@@ -97,6 +97,42 @@ public sealed class EndToEndTests(TrainedModelFixture model)
         Assert.DoesNotContain("Accuracy", run.Out);
     }
 
+    /// <summary>
+    /// The scoring commands check images as training does, before ML.NET decodes any: a 74-byte PNG claiming
+    /// 20,000×20,000 pixels would take 1.9 GB to decode, and a header without image data is truncated, not "unreadable".
+    /// </summary>
+    [Theory]
+    [InlineData("predict")]
+    [InlineData("evaluate")]
+    [InlineData("interpret")]
+    public void ScoringCommands_RefuseDecompressionBombs_AndIncompleteFiles_BeforeDecoding_AsTrainingDoes(string command)
+    {
+        foreach (var (name, bytes, reason) in new[]
+        {
+            ("bomb.png", MLNet.FastAi.Tests.Hardening.HandMadeImages.PngClaiming(20_000, 20_000), "more than the 100,000,000 allowed"),
+            ("header-only.png", MLNet.FastAi.Tests.Hardening.HandMadeImages.PngClaiming(8, 8)[..33], "truncated"),
+        })
+        {
+            string data = model.NewFolder($"{command}-{name}");
+            Directory.CreateDirectory(Path.Combine(data, "0"));
+            File.Copy(Directory.GetFiles(Path.Combine(TestData.MnistSample, "testing", "0"))[0], Path.Combine(data, "0", "a.png"));
+            string bad = Path.Combine(data, "0", name);
+            File.WriteAllBytes(bad, bytes);
+            string[] args = command switch
+            {
+                "predict" => ["predict", model.ModelZip, bad],
+                "evaluate" => ["evaluate", model.ModelZip, data],
+                _ => ["interpret", model.ModelZip, data, "--out", Path.Combine(data, "out")],
+            };
+
+            var run = Cli.Run(args);
+
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Contains($"Could not decode image '{bad}'", run.Error);
+            Assert.Contains(reason, run.Error);
+        }
+    }
+
     [Fact]
     public void Predict_Json_GivesADigitAndItsProbability_ForEveryImage()
     {

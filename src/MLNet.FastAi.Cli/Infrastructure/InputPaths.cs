@@ -1,5 +1,6 @@
+using MLNet.FastAi.Data;
+using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Data.Sources;
-using SkiaSharp;
 
 namespace MLNet.FastAi.Cli.Infrastructure;
 
@@ -39,17 +40,15 @@ internal static class InputPaths
     }
 
     /// <summary>
-    /// Fails, naming the file, on the first image that cannot be decoded, so that ML.NET's image loader never meets it
-    /// halfway through scoring. Reads only each file's header.
+    /// Fails, naming the file, on the first image that cannot be decoded, before ML.NET's image loader meets it halfway
+    /// through scoring: the checks training applies (<see cref="ImageHeaders"/>: format, the pixel limit against
+    /// decompression bombs, completeness), reading only each file's header and end.
     /// </summary>
     public static void RequireDecodableImages(IEnumerable<string> images)
     {
         foreach (var image in images)
-        {
-            using var codec = SKCodec.Create(image);
-            if (codec is null)
-                throw CliException.Input($"'{image}' is not an image this tool can read (PNG, JPEG, BMP, GIF, WebP).");
-        }
+            if (ImageHeaders.Read(image, ImageDataOptions.DefaultMaxImagePixels).Problem is { } problem)
+                throw CliException.Input(ImageHeaders.Refusal(image, problem));
     }
 
     /// <summary>The full path for an output file, creating its folder.</summary>

@@ -2,6 +2,7 @@ using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Data.Batching;
 using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Data.Sources;
 using MLNet.FastAi.Runtime;
 using static TorchSharp.torch;
 
@@ -368,6 +369,8 @@ public sealed partial class ImageDataLoaders : IDisposable
         options.Validate();
         TorchRuntime.EnsureInitialized();
         if (train.Count == 0) throw new InvalidDataException("The training set is empty.");
+        ImageFiles.RefuseDuplicates(train.Select(t => (t.Path, "training")).Concat(valid.Select(v => (v.Path, "validation")))
+            .Concat(test?.Select(t => (t.Path, "test")) ?? []));
         if (valid.Count == 0 && !validationOptional) throw new InvalidDataException("The validation set is empty.");
         var classes = classOrder?.ToList() ?? train.Select(t => t.Label).Distinct().OrderBy(l => l, StringComparer.Ordinal).ToList();
         if (classes.Distinct(StringComparer.Ordinal).Count() != classes.Count)

@@ -35,6 +35,29 @@ internal static class ImageCompleteness
         }
     }
 
+    /// <summary>
+    /// Why a file the decoder cannot open at all is unusable, when it starts as a PNG or JPEG does: a header without
+    /// the data after it is truncated, not "not an image". Null for other files.
+    /// </summary>
+    public static string? WhyUnreadable(string path)
+    {
+        Span<byte> start = stackalloc byte[8];
+        try
+        {
+            using var file = File.OpenRead(path);
+            if (file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) < 3) return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"the file could not be read ({e.Message})";
+        }
+        bool png = start.SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A });
+        bool jpeg = start[0] == 0xFF && start[1] == 0xD8 && start[2] == 0xFF;
+        if (!png && !jpeg) return null;
+        string? problem = Read(path, out var bytes) ?? (png ? PngProblem(bytes) : JpegProblem(bytes));
+        return problem ?? $"the {(png ? "PNG" : "JPEG")} data is damaged (the decoder cannot read it)";
+    }
+
     /// <summary>The file's bytes; a file that changed or vanished since its header was read is a problem, not a crash.</summary>
     private static string? Read(string path, out byte[] bytes)
     {

@@ -20,6 +20,9 @@ internal readonly record struct ImageHeader(int Width, int Height, string? Probl
 /// </summary>
 internal static class ImageHeaders
 {
+    /// <summary>The one wording of a refused image, wherever it is refused.</summary>
+    public static string Refusal(string path, string problem) => $"Could not decode image '{path}': {problem}.";
+
     /// <summary>Reads the headers of <paramref name="paths"/> in parallel, in order.</summary>
     public static ImageHeader[] Scan(IReadOnlyList<string> paths, long maxPixels, int workers, CancellationToken cancellation = default)
     {
@@ -41,7 +44,8 @@ internal static class ImageHeaders
             if (!File.Exists(path)) return new(0, 0, "the file does not exist");
             if (new FileInfo(path).Length == 0) return new(0, 0, "the file is empty");
             using var codec = SKCodec.Create(path);
-            if (codec is null) return new(0, 0, "it is not an image in a format the decoder reads (or its header is damaged)");
+            if (codec is null)
+                return new(0, 0, ImageCompleteness.WhyUnreadable(path) ?? "it is not an image in a format the decoder reads (or its header is damaged)");
             int width = codec.Info.Width, height = codec.Info.Height;
             if (width < 1 || height < 1) return new(width, height, $"its header claims {width}×{height} pixels");
             if ((long)width * height > maxPixels)
