@@ -48,7 +48,7 @@ internal sealed class LabelledImageOptions
         }
         else throw CliException.Input($"The labelled images '{data}' do not exist.");
         if (images.Count == 0) throw CliException.Input($"'{data}' lists no images.");
-        ImageFiles.RefuseDuplicates(images.Select(i => (i.Item1, "labelled images")));
+        ImageFiles.RefuseDuplicates(images.Select(i => (i.Item1, "labelled", (string?)i.Item2)));
         InputPaths.RequireDecodableImages(images.Select(i => i.Item1));
         return images;
     }

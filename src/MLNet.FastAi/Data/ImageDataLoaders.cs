@@ -369,8 +369,8 @@ public sealed partial class ImageDataLoaders : IDisposable
         options.Validate();
         TorchRuntime.EnsureInitialized();
         if (train.Count == 0) throw new InvalidDataException("The training set is empty.");
-        ImageFiles.RefuseDuplicates(train.Select(t => (t.Path, "training")).Concat(valid.Select(v => (v.Path, "validation")))
-            .Concat(test?.Select(t => (t.Path, "test")) ?? []));
+        ImageFiles.RefuseDuplicates(train.Select(t => (t.Path, "training", (string?)t.Label)).Concat(valid.Select(v => (v.Path, "validation", (string?)v.Label)))
+            .Concat(test?.Select(t => (t.Path, "test", t.Label)) ?? []));
         if (valid.Count == 0 && !validationOptional) throw new InvalidDataException("The validation set is empty.");
         var classes = classOrder?.ToList() ?? train.Select(t => t.Label).Distinct().OrderBy(l => l, StringComparer.Ordinal).ToList();
         if (classes.Distinct(StringComparer.Ordinal).Count() != classes.Count)

@@ -148,9 +148,9 @@ public class BatchLoaderTests(AugmentedDigitsFixture fixture) : IClassFixture<Au
         // Solid colours: ImageNet's mean (as bytes), mean + one std, black, white.
         var colours = new (byte R, byte G, byte B)[] { (124, 116, 104), (182, 173, 161), (0, 0, 0), (255, 255, 255) };
         using var temp = new TemporaryFolder();
-        var files = colours.Select((c, i) =>
+        string[] Solids(string split) => colours.Select((c, i) =>
         {
-            string path = Path.Combine(temp.Path, $"solid{i}.png");
+            string path = Path.Combine(temp.Path, $"{split}-solid{i}.png");
             using var bitmap = new SKBitmap(8, 8, SKColorType.Rgba8888, SKAlphaType.Premul);
             bitmap.Erase(new SKColor(c.R, c.G, c.B));
             using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
@@ -158,7 +158,7 @@ public class BatchLoaderTests(AugmentedDigitsFixture fixture) : IClassFixture<Au
             return path;
         }).ToArray();
         var stats = NormalizationStats.ImageNet;
-        using var data = ImageDataLoaders.FromSplits(files.Select((f, i) => (f, i % 2 == 0 ? "even" : "odd")), files.Select((f, i) => (f, i % 2 == 0 ? "even" : "odd")),
+        using var data = ImageDataLoaders.FromSplits(Solids("train").Select((f, i) => (f, i % 2 == 0 ? "even" : "odd")), Solids("valid").Select((f, i) => (f, i % 2 == 0 ? "even" : "odd")),
             options: new ImageDataOptions { ImageSize = 8, Normalization = stats });
         using var loader = data.Loader(data.Valid, CPU, training: false, stats);
         using var scope = NewDisposeScope();

@@ -72,9 +72,15 @@ public sealed class FolderLinkTests : IDisposable
         Assert.Contains($"'{training}' (training)", error.Message);
         Assert.Contains($"'{link}' (validation)", error.Message);
 
-        var lists = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromLists([training, training, link, Path.Combine(root, "train", "7", "0.png")],
-            ["3", "3", "3", "7"], validPct: 0.5, options: Options));
-        Assert.Contains("listed twice", lists.Message);
+        var lists = Assert.Throws<InvalidDataException>(() => ImageDataLoaders.FromSplits(
+            [(training, "3"), (Path.Combine(root, "train", "7", "0.png"), "7"), (link, "7")], [(Path.Combine(root, "valid", "3", "0.png"), "3")], options: Options));
+        Assert.Contains("two labels", lists.Message);
+        Assert.Contains($"'{link}' ('7')", lists.Message);
+
+        // Oversampling: one file repeated in one role with one label is kept.
+        using var oversampled = ImageDataLoaders.FromSplits([(training, "3"), (training, "3"), (Path.Combine(root, "train", "7", "0.png"), "7")],
+            [(Path.Combine(root, "valid", "3", "0.png"), "3")], options: Options);
+        Assert.Equal(3, oversampled.Train.Count);
     }
 
     [Fact]

@@ -104,7 +104,8 @@ public class CheckpointTests(SmallMnistFixture fixture)
     public void Load_ACheckpointTrainedOnOtherClasses_IsRefusedNamingTheFileAndBothClassLists()
     {
         var fourDigits = MnistSample.Take("training", 2).Where(t => t.Label is "1" or "2" or "3" or "4").ToList();
-        using var otherData = ImageDataLoaders.FromSplits(fourDigits, fourDigits,
+        var fourMore = MnistSample.Take("training", 1, skip: 2).Where(t => t.Label is "1" or "2" or "3" or "4").ToList();
+        using var otherData = ImageDataLoaders.FromSplits(fourDigits, fourMore,
             options: new ImageDataOptions { ImageSize = SmallMnistFixture.ImageSize, Normalization = NormalizationStats.Mnist, Seed = 1 });
         string path;
         using (var other = fixture.NewLearner(data: otherData))

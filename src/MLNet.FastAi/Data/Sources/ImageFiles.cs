@@ -109,15 +109,16 @@ internal static class ImageFiles
     }
 
     /// <summary>
-    /// Refuses a file listed twice — under two names (through links) or in two roles: training and validation would
-    /// share it and inflate the validation metric, or one image would carry two labels.
+    /// Refuses a file listed in two roles (training and validation would share it and inflate the validation metric)
+    /// or under two labels, whether by the same name or through links. A file repeated in one role with one label is
+    /// kept: lists may oversample on purpose.
     /// </summary>
-    /// <param name="items">Each image file and the role it was listed in (e.g. "training", "validation").</param>
-    /// <exception cref="InvalidDataException">A file is listed twice; both listings are named.</exception>
-    public static void RefuseDuplicates(IEnumerable<(string Path, string Role)> items)
+    /// <param name="items">Each image file, the role it was listed in (e.g. "training") and its label (null: none).</param>
+    /// <exception cref="InvalidDataException">A file is listed twice in conflict; both listings are named.</exception>
+    public static void RefuseDuplicates(IEnumerable<(string Path, string Role, string? Label)> items)
     {
         var real = new RealPaths();
-        var seen = new Dictionary<string, (string Path, string Role)>(StringComparer.Ordinal);
+        var seen = new Dictionary<string, (string Path, string Role, string? Label)>(StringComparer.Ordinal);
         foreach (var item in items)
         {
             string key;
@@ -130,11 +131,19 @@ internal static class ImageFiles
                 // A loop of links: the decoder cannot read it either, and its header check names the file.
                 continue;
             }
-            if (seen.TryGetValue(key, out var first))
+            if (!seen.TryGetValue(key, out var first))
+            {
+                seen[key] = item;
+                continue;
+            }
+            if (first.Role != item.Role)
                 throw new InvalidDataException(
-                    $"The image '{key}' is listed twice: as '{first.Path}' ({first.Role}) and as '{item.Path}' ({item.Role}). " +
-                    "Each image may appear once, or training and validation would share it. Remove the duplicate (or the link to it).");
-            seen[key] = item;
+                    $"The image '{key}' is listed twice: as '{first.Path}' ({first.Role}) and as '{item.Path}' ({item.Role}), so " +
+                    $"{first.Role} and {item.Role} would share it. Remove the duplicate (or the link to it).");
+            if (first.Label != item.Label)
+                throw new InvalidDataException(
+                    $"The image '{key}' is listed twice with two labels: as '{first.Path}' ('{first.Label}') and as '{item.Path}' " +
+                    $"('{item.Label}') in the {item.Role} set. Remove the duplicate (or the link to it).");
         }
     }
 }
