@@ -1,13 +1,19 @@
 #!/usr/bin/python3
 """Side by side: the real fastai's fine_tune trace and the package's, stage by stage.
 
-    compare_traces.py --fastai FA.json --package PK.json [--steps N] [--fastai-pixels DIR --package-pixels DIR]
+    compare_traces.py --fastai FA.json --package PK.json [--steps N] [--fastai-pixels DIR --package-pixels DIR
+                      [--data DIR] [--features]]
 
 FA.json comes from bench/accuracy/fastai/fastai_run.py --trace, PK.json from
 `MLNet.FastAi.Bench fine-tune-trace --out`; both have the same shape (run, model_head, head_init, batchnorm, and per
 stage: groups_at_fit_start, steps, leaf_modules_by_mode, modules_in_eval_mode, hypers_at_first_step,
 bn_running_stats_*). The pixel folders come from the two tools' --pixels-out (one [3, H, W] .npy per image and an
 index.json naming each by its path relative to the data folder); images are matched by that path.
+
+--data (the folder both ran on) also resamples each square source image with PIL's bilinear filter and with a
+Mitchell-Netravali cubic (B = C = 1/3, half-pixel centres, edges clamped) and says how far each tool's pixels are from
+each: which filter each side uses. --features (torchvision and the hub's resnet18-f37072fd.pth, as fastai_run.py)
+passes both sides' pixels through the same pretrained body and compares the concat-pooled features the head sees.
 
 Prints plain-text tables; '≠' marks a value that differs (relative difference above 1e-6 for numbers). What cannot
 match by construction: losses (the heads start from different random draws and the batches are shuffled by different
@@ -27,6 +33,8 @@ def parse_args():
     p.add_argument("--steps", type=int, default=None, help="steps to list per stage (default: all traced)")
     p.add_argument("--fastai-pixels", help="fastai_run.py --pixels-out folder")
     p.add_argument("--package-pixels", help="fine-tune-trace --pixels-out folder")
+    p.add_argument("--data", help="the data folder of both runs: identify each side's resampling filter")
+    p.add_argument("--features", action="store_true", help="compare the pretrained body's pooled features of both pixel sets")
     return p.parse_args()
 
 
@@ -182,7 +190,85 @@ def head_section(fa, pk):
            ["momentum", (str(bf.get("momentum_counts")), str(bp.get("momentum_counts")))]])
 
 
-def pixels_section(fa_dir, pk_dir):
+def _cubic_weights(n_in, n_out, b=1 / 3, c=1 / 3):
+    """Resampling matrix [n_out, n_in] of a Mitchell-Netravali cubic (upscaling: no widening), half-pixel centres."""
+    import numpy as np
+
+    def k(x):
+        x = abs(x)
+        if x < 1:
+            return ((12 - 9 * b - 6 * c) * x ** 3 + (-18 + 12 * b + 6 * c) * x ** 2 + (6 - 2 * b)) / 6
+        if x < 2:
+            return ((-b - 6 * c) * x ** 3 + (6 * b + 30 * c) * x ** 2 + (-12 * b - 48 * c) * x + (8 * b + 24 * c)) / 6
+        return 0.0
+    m = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        centre = (o + 0.5) * n_in / n_out - 0.5
+        for i in range(int(math.floor(centre)) - 1, int(math.floor(centre)) + 3):
+            m[o, min(max(i, 0), n_in - 1)] += k(centre - i)
+        m[o] /= m[o].sum()
+    return m
+
+
+def filter_section(data, fa_dir, fi, pk_dir, pi, common, mean, std):
+    """Mean |Δ| (grey levels) of each side's pixels from PIL bilinear and from a Mitchell cubic of the source image."""
+    import numpy as np
+    from PIL import Image
+    ff = {e["file"]: e for e in fi["files"]}
+    pf = {e["file"]: e for e in pi["files"]}
+    errors = {}
+    for name in common:
+        src = Image.open(os.path.join(data, name)).convert("RGB")
+        if src.width != src.height:
+            continue  # crop geometry would differ between the tools; square sources only
+        fa_px = np.load(os.path.join(fa_dir, ff[name]["npy"])).astype(np.float64) * std + mean
+        pk_px = np.load(os.path.join(pk_dir, pf[name]["npy"])).astype(np.float64) * std + mean
+        h, w = fa_px.shape[1:]
+        bilinear = np.asarray(src.resize((w, h), Image.BILINEAR), dtype=np.float64).transpose(2, 0, 1)
+        rows, cols = _cubic_weights(src.height, h), _cubic_weights(src.width, w)
+        rgb = np.asarray(src, dtype=np.float64).transpose(2, 0, 1)
+        mitchell = np.clip(np.round(np.einsum("oi,cij,pj->cop", rows, rgb, cols)), 0, 255)
+        for tool, px in (("fastai", fa_px), ("package", pk_px)):
+            for fname, ref in (("PIL bilinear", bilinear), ("Mitchell cubic", mitchell)):
+                errors.setdefault((tool, fname), []).append(float(np.abs(px * 255 - ref).mean()))
+    if errors:
+        table("Which resampling filter reproduces each side (mean |Δ| in grey levels over the square common images)",
+              ["tool", "PIL bilinear", "Mitchell cubic (B=C=1/3)"],
+              [[tool, sum(errors[(tool, "PIL bilinear")]) / len(errors[(tool, "PIL bilinear")]),
+                sum(errors[(tool, "Mitchell cubic")]) / len(errors[(tool, "Mitchell cubic")])] for tool in ("fastai", "package")])
+
+
+def features_section(fa_dir, fi, pk_dir, pi, common):
+    """The pretrained body's concat-pooled features ([max, avg] of layer4) of both pixel sets, as the head sees them."""
+    import numpy as np
+    import torch
+    import torchvision
+    hub = os.path.join(torch.hub.get_dir(), "checkpoints", "resnet18-f37072fd.pth")
+    if not os.path.exists(hub):
+        print(f"\n  --features: {hub} is missing (bench/accuracy/fastai/README.md)")
+        return
+    ff = {e["file"]: e for e in fi["files"]}
+    pf = {e["file"]: e for e in pi["files"]}
+    model = torchvision.models.resnet18()
+    model.load_state_dict(torch.load(hub))
+    body = torch.nn.Sequential(*list(model.children())[:-2]).eval()
+    fa_x = torch.tensor(np.stack([np.load(os.path.join(fa_dir, ff[n]["npy"])) for n in common]))
+    pk_x = torch.tensor(np.stack([np.load(os.path.join(pk_dir, pf[n]["npy"])) for n in common]))
+    with torch.no_grad():
+        def pooled(x):
+            b = body(x)
+            return torch.cat([b.amax((2, 3)), b.mean((2, 3))], 1)
+        fa_f, pk_f = pooled(fa_x), pooled(pk_x)
+    rel = (pk_f - fa_f).norm(dim=1) / fa_f.norm(dim=1)
+    cos = torch.nn.functional.cosine_similarity(pk_f, fa_f)
+    ref = (fa_f[1:] - fa_f[:-1]).norm(dim=1) / fa_f[:-1].norm(dim=1)
+    table("Pretrained body (eval), concat-pooled features of fastai's vs the package's pixels",
+          ["file", "|f_pk − f_fa| / |f_fa|", "cosine"], [[n, float(r), float(c)] for n, r, c in zip(common, rel, cos)])
+    print(f"  mean relative difference {float(rel.mean()):.4f}; for scale, between consecutive images of this list "
+          f"(fastai's pixels) {float(ref.mean()):.4f}")
+
+
+def pixels_section(fa_dir, pk_dir, data=None, features=False):
     import numpy as np
     with open(os.path.join(fa_dir, "index.json")) as f:
         fi = json.load(f)
@@ -216,6 +302,11 @@ def pixels_section(fa_dir, pk_dir):
         allv = np.concatenate([x.ravel() for x in all_abs])
         print(f"  all common images: max |Δ| {allv.max():.2f} and mean |Δ| {allv.mean():.3f} grey levels (0..255); "
               f"{100 * (allv > 0.5).mean():.1f}% of values differ by more than half a level")
+    mean = np.array((pi.get("normalization") or {}).get("mean", [0, 0, 0]), dtype=np.float64).reshape(3, 1, 1)
+    if data:
+        filter_section(data, fa_dir, fi, pk_dir, pi, common, mean, std)
+    if features and common:
+        features_section(fa_dir, fi, pk_dir, pi, common)
 
 
 def main():
@@ -235,7 +326,7 @@ def main():
     if len(fa["stages"]) != len(pk["stages"]):
         print(f"\nstages differ in number: {len(fa['stages'])} | {len(pk['stages'])}")
     if a.fastai_pixels and a.package_pixels:
-        pixels_section(a.fastai_pixels, a.package_pixels)
+        pixels_section(a.fastai_pixels, a.package_pixels, a.data, a.features)
     return 0
 
 
