@@ -54,6 +54,14 @@ internal static class Program
               per tensor under torchvision's state-dict names, with a seeded normalized batch and its pooled features;
               bench/accuracy/fastai/convert_weights.py makes fastai's resnet18-f37072fd.pth from it.
 
+          fine-tune-trace --data <dir> --out <file.json> [--size 224] [--bs 64] [--seed 1] [--epochs 1] [--steps 20]
+                          [--pixels-out <dir>] [--pixels-count 8]
+              Trains as 'mlnet-fastai train <dir> --train train --valid valid --image-size N --batch-size N --epochs N
+              --seed S' does and writes a trace in the shape of fastai_run.py --trace (per stage: the first steps' lr and
+              momentum per group and losses, groups, weight decay, train/eval modules, batch-norm statistics; the head
+              and its init). --pixels-out: the first validation images' normalized pixels (.npy) and index.json.
+              bench/accuracy/compare_traces.py puts it beside fastai's.
+
         --json writes the figures as JSON; --threads sets torch's intra-op CPU threads (default: libtorch's choice).
         Folders: fastai's mnist_png layout (training/, testing/), train/ + valid/, or class subfolders (80/20 split).
         libtorch: the packaged one, or MLNET_FASTAI_LIBTORCH=<torch/lib folder> when built with -p:FastAiTorchBackend=none.
@@ -101,6 +109,7 @@ internal static class Program
                 "photos" => Photos.PhotoBench.Run(args, report),
                 "photo-speed" => Photos.PhotoSpeedBench.Run(args, report),
                 "export-torchvision-resnet18" => TorchvisionExport.Run(args, report),
+                "fine-tune-trace" => FineTuneTrace.Run(args, report),
                 _ => throw new UsageException($"Unknown command '{args.Command}'."),
             };
             if (json is not null) report.Save(json);

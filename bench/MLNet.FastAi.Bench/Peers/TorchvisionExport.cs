@@ -116,7 +116,7 @@ internal static class TorchvisionExport
     private static JsonArray ToJson(IReadOnlyList<float> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)!).ToArray());
 
     /// <summary>Writes <paramref name="value"/> as NumPy format 1.0 (little-endian float32 or int64, C order).</summary>
-    private static JsonObject WriteNpy(string folder, string name, Tensor value)
+    internal static JsonObject WriteNpy(string folder, string name, Tensor value)
     {
         value = value.detach().cpu().contiguous();
         string descr;

@@ -18,7 +18,16 @@ resnet18-f37072fd.pth, since torchvision would try to download it.
 --trace OUT records, for each fit of fine_tune (stage 1: frozen, fit_one_cycle(1, pct_start=0.99); stage 2:
 unfrozen, fit_one_cycle(N, slice(lr/200, lr/2), div=5)), the first --trace-steps training steps (learning rate and
 momentum of every parameter group, raw and smoothed loss), every parameter group's weight-decay settings (wd hyper,
-parameters with do_wd off, trainable and force_train counts) and which modules are in train mode at the first step.
+parameters with do_wd off, trainable and force_train counts), which modules are in train mode at the first step, and
+how far the batch norms' running statistics moved (after the first step and after the training phase); once, the head's
+initial weights and every batch norm's eps and momentum. The package writes the same shape with
+`MLNet.FastAi.Bench fine-tune-trace`; bench/accuracy/compare_traces.py puts the two side by side.
+
+--pixels-out DIR writes, after everything else (so the run's random draws are unchanged), the normalized pixels fastai's
+model sees for validation images: one [3, H, W] float32 .npy per image and index.json naming each by its path relative
+to --data. The images are those listed by --pixels-files INDEX (the package's index.json from fine-tune-trace
+--pixels-out), else the first --pixels-count of fastai's validation order; they go through dls.test_dl, i.e. the
+validation transforms (Resize centred, IntToFloatTensor, the Normalize vision_learner added).
 
 Environment (see bench/accuracy/fastai/README.md): /usr/bin/python3 with Debian's python3-torch 1.13.1 and
 python3-torchvision 0.14.1, and fastai 2.7.11, fastcore 1.5.28, fastprogress 1.0.3 and fastdownload 0.0.6 sources on
@@ -63,6 +72,9 @@ def parse_args():
     p.add_argument("--json", help="also write the result line here")
     p.add_argument("--trace", help="write a step-by-step trace of both fine_tune stages here (JSON)")
     p.add_argument("--trace-steps", type=int, default=20, help="training steps traced per stage")
+    p.add_argument("--pixels-out", help="write the normalized validation pixels of some images here (.npy + index.json)")
+    p.add_argument("--pixels-files", help="index.json of the package's --pixels-out: dump these files (default: fastai's first)")
+    p.add_argument("--pixels-count", type=int, default=8, help="images for --pixels-out without --pixels-files")
     return p.parse_args()
 
 
@@ -108,6 +120,32 @@ class StepTrace(Callback):
         self.current = {"stage": len(self.stages) + 1, "n_epoch": self.n_epoch, "n_iter": len(self.dls.train),
                         "frozen_idx": getattr(self.opt, "frozen_idx", None), "groups_at_fit_start": groups, "steps": []}
         self.stages.append(self.current)
+        self.stats_at_fit_start = [(n, m.running_mean.detach().clone(), m.running_var.detach().clone())
+                                   for n, m in _norm_modules(self.model)]
+
+    def after_train(self):
+        # How far the running statistics moved over the whole training phase (before validation reads them).
+        self.current["bn_running_stats_after_train"] = self._stats_change()
+
+    def _stats_change(self):
+        result = {}
+        for part, prefix in (("body", "0."), ("head", "1.")):
+            mean_delta = var_delta = 0.0
+            elements = layers = moved = 0
+            for (name, m), (_, mean0, var0) in zip(_norm_modules(self.model), self.stats_at_fit_start):
+                if not name.startswith(prefix):
+                    continue
+                dm = float((m.running_mean - mean0).abs().sum())
+                dv = float((m.running_var - var0).abs().sum())
+                mean_delta += dm
+                var_delta += dv
+                elements += mean0.numel()
+                layers += 1
+                moved += dm > 0 or dv > 0
+            result[part] = {"layers": layers, "layers_moved": moved,
+                            "mean_abs_change_running_mean": mean_delta / elements if elements else 0.0,
+                            "mean_abs_change_running_var": var_delta / elements if elements else 0.0}
+        return result
 
     def before_batch(self):
         # TrainEvalCallback advances pct_train in after_batch, before this callback's after_batch runs.
@@ -123,6 +161,10 @@ class StepTrace(Callback):
                 {"type": t, "train": mode, "count": c} for (t, mode), c in sorted(modes.items())]
             self.current["modules_in_eval_mode"] = [n for n, m in self.model.named_modules() if not m.training]
             self.current["hypers_at_first_step"] = [{k: _plain(v) for k, v in h.items()} for h in self.opt.hypers]
+            self.current["bn_running_stats_after_first_step"] = self._stats_change()
+            # Adam's step counter after this step: 1 when the optimizer state was cleared at the start of the fit.
+            self.current["opt_step_after_first_step"] = max(
+                (int(self.opt.state[p].get("step", 0)) for ps in self.opt.param_lists for p in ps), default=0)
         self.current["steps"].append({
             "step": self.step,
             "pct_train": self.pct_at_step,
@@ -142,6 +184,52 @@ def _param_groups_state(opt):
     return [[opt.state[p] for p in params] for params in opt.param_lists]
 
 
+def _norm_modules(model):
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
+
+
+def _tensor_stats(named):
+    """Shape, mean, std, min and max of each tensor (the head before training: std shows the init's fan and gain)."""
+    out = []
+    for name, t in named:
+        v = t.detach().float()
+        out.append({"name": name, "shape": list(v.shape), "mean": float(v.mean()),
+                    "std": float(v.std()) if v.numel() > 1 else 0.0, "min": float(v.min()), "max": float(v.max())})
+    return out
+
+
+def _count(values):
+    return dict(sorted(Counter(values).items()))
+
+
+def dump_pixels(a, dls):
+    """The normalized pixels fastai's model sees for some validation images, through the validation transforms."""
+    import numpy as np
+    root = os.path.abspath(a.data)
+    if a.pixels_files:
+        with open(a.pixels_files) as f:
+            relative = [e["file"] for e in json.load(f)["files"]]
+        source = f"the files of {a.pixels_files}, through dls.test_dl (the validation transforms)"
+    else:
+        relative = [os.path.relpath(str(p), root) for p in dls.valid_ds.items[:a.pixels_count]]
+        source = "fastai's first validation images (dls.valid_ds order), through dls.test_dl (the validation transforms)"
+    files = [os.path.join(root, r) for r in relative]
+    dl = dls.test_dl(files, bs=len(files))  # no labels needed: the inputs are what is compared
+    x = dl.one_batch()[0].as_subclass(torch.Tensor).detach().cpu().float().numpy()
+    os.makedirs(a.pixels_out, exist_ok=True)
+    entries = []
+    for i, r in enumerate(relative):
+        npy = f"{i:02d}.npy"
+        np.save(os.path.join(a.pixels_out, npy), np.ascontiguousarray(x[i]))
+        entries.append({"index": i, "file": r.replace(os.sep, "/"), "npy": npy, "shape": list(x[i].shape)})
+    norm = [t for t in dl.after_batch.fs if type(t).__name__ == "Normalize"]
+    index = {"tool": "fastai", "source": source, "data": root, "pipeline": f"Resize({a.size}, {a.method}), bilinear",
+             "normalization": {"mean": norm[0].mean.flatten().tolist(), "std": norm[0].std.flatten().tolist()} if norm else None,
+             "files": entries}
+    with open(os.path.join(a.pixels_out, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+
+
 def main():
     a = parse_args()
     torch.set_num_threads(a.threads)
@@ -157,6 +245,11 @@ def main():
     dls = ImageDataLoaders.from_folder(a.data, train="train", valid="valid", item_tfms=Resize(a.size, method=a.method),
                                        bs=a.bs, num_workers=0, seed=a.seed)
     learn = vision_learner(dls, resnet18, metrics=accuracy)
+    head_init = _tensor_stats(list(learn.model[1].named_parameters()) +
+                              [(n, b) for n, b in learn.model[1].named_buffers() if "running" in n])
+    norms = [m for _, m in _norm_modules(learn.model)]
+    batchnorm = {"count": len(norms), "eps_counts": _count(str(m.eps) for m in norms),
+                 "momentum_counts": _count(str(m.momentum) for m in norms)}
     table = EpochTable()
     cbs = [table]
     trace = None
@@ -198,9 +291,14 @@ def main():
         with open(a.json, "w") as f:
             f.write(line + "\n")
     if trace is not None:
+        first_files = [os.path.relpath(str(p), os.path.abspath(a.data)) for p in dls.valid_ds.items[:a.pixels_count]]
         with open(a.trace, "w") as f:
-            json.dump({"run": {k: v for k, v in result.items() if k != "epochs_table"},
-                       "model_head": str(learn.model[1]), "stages": trace.stages}, f, indent=1)
+            json.dump({"run": {**{k: v for k, v in result.items() if k != "epochs_table"},
+                               "valid_bs": dls.valid.bs, "valid_first_files": first_files},
+                       "model_head": str(learn.model[1]), "head_init": head_init, "batchnorm": batchnorm,
+                       "stages": trace.stages}, f, indent=1)
+    if a.pixels_out:
+        dump_pixels(a, dls)  # last: test_dl's iteration draws from the random state
     return 0
 
 
