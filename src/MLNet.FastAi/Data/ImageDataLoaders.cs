@@ -27,6 +27,7 @@ public sealed partial class ImageDataLoaders : IDisposable
     private readonly Dictionary<string, ImageHeader> _headers = new(StringComparer.Ordinal);
     private readonly Dictionary<ImagePipeline, PixelDecoder> _decoders = new();
     private readonly List<BadImage> _skipped = new();
+    private readonly List<string> _diskCaches = new();
     private readonly ImageDataOptions _options;
     private readonly CachePolicy _cache;
     private readonly Action<string> _log;
@@ -254,7 +255,10 @@ public sealed partial class ImageDataLoaders : IDisposable
                 built = PixelStoreBuilder.ToMemory(split.Paths, Headers(split, workers), decoder, split.Name, _options.OnBadImage, workers, _cancellation);
                 break;
             case ImageCacheMode.Disk:
+                string file = Path.Combine(_cache.Folder, PixelCacheKey.FileName(split.Name, Key()));
                 built = PixelStoreBuilder.ToDisk(split.Paths, () => Headers(split, workers), decoder, split.Name, _cache.Folder, Key(), _options.OnBadImage, workers, _log, _cancellation);
+                if (built.Reused) CacheFiles.Touch(file);
+                lock (_diskCaches) _diskCaches.Add(file);
                 break;
             default:
                 built = Streamed(split, decoder, workers);
@@ -400,6 +404,7 @@ public sealed partial class ImageDataLoaders : IDisposable
             if (data.Valid.Count > 0) data.Decode(data.Valid);
             else data.HoldNoPixels(data.Valid);
             if (data.Test is not null) data.Decode(data.Test);
+            CacheFiles.Tidy(data._cache.Folder, options.CacheSizeLimit, data._diskCaches, data._log);
         }
         catch
         {

@@ -73,6 +73,15 @@ public sealed record ImageDataOptions
     /// </summary>
     public string? CacheFolder { get; init; }
 
+    /// <summary>
+    /// The most bytes the disk cache folder keeps (20 GiB by default): after each build, the least recently used
+    /// caches beyond it are removed, never one in use; unfinished caches of builds that ended are removed too.
+    /// </summary>
+    public long CacheSizeLimit { get; init; } = DefaultCacheSizeLimit;
+
+    /// <summary>The default <see cref="CacheSizeLimit"/>: 20 GiB.</summary>
+    public const long DefaultCacheSizeLimit = 20L << 30;
+
     /// <summary>Batches decoded or read ahead of training when images are not in memory (a bound on the memory it takes).</summary>
     public int PrefetchBatches { get; init; } = 3;
 
@@ -102,6 +111,7 @@ public sealed record ImageDataOptions
         if (MemoryBudget is < 0) throw new ArgumentOutOfRangeException(nameof(MemoryBudget), MemoryBudget, "MemoryBudget must not be negative.");
         if (PrefetchBatches < 1) throw new ArgumentOutOfRangeException(nameof(PrefetchBatches), PrefetchBatches, "PrefetchBatches must be at least 1.");
         if (DecodeWorkers is < 1) throw new ArgumentOutOfRangeException(nameof(DecodeWorkers), DecodeWorkers, "DecodeWorkers must be at least 1.");
+        if (CacheSizeLimit < 0) throw new ArgumentOutOfRangeException(nameof(CacheSizeLimit), CacheSizeLimit, "CacheSizeLimit must not be negative.");
         if (CacheFolder is not null && string.IsNullOrWhiteSpace(CacheFolder)) throw new ArgumentOutOfRangeException(nameof(CacheFolder), CacheFolder, "CacheFolder must name a folder (or be null for the default).");
         Augmentation?.Validate();
         Normalization?.Validate();

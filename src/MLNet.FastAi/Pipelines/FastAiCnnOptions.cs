@@ -73,6 +73,9 @@ public sealed class FastAiCnnOptions
     /// <summary>Folder of the disk cache; null means <c>image-cache</c> in fastai's home (<c>FASTAI_HOME</c>, else <c>~/.fastai</c>).</summary>
     public string? CacheFolder;
 
+    /// <summary>The most bytes the disk cache folder keeps; least recently used caches beyond it are removed (see <see cref="ImageDataOptions.CacheSizeLimit"/>).</summary>
+    public long CacheSizeLimit = ImageDataOptions.DefaultCacheSizeLimit;
+
     /// <summary>How images are brought to <see cref="ImageSize"/>: the centre square by default, as fastai's <c>Resize</c>.</summary>
     public ResizeMethod Resize = ImageDataOptions.DefaultResize;
 
@@ -190,6 +193,7 @@ public sealed class FastAiCnnOptions
         Check(ItemSize is null || ItemSize >= ImageSize, nameof(ItemSize), ItemSize, "must be at least ImageSize");
         Check(Enum.IsDefined(Cache), nameof(Cache), Cache, "must be Auto, Memory, Disk or Stream");
         Check(CacheFolder is null || !string.IsNullOrWhiteSpace(CacheFolder), nameof(CacheFolder), CacheFolder, "must name a folder (or be null for the default)");
+        Check(CacheSizeLimit >= 0, nameof(CacheSizeLimit), CacheSizeLimit, "must not be negative");
         Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
         Check(FreezeEpochs >= 0, nameof(FreezeEpochs), FreezeEpochs, "must not be negative");
         Check(BaseLearningRate > 0 && double.IsFinite(BaseLearningRate), nameof(BaseLearningRate), BaseLearningRate, "must be positive");

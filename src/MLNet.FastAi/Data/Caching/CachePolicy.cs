@@ -145,8 +145,7 @@ internal sealed class CachePolicy
         long free = FreeSpace(Folder);
         if (free >= bytes + bytes / 20) return;
         throw new ImageCacheUnavailableException(
-            $"The disk cache of the {splitName} images needs {size}, but its folder '{Folder}' has {Bytes.Format(free)} free. " +
-            "Set ImageDataOptions.CacheFolder to a folder on a larger disk, or ImageDataOptions.Cache to Stream.");
+            $"The disk cache of the {splitName} images needs {size}, but its folder '{Folder}' has {Bytes.Format(free)} free. {CacheFiles.DiskAdvice}");
     }
 
     /// <summary>Free bytes on the disk that holds <paramref name="folder"/> (or its nearest existing parent).</summary>

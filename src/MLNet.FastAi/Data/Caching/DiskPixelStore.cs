@@ -20,6 +20,7 @@ internal sealed class DiskPixelStore : PixelStore
     private readonly PixelDecoder _decoder;
     private readonly Action<string> _log;
     private readonly object _repairLock = new();
+    private readonly bool _readOnly;
 
     /// <param name="file">The open cache file (owned).</param>
     /// <param name="layout">Its layout.</param>
@@ -30,10 +31,12 @@ internal sealed class DiskPixelStore : PixelStore
     /// <param name="sourceOfSlot">The file a slot was decoded from, to decode it again when its pixels are damaged.</param>
     /// <param name="decoder">The decoder that built the file.</param>
     /// <param name="log">Where repairs are reported.</param>
+    /// <param name="readOnly">The file could be opened for reading only: repaired images are used but not written back.</param>
     public DiskPixelStore(SafeFileHandle file, PixelCacheFile layout, ulong[] hashes, (int, int)[] sizes, IReadOnlyList<PixelCacheFile.FailedItem> failed, long[] slots,
-        Func<long, string> sourceOfSlot, PixelDecoder decoder, Action<string> log)
+        Func<long, string> sourceOfSlot, PixelDecoder decoder, Action<string> log, bool readOnly = false)
         : base(slots.Length, layout.Info.Height, layout.Info.Width)
     {
+        _readOnly = readOnly;
         _file = file;
         _layout = layout;
         _hashes = hashes;
@@ -81,6 +84,11 @@ internal sealed class DiskPixelStore : PixelStore
             throw new InvalidDataException($"The disk cache's copy of image '{path}' is damaged and it cannot be decoded again: {failures[0].Reason}. " +
                                            "Clear the disk cache (ImageDataLoaders.ClearCache(), or delete its folder) to rebuild it from the images.");
         pixels.CopyTo(destination);
+        if (_readOnly)
+        {
+            _log($"The disk cache's copy of '{path}' did not match its checksum; decoded it again (the cache is read-only, so it stays damaged).");
+            return;
+        }
         lock (_repairLock)
         {
             RandomAccess.Write(_file, pixels, _layout.DataOffset + slot * ItemBytes);

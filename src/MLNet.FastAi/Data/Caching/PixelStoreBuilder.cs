@@ -57,7 +57,15 @@ internal static class PixelStoreBuilder
         var headers = readHeaders();
         var sizes = headers.Select(h => (h.Width, h.Height)).ToArray();
         using var writer = new DiskSplitWriter(path, keyed: true, sizes, stores);
-        DecodeAll(paths, headers, decoder, writer, onBadImage, workers, cancellation, splitName);
+        try
+        {
+            DecodeAll(paths, headers, decoder, writer, onBadImage, workers, cancellation, splitName);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<ImageCacheUnavailableException>().FirstOrDefault() is { } full)
+        {
+            // A worker found the disk full: that, not the parallel loop's wrapper, is what the caller must see.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(full);
+        }
         return Built(writer.Finish(), paths, sizes);
     }
 

@@ -108,14 +108,29 @@ internal sealed class DiskSplitWriter : SplitPixelWriter
         _layout = PixelCacheFile.Plan(new PixelCacheFile.Header(stores.Key, stores.Count, stores.Pipeline.Height, stores.Pipeline.Width));
         _hashes = new ulong[stores.Count];
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        _temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        _file = File.OpenHandle(_temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, _layout.FileLength(0));
+        _temporary = CacheFiles.TemporaryFor(path);
+        try
+        {
+            // Exclusive: the open handle is what tells other processes' housekeeping that this build is alive.
+            _file = File.OpenHandle(_temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, _layout.FileLength(0));
+        }
+        catch (IOException e) when (CacheFiles.IsDiskFull(e))
+        {
+            throw CacheFiles.DiskFull(Path.GetDirectoryName(path)!, _layout.FileLength(0), e);
+        }
     }
 
     public override void Write(int position, ReadOnlySpan<byte> pixels)
     {
         _hashes[position] = PixelCacheFile.HashOf(pixels);
-        RandomAccess.Write(_file ?? throw new ObjectDisposedException(nameof(DiskSplitWriter)), pixels, _layout.DataOffset + (long)position * ItemBytes);
+        try
+        {
+            RandomAccess.Write(_file ?? throw new ObjectDisposedException(nameof(DiskSplitWriter)), pixels, _layout.DataOffset + (long)position * ItemBytes);
+        }
+        catch (IOException e) when (CacheFiles.IsDiskFull(e))
+        {
+            throw CacheFiles.DiskFull(Path.GetDirectoryName(_path)!, _layout.FileLength(0), e);
+        }
     }
 
     public override SplitPixels Finish()
@@ -165,10 +180,21 @@ internal sealed record DiskPixelStoreFactory(string Key, int Count, ImagePipelin
         problem = null;
         if (!File.Exists(path)) return null;
         SafeFileHandle? file = null;
+        bool readOnly = false;
         try
         {
-            file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete,
-                deleteOnClose ? FileOptions.DeleteOnClose : FileOptions.None);
+            try
+            {
+                file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete,
+                    deleteOnClose ? FileOptions.DeleteOnClose : FileOptions.None);
+            }
+            catch (Exception e) when (!deleteOnClose && (e is UnauthorizedAccessException || e is IOException && CacheFiles.IsReadOnlyFileSystem(e)))
+            {
+                // A cache on a read-only disk or in a folder this process may not write is still good to read.
+                file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                readOnly = true;
+                Log($"The disk cache '{path}' cannot be written ({e.Message}); reading it as it is.");
+            }
             var (contents, why) = PixelCacheFile.Open(file, Key);
             if (contents is null || contents.Layout.Info.Count != Count)
             {
@@ -180,7 +206,7 @@ internal sealed record DiskPixelStoreFactory(string Key, int Count, ImagePipelin
             var kept = Enumerable.Range(0, Count).Where(p => !failed.ContainsKey(p)).ToArray();
             // A damaged image cannot be decoded again from a row of a view that is gone: repairing it fails, naming the row.
             var store = new DiskPixelStore(file, contents.Layout, contents.Hashes, contents.Sizes, contents.Failed, kept.Select(p => (long)p).ToArray(),
-                NameOf, new PixelDecoder(Pipeline), Log);
+                NameOf, new PixelDecoder(Pipeline), Log, readOnly);
             return new SplitPixels(store, kept, failed.OrderBy(f => f.Key).Select(f => (f.Key, f.Value)).ToList(), Reused: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
