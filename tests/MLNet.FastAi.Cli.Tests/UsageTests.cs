@@ -174,6 +174,26 @@ public sealed class UsageTests
         Assert.Equal("not a folder", File.ReadAllText(folder["blocker"]));
     }
 
+    /// <summary>
+    /// A batch whose activations cannot fit (ResNet-18 at 4096 px, batch 64: about 688 GiB) is refused before any image
+    /// is decoded or cached: the refusal leaves the cache folder empty.
+    /// </summary>
+    [Fact]
+    public void ATrainingThatCannotFit_IsRefusedBeforeAnyImageIsDecoded_LeavingNothingBehind()
+    {
+        using var folder = new TemporaryFolder();
+        string cache = folder["cache"];
+
+        var run = Cli.Run("train", TestData.MnistSample, "--train", "training", "--valid", "testing", "--image-size", "4096",
+            "--batch-size", "64", "--cache", "disk", "--cache-dir", cache);
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("for the activations", run.Error);
+        Assert.Contains("--batch-size", run.Error);
+        Assert.DoesNotContain("Train images:", run.Out);
+        Assert.False(Directory.Exists(cache) && Directory.EnumerateFileSystemEntries(cache).Any(), "the refusal left files in the cache folder");
+    }
+
     [Fact]
     public void CudaOnAMachineWithoutIt_IsARuntimeFailure()
     {

@@ -65,7 +65,7 @@ internal static class TrainCommand
             string? checkpointPath = parse.GetValue(checkpoint) is { } c ? InputPaths.PrepareOutputFile(c.EndsWith(".ckpt", StringComparison.Ordinal) ? c : c + ".ckpt") : null;
 
             var clock = Stopwatch.StartNew();
-            using var loaders = data.Load(parse, console);
+            using var loaders = data.Load(parse, console, learnerOptions);
             var history = new TrainingHistory();
             var callbacks = new List<Callback> { new ProgressCallback(console.Out, live: false), history };
             if (parse.GetValue(earlyStopping) is { } patience) callbacks.Add(new EarlyStoppingCallback(patience: patience));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Training;
 
 namespace MLNet.FastAi.Cli.Training;
 
@@ -50,11 +51,12 @@ internal sealed class TrainingDataOptions
     }
 
     /// <summary>Decodes the dataset described by the options; input problems are input errors naming the file or folder.</summary>
-    public ImageDataLoaders Load(ParseResult parse, CliConsole console)
+    public ImageDataLoaders Load(ParseResult parse, CliConsole console, VisionLearnerOptions? model = null)
     {
         var (root, csv) = Locate(parse);
         CheckCombinations(parse, csv is not null);
         var options = ImageOptions(parse, console);
+        if (model is not null) options = options with { RefuseBeforeDecoding = Learner.ActivationCheckBeforeDecoding(model) };
         console.WriteLine(csv is null ? $"Loading images from {InputPaths.Display(root)} ..." : $"Loading images listed in {InputPaths.Display(Path.Combine(root, csv))} ...");
         ImageDataLoaders data;
         try

@@ -385,6 +385,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         var headers = options.ImageSize is null || options.Resize == ResizeMethod.Squish ? ScanForSize(train, valid, test, options) : null;
         int size = options.ImageSize ?? UniformSize(headers!, options);
         var pipeline = new ImagePipeline(size, size, options.Resize);
+        if (options.RefuseBeforeDecoding?.Invoke(pipeline.Width, options.BatchSize) is { } refusal) throw new InsufficientMemoryException(refusal);
         if (headers is not null)
             pipeline.RefuseStretching(headers.Where(h => h.Value.IsUsable).Select(h => ($"'{h.Key}'", h.Value.Width, h.Value.Height)), "The images", ImagePipeline.SquishAdvice("ImageDataOptions.Resize"));
         var data = new ImageDataLoaders(classes, pipeline, options, options.Seed ?? Random.Shared.Next())

@@ -79,6 +79,13 @@ public sealed record ImageDataOptions
     /// </summary>
     public long CacheSizeLimit { get; init; } = DefaultCacheSizeLimit;
 
+    /// <summary>
+    /// A check of the model to be trained, given the model's image size and the batch size: a refusal (why the
+    /// training cannot fit) or null. Set by the doors that know the model before the data (command line, estimator),
+    /// so that a configuration that cannot train is refused before any image is decoded or cached.
+    /// </summary>
+    internal Func<int, int, string?>? RefuseBeforeDecoding { get; init; }
+
     /// <summary>The default <see cref="CacheSizeLimit"/>: 20 GiB.</summary>
     public const long DefaultCacheSizeLimit = 20L << 30;
 

@@ -1,4 +1,5 @@
 using MLNet.FastAi.Data.Caching;
+using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Vision;
 using TorchSharp;
 
@@ -14,13 +15,25 @@ public sealed partial class Learner
     /// <exception cref="InsufficientMemoryException">The estimate exceeds what is available; the message names the settings to lower.</exception>
     private void RefuseTrainingThatCannotFit()
     {
-        if (Device.type != DeviceType.CPU || AvailableMemory.Read() is not { } available) return;
-        int size = Data.Pipeline.Width;
-        long needed = ActivationMemory.TrainingBytes(Options.Architecture, size, Data.BatchSize, Options.MixedPrecision ? 2 : sizeof(float));
-        if (needed <= available.Bytes) return;
-        throw new InsufficientMemoryException(
-            $"Training {Options.Architecture.Name} on batches of {Data.BatchSize} images of {size}×{size} pixels needs at least {Bytes.Format(needed)} " +
-            $"for the activations kept for the backward pass, but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). " +
-            "Lower the batch size (ImageDataOptions.BatchSize) or the image size (ImageDataOptions.ImageSize).");
+        if (Device.type != DeviceType.CPU) return;
+        if (ActivationRefusal(Options, Data.Pipeline.Width, Data.BatchSize) is { } refusal) throw new InsufficientMemoryException(refusal);
+    }
+
+    /// <summary>
+    /// The same check for doors that know the learner's options before the data is built (the command line, the
+    /// ML.NET estimator): handed to the loaders, it runs before any image is decoded. Null when training will not run
+    /// on the CPU.
+    /// </summary>
+    internal static Func<int, int, string?>? ActivationCheckBeforeDecoding(VisionLearnerOptions options) =>
+        TorchRuntime.ResolveDevice(options.Device).type == DeviceType.CPU ? (size, batch) => ActivationRefusal(options, size, batch) : null;
+
+    private static string? ActivationRefusal(VisionLearnerOptions options, int size, int batch)
+    {
+        if (AvailableMemory.Read() is not { } available) return null;
+        long needed = ActivationMemory.TrainingBytes(options.Architecture, size, batch, options.MixedPrecision ? 2 : sizeof(float));
+        if (needed <= available.Bytes) return null;
+        return $"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs at least {Bytes.Format(needed)} " +
+               $"for the activations kept for the backward pass, but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). " +
+               "Lower the batch size (ImageDataOptions.BatchSize) or the image size (ImageDataOptions.ImageSize).";
     }
 }
