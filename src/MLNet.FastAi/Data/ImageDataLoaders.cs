@@ -290,6 +290,18 @@ public sealed partial class ImageDataLoaders : IDisposable
         return survivor;
     }
 
+    /// <summary>The forced cache mode's checks over every split at once, so that no split is decoded before a later one is refused.</summary>
+    private void RefuseCachesThatCannotFit()
+    {
+        var splits = new[] { Train, Valid, Test }.Where(s => s is { Count: > 0 }).Select(s =>
+        {
+            var pipeline = ReferenceEquals(s, Train) ? TrainPipeline : Pipeline;
+            return (s!.Name, (long)s.Count, pipeline, (Func<bool>)(() =>
+                File.Exists(Path.Combine(_cache.Folder, PixelCacheKey.FileName(s.Name, PixelCacheKey.Compute(s.Paths, pipeline, _options.MaxImagePixels))))));
+        }).ToList();
+        _cache.RefuseUpfront(splits);
+    }
+
     private static string Capitalized(string name) => name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name[1..];
 
     /// <summary>The headers of a split's files, read once per file for the life of the loaders.</summary>
@@ -401,6 +413,7 @@ public sealed partial class ImageDataLoaders : IDisposable
             data.Test = new ImageSplit("test", test.Select(t => t.Path).ToList(), test.Select(t => t.Label is null ? -1 : data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
         try
         {
+            data.RefuseCachesThatCannotFit();
             data.Decode(data.Train);
             if (data.Valid.Count > 0) data.Decode(data.Valid);
             else data.HoldNoPixels(data.Valid);

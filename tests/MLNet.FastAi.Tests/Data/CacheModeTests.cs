@@ -218,6 +218,16 @@ public sealed class CacheModeTests : IDisposable
             Assert.Contains("may use only 20 KiB", memory.Message);
         }
 
+        // Training images alone fit (9 × 1,728 bytes, under 80% of 22,000); with the validation images they do not:
+        // refused before the training images are decoded.
+        using (AvailableMemory.Pretend(22_000))
+        {
+            _log.Clear();
+            var both = Assert.Throws<InsufficientMemoryException>(() => Load(Options(ImageCacheMode.Memory)));
+            Assert.Contains("train and valid", both.Message);
+            Assert.DoesNotContain(_log, line => line.StartsWith("Train images:", StringComparison.Ordinal));
+        }
+
         using var data = Load(Options(ImageCacheMode.Stream));
         using var learner = MLNet.FastAi.Training.Learner.Vision(data, new MLNet.FastAi.Training.VisionLearnerOptions
         {

@@ -89,6 +89,28 @@ internal sealed class CachePolicy
     }
 
     /// <summary>
+    /// Refuses, before any split is decoded, a forced mode that cannot hold all of them: memory for the splits'
+    /// images together, disk space for those not cached yet. (<see cref="Choose"/> then checks each split again.)
+    /// </summary>
+    /// <exception cref="InsufficientMemoryException">Memory is forced and the splits cannot fit.</exception>
+    /// <exception cref="ImageCacheUnavailableException">Disk is forced and the folder cannot be written or is too small.</exception>
+    public void RefuseUpfront(IReadOnlyList<(string Name, long Count, ImagePipeline Pipeline, Func<bool> Cached)> splits)
+    {
+        if (_mode is not (ImageCacheMode.Memory or ImageCacheMode.Disk) || splits.Count == 0) return;
+        var needed = _mode == ImageCacheMode.Disk ? splits.Where(s => !s.Cached()).ToList() : splits.ToList();
+        if (needed.Count == 0) return;
+        long bytes = needed.Sum(s => s.Count * s.Pipeline.PixelCount);
+        string names = string.Join(" and ", needed.Select(s => s.Name));
+        string size = $"{needed.Sum(s => s.Count):N0} images, {Bytes.Format(bytes)}";
+        if (_mode == ImageCacheMode.Memory) RefuseIfMemoryShort(names, bytes, size);
+        else
+        {
+            RefuseIfNotWritable(names);
+            RefuseIfDiskShort(names, bytes, size);
+        }
+    }
+
+    /// <summary>
     /// The mode for a one-off split (images to predict): memory when it fits the budget, else streaming; never the
     /// disk, and nothing counted against the budget of the splits the loaders keep.
     /// </summary>
