@@ -26,7 +26,7 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
     internal const string ResizedColumn = "__FastAiResized";
 
     /// <summary>
-    /// Presizing's training-only item store: images stretched smoothly (SkiaSharp's high-quality filter over the image
+    /// Presizing's training-only item store: images stretched smoothly (SkiaSharp's bilinear filter over the image
     /// ML.NET's LoadImages decoded) to the size, whatever their proportions, so that each batch can take a square of the
     /// photo's own proportions from anywhere across its longer side. No saved model replays it, and stock ML.NET has no
     /// smooth stretching resize, so it has no ML.NET chain (<see cref="BuildEstimator"/> refuses it).

@@ -4,8 +4,8 @@ using SkiaSharp;
 namespace MLNet.FastAi.Data.Decoding;
 
 /// <summary>
-/// Stretches a decoded image to a size, ignoring its proportions, with SkiaSharp's high-quality filter (cubic when
-/// enlarging, mipmapped when shrinking, so neither blocks nor aliasing): presizing's training-only item store
+/// Stretches a decoded image to a size, ignoring its proportions, with SkiaSharp's medium filter (bilinear, as fastai's
+/// PIL resize, from mipmaps when shrinking, so neither blocks nor aliasing): presizing's training-only item store
 /// (<see cref="ImagePipeline.IsTrainingStretch"/>). ImageAnalytics' only stretching resize samples nearest-neighbour.
 /// </summary>
 internal static class SmoothStretch
@@ -29,7 +29,7 @@ internal static class SmoothStretch
         {
             using var source = new SKPixmap(sourceInfo, (IntPtr)pixels, sourceInfo.RowBytes);
             using var resized = target.PeekPixels();
-            if (!source.ScalePixels(resized, SKFilterQuality.High))
+            if (!source.ScalePixels(resized, SKFilterQuality.Medium))
                 throw new InvalidDataException($"SkiaSharp could not resize the {image.Width}×{image.Height} image to {pipeline}");
         }
         ReadOnlySpan<byte> rgba = target.GetPixelSpan();
