@@ -55,7 +55,8 @@ internal static class ImageCompleteness
         bool jpeg = start[0] == 0xFF && start[1] == 0xD8 && start[2] == 0xFF;
         if (!png && !jpeg) return null;
         string? problem = Read(path, out var bytes) ?? (png ? PngProblem(bytes) : JpegProblem(bytes));
-        return problem ?? $"the {(png ? "PNG" : "JPEG")} data is damaged (the decoder cannot read it)";
+        // Whole, yet unreadable: what is left is the header (a zero size, an unknown colour type, ...).
+        return problem ?? $"it is a {(png ? "PNG" : "JPEG")} file whose header is damaged (the decoder cannot read it)";
     }
 
     /// <summary>The file's bytes; a file that changed or vanished since its header was read is a problem, not a crash.</summary>
