@@ -185,7 +185,7 @@ public sealed class UsageTests
         string cache = folder["cache"];
 
         var run = Cli.Run("train", TestData.MnistSample, "--train", "training", "--valid", "testing", "--image-size", "4096",
-            "--batch-size", "64", "--cache", "disk", "--cache-dir", cache);
+            "--batch-size", "64", "--cache", "disk", "--cache-dir", cache, "--device", "cpu");
 
         Assert.True(run.ExitCode == 1, run.ToString());
         Assert.Contains("for the activations", run.Error);

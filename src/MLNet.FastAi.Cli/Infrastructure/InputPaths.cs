@@ -42,7 +42,7 @@ internal static class InputPaths
     /// <summary>
     /// Fails, naming the file, on the first image that cannot be decoded, before ML.NET's image loader meets it halfway
     /// through scoring: the checks training applies (<see cref="ImageHeaders"/>: format, the pixel limit against
-    /// decompression bombs, completeness), reading only each file's header and end.
+    /// decompression bombs, completeness), reading each PNG and JPEG through once and decoding other formats once.
     /// </summary>
     public static void RequireDecodableImages(IEnumerable<string> images)
     {

@@ -23,7 +23,7 @@ public sealed partial class FastAiCnnEstimator
             BatchSize = o.BatchSize, ImageSize = o.ImageSize, ItemSize = o.ItemSize, Resize = o.Resize, Seed = seed,
             OnBadImage = o.OnBadImage, Augmentation = o.Augmentation, Normalization = o.Normalization,
             Cache = o.Cache, CacheFolder = o.CacheFolder, CacheSizeLimit = o.CacheSizeLimit, Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}"),
-            RefuseBeforeDecoding = Learner.ActivationCheckBeforeDecoding(new VisionLearnerOptions { Architecture = o.Architecture, MixedPrecision = o.MixedPrecision, Device = o.Device }),
+            RefuseBeforeDecoding = Learner.ActivationCheckBeforeDecoding(new VisionLearnerOptions { Architecture = o.Architecture, MixedPrecision = o.MixedPrecision, Device = o.Device }, _context),
         };
         var data = WithOptionNames(streamable: kind == ImageColumnKind.Path, () => kind == ImageColumnKind.Path
             ? LoadPaths(input, validation, classes, dataOptions, cancellation.Token)

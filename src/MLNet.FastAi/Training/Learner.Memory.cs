@@ -24,8 +24,8 @@ public sealed partial class Learner
     /// ML.NET estimator): handed to the loaders, it runs before any image is decoded. Null when training will not run
     /// on the CPU.
     /// </summary>
-    internal static Func<int, int, string?>? ActivationCheckBeforeDecoding(VisionLearnerOptions options) =>
-        TorchRuntime.ResolveDevice(options.Device).type == DeviceType.CPU ? (size, batch) => ActivationRefusal(options, size, batch) : null;
+    internal static Func<int, int, string?>? ActivationCheckBeforeDecoding(VisionLearnerOptions options, Microsoft.ML.MLContext? context = null) =>
+        TorchRuntime.ResolveDevice(options.Device, context).type == DeviceType.CPU ? (size, batch) => ActivationRefusal(options, size, batch) : null;
 
     private static string? ActivationRefusal(VisionLearnerOptions options, int size, int batch)
     {

@@ -71,7 +71,7 @@ public sealed class CacheHousekeepingTests : IDisposable
         foreach (var file in own) File.SetLastWriteTimeUtc(file, DateTime.UtcNow - TimeSpan.FromDays(10));
 
         // Another process reading a cache holds it shared, as DiskPixelStore does.
-        using (new FileStream(held, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        using (new FileStream(held, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
         using (Load(limit: ownBytes + 125_000))
         {
             Assert.All(own, file => Assert.True(File.Exists(file), $"the run's own cache {file} was removed"));

@@ -86,17 +86,25 @@ public sealed class ResizeSmoothnessTests(ITestOutputHelper output) : IDisposabl
     public void PresizedTrainingImages_AreStretchedSmoothly_UpAndDown()
     {
         TestTorch.UseOneThread();
-        var up = new ImagePipelineProbe(_temp.Path, Source, Source * Factor, (_, _) => Noise());
+        var up = new ImagePipelineProbe(_temp.Path, Source, Source, Source * Factor, (_, _) => Noise());
         double flat = FlatShare(up.Pixels);
         output.WriteLine($"stretched up {Source}→{Source * Factor}: {flat:P1} of 8×8 blocks hold one value");
         Assert.True(flat < 0.01, $"{flat:P1} of the stretched training pixels' 8×8 blocks hold one value");
 
-        var down = new ImagePipelineProbe(_temp.Path, 4 * Source, Source, (x, y) => (x + y) % 2 == 0 ? ((byte)255, (byte)255, (byte)255) : ((byte)0, (byte)0, (byte)0));
+        var down = new ImagePipelineProbe(_temp.Path, 4 * Source, 4 * Source, Source, (x, y) => (x + y) % 2 == 0 ? ((byte)255, (byte)255, (byte)255) : ((byte)0, (byte)0, (byte)0));
         using var scope = NewDisposeScope();
         double mean = down.Pixels.mean().item<float>(), spread = down.Pixels.std().item<float>();
         output.WriteLine($"checkerboard shrunk 4×: mean {mean:F3}, standard deviation {spread:F3} (of 0..1)");
         Assert.InRange(mean, 0.4, 0.6);
         Assert.True(spread < 0.1, $"the shrunk checkerboard varies by {spread:F3}: it aliased");
+
+        // A 2:1 photo, red on the left and blue on the right, is stretched whole: red fills the left half of the square.
+        var wide = new ImagePipelineProbe(_temp.Path, 2 * Source, Source, 2 * Source, (x, _) => x < Source ? ((byte)230, (byte)20, (byte)20) : ((byte)20, (byte)20, (byte)230));
+        var red = wide.Pixels.select(1, 0) > wide.Pixels.select(1, 2);
+        double left = red.narrow(2, 0, Source - 1).to(ScalarType.Float32).mean().item<float>();
+        double right = red.narrow(2, Source + 1, Source - 1).to(ScalarType.Float32).mean().item<float>();
+        output.WriteLine($"2:1 red|blue stretched: red share of the left half {left:P0}, of the right half {right:P0}");
+        Assert.True(left == 1 && right == 0, $"red covers {left:P0} of the left half and {right:P0} of the right half");
     }
 
     private readonly Random _noise = new(3);
@@ -119,13 +127,13 @@ public sealed class ResizeSmoothnessTests(ITestOutputHelper output) : IDisposabl
     /// <summary>The pixels (0..1) presizing stores for training images of a given size and content.</summary>
     private sealed class ImagePipelineProbe
     {
-        public ImagePipelineProbe(string folder, int source, int item, Func<int, int, (byte, byte, byte)> pixel)
+        public ImagePipelineProbe(string folder, int width, int height, int item, Func<int, int, (byte, byte, byte)> pixel)
         {
-            string root = Path.Combine(folder, $"probe{source}to{item}");
+            string root = Path.Combine(folder, $"probe{width}x{height}to{item}");
             foreach (var label in new[] { "a", "b" })
             {
                 Directory.CreateDirectory(Path.Combine(root, "train", label));
-                for (int i = 0; i < 2; i++) File.WriteAllBytes(Path.Combine(root, "train", label, $"{i}.png"), HandMadeImages.RgbPng(source, source, pixel));
+                for (int i = 0; i < 2; i++) File.WriteAllBytes(Path.Combine(root, "train", label, $"{i}.png"), HandMadeImages.RgbPng(width, height, pixel));
             }
             using var data = ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: new ImageDataOptions
             {

@@ -15,13 +15,17 @@ internal static class CacheFiles
 
     private const string TemporarySuffix = ".tmp";
 
+    // A file written this recently may belong to a build between its steps (the lock is taken just after creating the
+    // file, and released just before the rename): housekeeping leaves it alone unless its process is gone.
+    private static readonly TimeSpan Recent = TimeSpan.FromMinutes(10);
+
     /// <summary>A new temporary name for the cache file <paramref name="path"/>, unique to this process and build.</summary>
     public static string TemporaryFor(string path) => $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}{TemporarySuffix}";
 
-    /// <summary>Whether an I/O error says the disk is full (ENOSPC, Windows' ERROR_DISK_FULL or ERROR_HANDLE_DISK_FULL).</summary>
+    /// <summary>Whether an I/O error says the disk (or the user's quota) is full: ENOSPC, EDQUOT, Windows' ERROR_DISK_FULL or ERROR_HANDLE_DISK_FULL.</summary>
     public static bool IsDiskFull(Exception e) =>
-        e is IOException && (e.HResult is 28 || (e.HResult & 0xFFFF) is 0x70 or 0x27
-            || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase));
+        e is IOException && (OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) is 0x70 or 0x27 : e.HResult is 28 or 122
+            || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("quota exceeded", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Whether an I/O error says the file system is mounted read-only (EROFS).</summary>
     public static bool IsReadOnlyFileSystem(Exception e) =>
@@ -45,12 +49,12 @@ internal static class CacheFiles
         try
         {
             foreach (var temporary in Directory.EnumerateFiles(folder, $"*.pixels.*{TemporarySuffix}"))
-                if (TryDeleteUnused(temporary, out long bytes)) { temporaries++; freed += bytes; }
+                if ((!OwnerAlive(temporary) || !WrittenRecently(temporary)) && TryDeleteUnused(temporary, out long bytes)) { temporaries++; freed += bytes; }
 
             var kept = keep.Select(Path.GetFullPath).ToHashSet(StringComparer.Ordinal);
             var files = new DirectoryInfo(folder).EnumerateFiles("*.pixels").ToList();
             long total = files.Sum(f => f.Length);
-            foreach (var old in files.Where(f => !kept.Contains(f.FullName)).OrderBy(f => f.LastWriteTimeUtc))
+            foreach (var old in files.Where(f => !kept.Contains(f.FullName) && DateTime.UtcNow - f.LastWriteTimeUtc > Recent).OrderBy(f => f.LastWriteTimeUtc))
             {
                 if (total <= sizeLimit) break;
                 if (!TryDeleteUnused(old.FullName, out long bytes)) continue;
@@ -81,6 +85,28 @@ internal static class CacheFiles
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A read-only cache keeps its date; it is not this process's to remove either.
+        }
+    }
+
+    private static bool WrittenRecently(string path) => DateTime.UtcNow - File.GetLastWriteTimeUtc(path) < Recent;
+
+    /// <summary>Whether the process whose id the temporary's name carries (see <see cref="TemporaryFor"/>) still runs.</summary>
+    private static bool OwnerAlive(string temporary)
+    {
+        var parts = Path.GetFileName(temporary).Split('.');
+        if (parts.Length < 4 || !int.TryParse(parts[^3], out int pid)) return true;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 

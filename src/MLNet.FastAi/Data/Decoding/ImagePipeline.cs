@@ -7,7 +7,8 @@ namespace MLNet.FastAi.Data.Decoding;
 /// <summary>
 /// The one definition of how an image file becomes model input pixels: ML.NET ImageAnalytics' LoadImages →
 /// ResizeImages → ExtractPixels (planar R, G, B, 0..255). Training decodes its cache with exactly this chain and the
-/// saved ML.NET model replays it, so training and prediction see the same pixels.
+/// saved ML.NET model replays it, so training and prediction see the same pixels. The one exception is presizing's
+/// training-only item store (<see cref="IsTrainingStretch"/>), which no saved model sees.
 /// </summary>
 /// <remarks>
 /// <para>Transparency: ML.NET loads images premultiplied, so a partly transparent pixel comes out with its colour

@@ -8,7 +8,8 @@ internal delegate Span<byte> PixelTarget(int item);
 
 /// <summary>
 /// Decodes image files through <see cref="ImagePipeline"/>'s ML.NET chain (the one the saved model replays) into
-/// caller-provided memory. Thread-safe: each call runs its own ML.NET cursor, so workers decode in parallel.
+/// caller-provided memory; presizing's training-only store is loaded by the chain's LoadImages and stretched by
+/// <see cref="SmoothStretch"/>. Thread-safe: each call runs its own ML.NET cursor, so workers decode in parallel.
 /// </summary>
 internal sealed class PixelDecoder
 {

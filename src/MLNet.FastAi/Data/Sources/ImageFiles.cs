@@ -111,7 +111,7 @@ internal static class ImageFiles
     /// <summary>
     /// Refuses a file listed in two roles (training and validation would share it and inflate the validation metric)
     /// or under two labels, whether by the same name or through links. A file repeated in one role with one label is
-    /// kept: lists may oversample on purpose.
+    /// kept (given splits may oversample on purpose); a random split may put the copies of a repeated file on both sides.
     /// </summary>
     /// <param name="items">Each image file, the role it was listed in (e.g. "training") and its label (null: none).</param>
     /// <exception cref="InvalidDataException">A file is listed twice in conflict; both listings are named.</exception>
@@ -139,7 +139,8 @@ internal static class ImageFiles
             if (first.Role != item.Role)
                 throw new InvalidDataException(
                     $"The image '{key}' is listed twice: as '{first.Path}' ({first.Role}) and as '{item.Path}' ({item.Role}), so " +
-                    $"{first.Role} and {item.Role} would share it. Remove the duplicate (or the link to it).");
+                    $"{first.Role} and {item.Role} would share it. Remove the duplicate (or the link to it); a file repeated on purpose in a list " +
+                    "that is split at random lands on both sides, so list it once.");
             if (first.Label != item.Label)
                 throw new InvalidDataException(
                     $"The image '{key}' is listed twice with two labels: as '{first.Path}' ('{first.Label}') and as '{item.Path}' " +

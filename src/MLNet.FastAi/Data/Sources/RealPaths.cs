@@ -40,7 +40,7 @@ internal sealed class RealPaths
             if (++links > MaxLinks) throw new IOException($"'{path}' leads through more than {MaxLinks} symbolic links (a loop of links).");
             string folder = Path.GetDirectoryName(path)!;
             string next = Path.GetFullPath(target, folder);
-            path = Path.Combine(Folder(Path.GetDirectoryName(next)!, ref links), Path.GetFileName(next));
+            path = Path.GetDirectoryName(next) is { } parent ? Path.Combine(Folder(parent, ref links), Path.GetFileName(next)) : next;
         }
     }
 }

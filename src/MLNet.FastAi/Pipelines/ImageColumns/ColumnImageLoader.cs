@@ -40,6 +40,7 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
         if (validation is not null) scans.Add(Scan(validation, "validation data", readSizes, options));
         RefuseBadRows(scans, options.OnBadImage);
         int side = options.ImageSize ?? declared ?? UniformSide(scans);
+        if (options.RefuseBeforeDecoding?.Invoke(side, options.BatchSize) is { } refusal) throw new InsufficientMemoryException(refusal);
         if (readSizes)
             new ImagePipeline(side, side, options.Resize).RefuseStretching(
                 scans.SelectMany(s => Enumerable.Range(0, s.Count).Where(r => s.Problems[r] is null).Select(r => (s.RowName(r), s.Sizes[r].Width, s.Sizes[r].Height))),
@@ -279,17 +280,21 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
     }
 
     /// <summary>The pixels of a row's image stretched smoothly (presizing's training store), as a getter of pixel vectors.</summary>
-    private static ValueGetter<VBuffer<byte>> Stretched(ValueGetter<MLImage> getImage, ImagePipeline pipeline) => (ref VBuffer<byte> pixels) =>
+    /// <remarks>
+    /// The image is handed back to the getter on the next row, never freed here: an in-memory view hands out the
+    /// caller's own images, and a decoding step (LoadImages, the bytes decoder) frees its previous one itself.
+    /// </remarks>
+    private static ValueGetter<VBuffer<byte>> Stretched(ValueGetter<MLImage> getImage, ImagePipeline pipeline)
     {
         MLImage? image = null;
-        getImage(ref image!);
-        using (image)
+        return (ref VBuffer<byte> pixels) =>
         {
+            getImage(ref image!);
             var values = new byte[pipeline.PixelCount];
             SmoothStretch.ToPlanarRgb(image, pipeline, values);
             pixels = new VBuffer<byte>(values.Length, values);
-        }
-    };
+        };
+    }
 
     /// <summary>Hands the built splits to the loaders, with their rows as items, and logs where each went and why.</summary>
     private void Attach(ImageDataLoaders data, IReadOnlyList<ColumnRowScan> scans, Split train, Split valid)
