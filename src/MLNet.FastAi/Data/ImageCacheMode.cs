@@ -13,8 +13,9 @@ public enum ImageCacheMode
     Memory,
 
     /// <summary>
-    /// Decode once into a file per split in <see cref="ImageDataOptions.CacheFolder"/>, read back by position each
-    /// batch; later runs on the same files reuse it. Pages of the file are the kernel's cache, not the process's memory.
+    /// Decode once into one file of the dataset's images per size in <see cref="ImageDataOptions.CacheFolder"/>, read
+    /// back by position each batch; later runs on the same files reuse it, whatever their split. Pages of the file are
+    /// the kernel's cache, not the process's memory.
     /// </summary>
     Disk,
 

@@ -28,6 +28,10 @@ public sealed partial class ImageDataLoaders : IDisposable
     private readonly Dictionary<ImagePipeline, PixelDecoder> _decoders = new();
     private readonly List<BadImage> _skipped = new();
     private readonly List<string> _diskCaches = new();
+    private readonly Dictionary<ImagePipeline, DatasetPool> _pools = new();
+
+    /// <summary>Every file of the training, validation and test splits, in ordinal order: the slots of the disk caches.</summary>
+    private IReadOnlyList<string> _datasetPaths = [];
     private readonly ImageDataOptions _options;
     private readonly CachePolicy _cache;
     private readonly Action<string> _log;
@@ -236,27 +240,27 @@ public sealed partial class ImageDataLoaders : IDisposable
             if (!_decoders.TryGetValue(pipeline, out decoder!)) _decoders[pipeline] = decoder = new PixelDecoder(pipeline);
         }
         int workers = _options.DecodeWorkers ?? Environment.ProcessorCount;
-        string? key = null;
-        string Key() => key ??= PixelCacheKey.Compute(split.Paths, pipeline, _options.MaxImagePixels);
-        bool DiskCacheExists() => File.Exists(Path.Combine(_cache.Folder, PixelCacheKey.FileName(split.Name, Key())));
         // One-off splits (a learner's Predict) never go to disk, where each call would leave a file, nor count against
         // the budget of the splits the loaders keep.
         bool named = ReferenceEquals(split, Train) || ReferenceEquals(split, Valid) || ReferenceEquals(split, Test);
         if (!named && pipeline.Resize == ResizeMethod.Squish)
             pipeline.RefuseStretching(split.Paths.Zip(Headers(split, workers)).Where(h => h.Second.IsUsable).Select(h => ($"'{h.First}'", h.Second.Width, h.Second.Height)),
                 "The images to predict", "This model was trained with ResizeMethod.Squish: crop or pad the images to square proportions first, or train with Crop or Pad.");
-        var (mode, reason) = named ? _cache.Choose(split.Name, split.Count, pipeline, DiskCacheExists) : _cache.ChooseForOneOff(split.Count, pipeline);
+        var (mode, reason) = named ? _cache.Choose(split.Name, split.Count, pipeline, () => DiskCacheHolds(split, pipeline)) : _cache.ChooseForOneOff(split.Count, pipeline);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
         BuiltStore built;
+        string file = "";
         switch (mode)
         {
             case ImageCacheMode.Memory:
                 built = PixelStoreBuilder.ToMemory(split.Paths, Headers(split, workers), decoder, split.Name, _options.OnBadImage, workers, _cancellation);
                 break;
             case ImageCacheMode.Disk:
-                string file = Path.Combine(_cache.Folder, PixelCacheKey.FileName(split.Name, Key()));
-                built = PixelStoreBuilder.ToDisk(split.Paths, () => Headers(split, workers), decoder, split.Name, _cache.Folder, Key(), _options.OnBadImage, workers, _log, _cancellation);
+                var pool = PoolOf(pipeline);
+                built = PixelStoreBuilder.ToDisk(split.Paths, pool.SlotsOf(split), () => Headers(split, workers), decoder, split.Name, pool.File, pool.Key,
+                    pool.Paths.Count, slot => pool.Paths[(int)slot], _options.OnBadImage, workers, _log, _cancellation);
+                file = pool.File;
                 if (built.Reused) CacheFiles.Touch(file);
                 lock (_diskCaches) _diskCaches.Add(file);
                 break;
@@ -280,8 +284,9 @@ public sealed partial class ImageDataLoaders : IDisposable
         string where = mode switch
         {
             ImageCacheMode.Memory => $"in memory (decoded in {started.Elapsed.TotalSeconds:0.0} s)",
-            ImageCacheMode.Disk => $"in the disk cache {Path.Combine(_cache.Folder, PixelCacheKey.FileName(split.Name, Key()))} " +
-                                   (built.Reused ? "(reused)" : $"(decoded in {started.Elapsed.TotalSeconds:0.0} s)"),
+            ImageCacheMode.Disk => $"in the disk cache {file} " + (built.Reused ? "(reused)"
+                : built.Decoded < split.Count ? $"(decoded in {started.Elapsed.TotalSeconds:0.0} s: {built.Decoded:N0} images added to the {split.Count - built.Decoded:N0} there)"
+                : $"(decoded in {started.Elapsed.TotalSeconds:0.0} s)"),
             _ => "streamed: decoded every epoch",
         };
         // One-off splits (a learner's Predict) are not worth a line each.
@@ -296,10 +301,44 @@ public sealed partial class ImageDataLoaders : IDisposable
         var splits = new[] { Train, Valid, Test }.Where(s => s is { Count: > 0 }).Select(s =>
         {
             var pipeline = ReferenceEquals(s, Train) ? TrainPipeline : Pipeline;
-            return (s!.Name, (long)s.Count, pipeline, (Func<bool>)(() =>
-                File.Exists(Path.Combine(_cache.Folder, PixelCacheKey.FileName(s.Name, PixelCacheKey.Compute(s.Paths, pipeline, _options.MaxImagePixels))))));
+            return (s!.Name, (long)s.Count, pipeline, (Func<bool>)(() => DiskCacheHolds(s, pipeline)));
         }).ToList();
         _cache.RefuseUpfront(splits);
+    }
+
+    /// <summary>Whether the dataset's disk cache at <paramref name="pipeline"/> already holds every image of <paramref name="split"/>.</summary>
+    private bool DiskCacheHolds(ImageSplit split, ImagePipeline pipeline)
+    {
+        var pool = PoolOf(pipeline);
+        return PixelPool.Covers(pool.File, pool.Key, pool.Paths.Count, pool.SlotsOf(split));
+    }
+
+    /// <summary>
+    /// The dataset's disk cache at a pipeline: one file for the images of every split (in path order), keyed by all of
+    /// them, so that another split of the same files — a new random validation split — finds its images there.
+    /// </summary>
+    private DatasetPool PoolOf(ImagePipeline pipeline)
+    {
+        lock (_pools)
+        {
+            if (_pools.TryGetValue(pipeline, out var pool)) return pool;
+            string key = PixelCacheKey.Compute(_datasetPaths, pipeline, _options.MaxImagePixels);
+            return _pools[pipeline] = new DatasetPool(Path.Combine(_cache.Folder, PixelPool.FileName(key)), key, _datasetPaths);
+        }
+    }
+
+    /// <summary>A dataset's disk cache file at one pipeline, its key, and the file of each slot.</summary>
+    private sealed class DatasetPool(string file, string key, IReadOnlyList<string> paths)
+    {
+        private readonly Dictionary<string, long> _slots = paths.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => (long)x.i, StringComparer.Ordinal);
+
+        public string File => file;
+
+        public string Key => key;
+
+        public IReadOnlyList<string> Paths => paths;
+
+        public long[] SlotsOf(ImageSplit split) => split.Paths.Select(p => _slots[p]).ToArray();
     }
 
     private static string Capitalized(string name) => name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name[1..];
@@ -409,6 +448,8 @@ public sealed partial class ImageDataLoaders : IDisposable
             foreach (var (path, header) in headers) data._headers[path] = header;
         data.Train = new ImageSplit("train", train.Select(t => t.Path).ToList(), train.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
         data.Valid = new ImageSplit("valid", valid.Select(t => t.Path).ToList(), valid.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
+        data._datasetPaths = train.Select(t => t.Path).Concat(valid.Select(v => v.Path)).Concat(test?.Select(t => t.Path) ?? [])
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         if (test is not null)
             data.Test = new ImageSplit("test", test.Select(t => t.Path).ToList(), test.Select(t => t.Label is null ? -1 : data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
         try

@@ -25,12 +25,85 @@ public sealed class CacheHousekeepingTests : IDisposable
 
     private string CacheFolder => Path.Combine(_temp.Path, "cache");
 
-    private ImageDataLoaders Load(long limit = ImageDataOptions.DefaultCacheSizeLimit) =>
+    private ImageDataLoaders Load(long limit = ImageDataOptions.DefaultCacheSizeLimit, int seed = 3, int? itemSize = null) =>
         ImageDataLoaders.FromFolder(_photos, valid: null, validPct: 0.25, options: new ImageDataOptions
         {
-            ImageSize = 16, BatchSize = 4, Seed = 3, Cache = ImageCacheMode.Disk, CacheFolder = CacheFolder, CacheSizeLimit = limit,
+            ImageSize = 16, ItemSize = itemSize, BatchSize = 4, Seed = seed, Cache = ImageCacheMode.Disk, CacheFolder = CacheFolder, CacheSizeLimit = limit,
             Log = line => { lock (_log) _log.Add(line); },
         });
+
+    private long FolderBytes() => new DirectoryInfo(CacheFolder).EnumerateFiles().Sum(f => f.Length);
+
+    /// <summary>Every image of a split as the loaders read it, by file.</summary>
+    private static Dictionary<string, byte[]> Images(ImageDataLoaders data, ImageSplit split)
+    {
+        var set = data.Decoded(split);
+        return split.Paths.Select((path, i) => (path, i)).ToDictionary(x => x.path, x =>
+        {
+            using var image = set.Image(x.i);
+            return image.data<byte>().ToArray();
+        });
+    }
+
+    [Fact]
+    public void RunsWithNewRandomSplits_ReuseOneCacheOfTheImages_AndAddNothing()
+    {
+        Dictionary<string, byte[]> first;
+        using (var data = Load(seed: 1))
+            first = Images(data, data.Train).Concat(Images(data, data.Valid)).ToDictionary();
+        string pool = Assert.Single(Directory.GetFiles(CacheFolder, "*.pixels"));
+        long after = FolderBytes();
+
+        foreach (int seed in new[] { 2, 3 })
+        {
+            _log.Clear();
+            using var data = Load(seed: seed);
+            Assert.Equal(2, _log.Count(l => l.Contains("in the disk cache", StringComparison.Ordinal) && l.Contains("(reused)", StringComparison.Ordinal)));
+            Assert.DoesNotContain(_log, l => l.Contains("decoded in", StringComparison.Ordinal));
+            // Another split of the same files: each image reads back as the first run decoded it, whichever split it is in now.
+            foreach (var (path, pixels) in Images(data, data.Train).Concat(Images(data, data.Valid))) Assert.Equal(first[path], pixels);
+        }
+        Assert.Equal(new[] { pool }, Directory.GetFiles(CacheFolder, "*.pixels"));
+        Assert.Equal(after, FolderBytes());
+    }
+
+    [Fact]
+    public void WithPresizing_ANewSplitDecodesOnlyTheImagesNeverNeededAtItsSize_AndTheCachesStayBounded()
+    {
+        using (Load(seed: 1, itemSize: 24)) { }
+        var pools = Directory.GetFiles(CacheFolder, "*.pixels");
+        Assert.Equal(2, pools.Length);   // training images at the item size, validation images at the model's
+        int images = Directory.EnumerateFiles(_photos, "*.jpg", SearchOption.AllDirectories).Count();
+
+        for (int seed = 2; seed <= 8; seed++)
+        {
+            _log.Clear();
+            using var data = Load(seed: seed, itemSize: 24);
+            // Only images never in that split before are decoded: the line says how many were added beside those there.
+            foreach (var line in _log.Where(l => l.Contains("in the disk cache", StringComparison.Ordinal) && l.Contains("added", StringComparison.Ordinal)))
+                Assert.Matches(@"\(decoded in [0-9.]+ s: [0-9]+ images added to the [1-9][0-9]* there\)", line);
+        }
+        Assert.Equal(pools, Directory.GetFiles(CacheFolder, "*.pixels"));
+        // Each file has one slot per image of the dataset, whatever the splits: bounded by the dataset, never by the runs.
+        long bound = 2 * 4096 + images * (3L * 24 * 24 + 3L * 16 * 16 + 2 * 17) + 2 * 4096;
+        Assert.True(FolderBytes() <= bound, $"{FolderBytes():N0} bytes in the cache folder, more than the {bound:N0} that {images} images at 24 and 16 px need");
+    }
+
+    [Fact]
+    public void TwoLoadersBuildingTheSameCacheAtOnce_DecodeItOnce_AndReadTheSamePixels()
+    {
+        var results = new Dictionary<string, byte[]>[2];
+        Parallel.For(0, 2, i =>
+        {
+            using var data = Load(seed: 1);
+            results[i] = Images(data, data.Train);
+        });
+        Assert.Equal(results[0], results[1]);
+        Assert.Single(Directory.GetFiles(CacheFolder, "*.pixels"));
+        Assert.Empty(Directory.GetFiles(CacheFolder, "*.tmp"));
+        // One decoded the training images; the other waited for it and found them there.
+        Assert.Equal(1, _log.Count(l => l.StartsWith("Train images: in the disk cache", StringComparison.Ordinal) && l.Contains("decoded in", StringComparison.Ordinal)));
+    }
 
     /// <summary>A file of <paramref name="bytes"/> in the cache folder, last used <paramref name="age"/> ago.</summary>
     private string Planted(string name, int bytes, TimeSpan age)
@@ -45,8 +118,8 @@ public sealed class CacheHousekeepingTests : IDisposable
     [Fact]
     public void TheUnfinishedCacheOfABuildThatEnded_IsRemovedByTheNextRun_ALiveOneIsNot()
     {
-        string dead = Planted("train-0123456789abcdef01234567.pixels.4242.0f0f.tmp", 4096, TimeSpan.FromHours(1));
-        string live = Planted("train-76543210fedcba9876543210.pixels.4343.1e1e.tmp", 4096, TimeSpan.FromHours(1));
+        string dead = Planted("images-0123456789abcdef01234567.pixels.4242.0f0f.tmp", 4096, TimeSpan.FromHours(1));
+        string live = Planted("images-76543210fedcba9876543210.pixels.4343.1e1e.tmp", 4096, TimeSpan.FromHours(1));
         // A build in progress holds its temporary exclusively, as DiskSplitWriter does.
         using (new FileStream(live, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
         using (Load())
@@ -62,7 +135,7 @@ public sealed class CacheHousekeepingTests : IDisposable
     {
         using (Load()) { }
         var own = Directory.GetFiles(CacheFolder, "*.pixels");
-        Assert.Equal(2, own.Length);   // the training and validation caches
+        Assert.Single(own);   // the dataset's images, which both splits index into
         long ownBytes = own.Sum(f => new FileInfo(f).Length);
         // The held cache is the least recently used of all, so the limit would take it first.
         string held = Planted("train-bbbbbbbbbbbbbbbbbbbbbbbb.pixels", 60_000, TimeSpan.FromDays(4));

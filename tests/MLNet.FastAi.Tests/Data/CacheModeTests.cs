@@ -110,7 +110,7 @@ public sealed class CacheModeTests : IDisposable
         Assert.NotEqual(before, Pixels(third, changed));
         using var memory = Load(Options(ImageCacheMode.Memory));
         Assert.Equal(Pixels(memory, changed), Pixels(third, changed));
-        Assert.Equal(2, Directory.GetFiles(CacheFolder, "train-*.pixels").Length);
+        Assert.Equal(2, Directory.GetFiles(CacheFolder, "images-*.pixels").Length);
     }
 
     [Fact]
@@ -122,7 +122,7 @@ public sealed class CacheModeTests : IDisposable
         using (var data = Load(Options(ImageCacheMode.Disk)))
         {
             expected = Pixels(data, data.Train.Paths[^1]);
-            file = Assert.Single(Directory.GetFiles(CacheFolder, "train-*.pixels"));
+            file = Assert.Single(Directory.GetFiles(CacheFolder, "images-*.pixels"));
         }
         using (var stream = new FileStream(file, FileMode.Open)) stream.SetLength(stream.Length - 1000);
         _log.Clear();
@@ -139,17 +139,21 @@ public sealed class CacheModeTests : IDisposable
         PhotoFolder.Write(Root, perClass: 6);
         string file;
         float[] expected;
+        long slot;
         using (var data = Load(Options(ImageCacheMode.Disk)))
         {
             expected = Pixels(data, data.Train.Paths[0]);
-            file = Assert.Single(Directory.GetFiles(CacheFolder, "train-*.pixels"));
+            file = Assert.Single(Directory.GetFiles(CacheFolder, "images-*.pixels"));
+            // Slots are the dataset's files in ordinal order.
+            slot = data.Train.Paths.Concat(data.Valid.Paths).Order(StringComparer.Ordinal).ToList().IndexOf(data.Train.Paths[0]);
         }
-        // The first image's pixels start at the first 4096-byte boundary after the header.
+        // Slot 0's pixels start at the first 4096-byte boundary after the header.
         using (var stream = new FileStream(file, FileMode.Open))
         {
-            stream.Position = 4096 + 100;
+            long offset = 4096 + slot * 3 * 24 * 24 + 100;
+            stream.Position = offset;
             int b = stream.ReadByte();
-            stream.Position = 4096 + 100;
+            stream.Position = offset;
             stream.WriteByte((byte)(b ^ 0x40));
         }
         _log.Clear();

@@ -6,7 +6,9 @@ namespace MLNet.FastAi.Data.Caching;
 /// The disk cache folder's files: how temporaries are named, what a disk-space or read-only error means, and the
 /// housekeeping that keeps the folder bounded — builds that died are removed, and the least recently used caches go
 /// once the folder is over its limit. A file some process has open is never removed: .NET locks files on open
-/// (exclusively for a build's temporary, shared for a cache being read), so an exclusive open tells an unused one.
+/// (exclusively for a build's temporary and a <see cref="CacheFileLock"/>, shared for a cache being read), so an
+/// exclusive open tells an unused one. Sizes are files' lengths: a cache whose slots are not all filled takes less
+/// disk than that where the file system keeps holes.
 /// </summary>
 internal static class CacheFiles
 {
@@ -33,8 +35,8 @@ internal static class CacheFiles
 
     /// <summary>The refusal when the disk fills while a cache is written (another process took the space checked upfront).</summary>
     public static ImageCacheUnavailableException DiskFull(string folder, long bytes, Exception inner) =>
-        new($"The disk cache's folder '{folder}' ran out of space while a cache of {Bytes.Format(bytes)} was written (something else filled " +
-            $"the disk meanwhile); the unfinished cache was removed. {DiskAdvice}", inner);
+        new($"The disk cache's folder '{folder}' ran out of space while {Bytes.Format(bytes)} of decoded images were written (something else " +
+            $"filled the disk meanwhile); what was written is not kept as cached. {DiskAdvice}", inner);
 
     /// <summary>
     /// Removes from <paramref name="folder"/> the temporaries of builds that ended without finishing, then, while the
@@ -62,6 +64,9 @@ internal static class CacheFiles
                 freed += bytes;
                 caches++;
             }
+            // Locks of caches that are gone (removed here, by ClearCache or by hand), unless a build holds one.
+            foreach (var orphan in Directory.EnumerateFiles(folder, $"*.pixels{CacheFileLock.Suffix}"))
+                if (!File.Exists(orphan[..^CacheFileLock.Suffix.Length])) TryDeleteUnused(orphan, out _);
             if (total > sizeLimit)
                 log($"The disk cache folder '{folder}' holds {Bytes.Format(total)}, over its limit of {Bytes.Format(sizeLimit)} " +
                     "(ImageDataOptions.CacheSizeLimit), in caches that are in use.");

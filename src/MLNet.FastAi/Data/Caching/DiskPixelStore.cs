@@ -14,44 +14,40 @@ internal sealed class DiskPixelStore : PixelStore
     private readonly PixelCacheFile _layout;
     private readonly ulong[] _hashes;
     private readonly (int Width, int Height)[] _sizes;
-    private readonly IReadOnlyList<PixelCacheFile.FailedItem> _failed;
     private readonly long[] _slots;
     private readonly Func<long, string> _sourceOfSlot;
     private readonly PixelDecoder _decoder;
     private readonly Action<string> _log;
+    private readonly Action<long, byte[]>? _writeBack;
     private readonly object _repairLock = new();
-    private readonly bool _readOnly;
 
     /// <param name="file">The open cache file (owned).</param>
-    /// <param name="layout">Its layout.</param>
-    /// <param name="hashes">One hash per slot.</param>
-    /// <param name="sizes">Each slot's source image size.</param>
-    /// <param name="failed">The images the file records as undecodable.</param>
-    /// <param name="slots">The slot of each image of the split (slots of images that failed to decode are left out).</param>
+    /// <param name="contents">Its layout and tables as read (or written) by this process.</param>
+    /// <param name="slots">The slot of each image of the split (only filled slots).</param>
     /// <param name="sourceOfSlot">The file a slot was decoded from, to decode it again when its pixels are damaged.</param>
     /// <param name="decoder">The decoder that built the file.</param>
     /// <param name="log">Where repairs are reported.</param>
-    /// <param name="readOnly">The file could be opened for reading only: repaired images are used but not written back.</param>
-    public DiskPixelStore(SafeFileHandle file, PixelCacheFile layout, ulong[] hashes, (int, int)[] sizes, IReadOnlyList<PixelCacheFile.FailedItem> failed, long[] slots,
-        Func<long, string> sourceOfSlot, PixelDecoder decoder, Action<string> log, bool readOnly = false)
-        : base(slots.Length, layout.Info.Height, layout.Info.Width)
+    /// <param name="writeBack">Writes a repaired slot's pixels into the file and records them; null when the file is
+    /// read-only (repaired images are used but not written back).</param>
+    public DiskPixelStore(SafeFileHandle file, PixelCacheFile.Contents contents, long[] slots, Func<long, string> sourceOfSlot, PixelDecoder decoder,
+        Action<string> log, Action<long, byte[]>? writeBack)
+        : base(slots.Length, contents.Layout.Info.Height, contents.Layout.Info.Width)
     {
-        _readOnly = readOnly;
         _file = file;
-        _layout = layout;
-        _hashes = hashes;
-        _sizes = sizes;
-        _failed = failed;
+        _layout = contents.Layout;
+        _hashes = contents.Hashes;
+        _sizes = contents.Sizes;
         _slots = slots;
         _sourceOfSlot = sourceOfSlot;
         _decoder = decoder;
         _log = log;
+        _writeBack = writeBack;
     }
 
     public override ImageCacheMode Mode => ImageCacheMode.Disk;
 
-    /// <summary>The source size of every slot, as the file records it.</summary>
-    public (int Width, int Height)[] SourceSizes => _sizes;
+    /// <summary>The source size of each image of the split, as the file records it.</summary>
+    public (int Width, int Height)[] SourceSizes => _slots.Select(s => _sizes[s]).ToArray();
 
     /// <summary>Images decoded again because their cached pixels did not match their hash.</summary>
     public int Repairs { get; private set; }
@@ -84,16 +80,15 @@ internal sealed class DiskPixelStore : PixelStore
             throw new InvalidDataException($"The disk cache's copy of image '{path}' is damaged and it cannot be decoded again: {failures[0].Reason}. " +
                                            "Clear the disk cache (ImageDataLoaders.ClearCache(), or delete its folder) to rebuild it from the images.");
         pixels.CopyTo(destination);
-        if (_readOnly)
+        if (_writeBack is null)
         {
             _log($"The disk cache's copy of '{path}' did not match its checksum; decoded it again (the cache is read-only, so it stays damaged).");
             return;
         }
         lock (_repairLock)
         {
-            RandomAccess.Write(_file, pixels, _layout.DataOffset + slot * ItemBytes);
+            _writeBack(slot, pixels);
             _hashes[slot] = PixelCacheFile.HashOf(pixels);
-            _layout.WriteTables(_file, _hashes, _sizes, _failed);
             Repairs++;
         }
         _log($"The disk cache's copy of '{path}' did not match its checksum; decoded it again and repaired the cache.");

@@ -6,23 +6,25 @@ using Microsoft.Win32.SafeHandles;
 namespace MLNet.FastAi.Data.Caching;
 
 /// <summary>
-/// The layout of a disk cache file: a header, every image's pixels at a fixed offset (so a batch reads each image
-/// with one positioned read), then the tables — one XxHash3 per image, each source image's size, the images that
-/// could not be decoded — and a trailer whose hash covers header and tables. Written under a temporary name and moved
-/// into place when complete, so a crash leaves no half file under the real name; a truncated or damaged file fails
-/// <see cref="Open"/> and is rebuilt; a damaged image fails its hash when read and is decoded again.
+/// The layout of a disk cache file: a header, every slot's pixels at a fixed offset (so a batch reads each image
+/// with one positioned read), then the tables — one XxHash3 per slot, each source image's size, which slots hold
+/// pixels, the images that could not be decoded — and a trailer whose hash covers header and tables. A new file is
+/// written under a temporary name and moved into place when complete, so a crash leaves no half file under the real
+/// name; slots filled later are written before the tables that record them, so a crash while filling leaves them
+/// unrecorded, never recorded and wrong. A truncated or damaged file fails <see cref="Open"/> and is rebuilt; a damaged
+/// image fails its hash when read and is decoded again.
 /// </summary>
 /// <remarks>
 /// <code>
-/// "MLFAIPX1" | int32 header length | header (JSON: key, count, height, width) | zeros to a multiple of 4096
-/// pixels: count × 3·H·W bytes
-/// tables: count × uint64 hash | count × (int32 width, int32 height) | int32 length + JSON list of failed images
+/// "MLFAIPX2" | int32 header length | header (JSON: key, count, height, width) | zeros to a multiple of 4096
+/// pixels: count × 3·H·W bytes (a slot not filled yet is a hole: the file is sparse where the file system allows)
+/// tables: count × uint64 hash | count × (int32 width, int32 height) | count × byte filled | int32 length + JSON list of failed images
 /// "MLFAIEND" | uint64 XxHash3 of header + tables
 /// </code>
 /// </remarks>
 internal sealed class PixelCacheFile
 {
-    private static readonly byte[] Magic = "MLFAIPX1"u8.ToArray();
+    private static readonly byte[] Magic = "MLFAIPX2"u8.ToArray();
     private static readonly byte[] EndMagic = "MLFAIEND"u8.ToArray();
     private const int Alignment = 4096;
     private const int TrailerLength = 16;
@@ -39,7 +41,7 @@ internal sealed class PixelCacheFile
     /// <summary>What the header records.</summary>
     internal sealed record Header(string Key, long Count, int Height, int Width);
 
-    /// <summary>An image that could not be decoded when the cache was built (its slot holds zeros).</summary>
+    /// <summary>An image that could not be decoded when its slot was filled (the slot holds no pixels).</summary>
     internal sealed record FailedItem(long Index, string Reason);
 
     public Header Info { get; }
@@ -50,7 +52,7 @@ internal sealed class PixelCacheFile
 
     private long TablesOffset => DataOffset + Info.Count * ItemBytes;
 
-    private long FixedTablesLength => Info.Count * (sizeof(ulong) + 2 * sizeof(int));
+    private long FixedTablesLength => Info.Count * (sizeof(ulong) + 2 * sizeof(int) + 1);
 
     /// <summary>The file's length once written, given the encoded list of failures.</summary>
     public long FileLength(int failuresLength) => TablesOffset + FixedTablesLength + sizeof(int) + failuresLength + TrailerLength;
@@ -62,9 +64,12 @@ internal sealed class PixelCacheFile
 
     /// <summary>
     /// Writes the header, the tables and the trailer around the pixels (which the builder wrote at their offsets):
-    /// call when every image is in, and again after an image's hash changed.
+    /// call when the images being added are in, and again after an image's hash changed.
     /// </summary>
-    public void WriteTables(SafeFileHandle file, ulong[] hashes, (int Width, int Height)[] sourceSizes, IReadOnlyList<FailedItem> failed)
+    public void WriteTables(SafeFileHandle file, Contents tables) => WriteTables(file, tables.Hashes, tables.Sizes, tables.Filled, tables.Failed);
+
+    /// <inheritdoc cref="WriteTables(SafeFileHandle, Contents)"/>
+    public void WriteTables(SafeFileHandle file, ulong[] hashes, (int Width, int Height)[] sourceSizes, bool[] filled, IReadOnlyList<FailedItem> failed)
     {
         var prefix = new byte[Magic.Length + sizeof(int) + _headerJson.Length];
         Magic.CopyTo(prefix, 0);
@@ -81,6 +86,8 @@ internal sealed class PixelCacheFile
             BinaryPrimitives.WriteInt32LittleEndian(tables.AsSpan(sizes + i * 8), sourceSizes[i].Width);
             BinaryPrimitives.WriteInt32LittleEndian(tables.AsSpan(sizes + i * 8 + 4), sourceSizes[i].Height);
         }
+        int flags = sizes + sourceSizes.Length * 8;
+        for (int i = 0; i < filled.Length; i++) tables[flags + i] = filled[i] ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteInt32LittleEndian(tables.AsSpan((int)FixedTablesLength), failures.Length);
         failures.CopyTo(tables, FixedTablesLength + sizeof(int));
         RandomAccess.Write(file, tables, TablesOffset);
@@ -92,6 +99,20 @@ internal sealed class PixelCacheFile
         RandomAccess.SetLength(file, TablesOffset + tables.Length + TrailerLength);
     }
 
+    /// <summary>
+    /// Writes a repaired slot's pixels and records their hash, reading the tables afresh first: another process may
+    /// have added slots since this one read them. A file replaced or damaged meanwhile is left to the next run.
+    /// </summary>
+    public static void WriteBack(SafeFileHandle file, string key, long slot, byte[] pixels)
+    {
+        var (contents, _) = Open(file, key);
+        if (contents is null || slot >= contents.Layout.Info.Count) return;
+        RandomAccess.Write(file, pixels, contents.Layout.DataOffset + slot * contents.Layout.ItemBytes);
+        contents.Hashes[slot] = HashOf(pixels);
+        contents.Filled[slot] = true;
+        contents.Layout.WriteTables(file, contents);
+    }
+
     private static ulong TrailerHash(byte[] headerJson, byte[] tables)
     {
         var hash = new XxHash3();
@@ -101,7 +122,16 @@ internal sealed class PixelCacheFile
     }
 
     /// <summary>What <see cref="Open"/> found.</summary>
-    internal sealed record Contents(PixelCacheFile Layout, ulong[] Hashes, (int Width, int Height)[] Sizes, IReadOnlyList<FailedItem> Failed);
+    /// <param name="Layout">The file's layout.</param>
+    /// <param name="Hashes">Each slot's pixel hash (meaningful where <paramref name="Filled"/>).</param>
+    /// <param name="Sizes">Each slot's source image size.</param>
+    /// <param name="Filled">Which slots hold pixels.</param>
+    /// <param name="Failed">The slots whose image could not be decoded.</param>
+    internal sealed record Contents(PixelCacheFile Layout, ulong[] Hashes, (int Width, int Height)[] Sizes, bool[] Filled, List<FailedItem> Failed)
+    {
+        /// <summary>Whether slot <paramref name="slot"/> is filled or known to be undecodable: nothing to decode.</summary>
+        public bool Settled(long slot) => Filled[slot] || Failed.Any(f => f.Index == slot);
+    }
 
     /// <summary>
     /// Opens a finished cache file and reads its tables, or says why it cannot be used (truncated, another key,
@@ -143,16 +173,19 @@ internal sealed class PixelCacheFile
 
         var hashes = new ulong[header.Count];
         var sizes = new (int, int)[header.Count];
+        var filled = new bool[header.Count];
         int sizesOffset = (int)(header.Count * sizeof(ulong));
+        int flagsOffset = sizesOffset + (int)header.Count * 8;
         for (int i = 0; i < header.Count; i++)
         {
             hashes[i] = BinaryPrimitives.ReadUInt64LittleEndian(tables.AsSpan(i * sizeof(ulong)));
             sizes[i] = (BinaryPrimitives.ReadInt32LittleEndian(tables.AsSpan(sizesOffset + i * 8)),
                         BinaryPrimitives.ReadInt32LittleEndian(tables.AsSpan(sizesOffset + i * 8 + 4)));
+            filled[i] = tables[flagsOffset + i] == 1;
         }
         int failuresLength = BinaryPrimitives.ReadInt32LittleEndian(tables.AsSpan((int)layout.FixedTablesLength));
         if (failuresLength != tables.Length - layout.FixedTablesLength - sizeof(int)) return (null, "its list of failed images is damaged");
         var failed = JsonSerializer.Deserialize<List<FailedItem>>(tables.AsSpan((int)layout.FixedTablesLength + sizeof(int))) ?? [];
-        return (new Contents(layout, hashes, sizes, failed), null);
+        return (new Contents(layout, hashes, sizes, filled, failed), null);
     }
 }

@@ -5,16 +5,18 @@ using MLNet.FastAi.Data.Decoding;
 namespace MLNet.FastAi.Data.Caching;
 
 /// <summary>
-/// What a disk cache's pixels depend on: every file (full path, length, last write time, in split order), the resize
-/// definition and the versions of the decoder (ML.NET ImageAnalytics, SkiaSharp) and of this package. A changed, added, removed or reordered file, another size or resize method,
-/// or another ML.NET changes the key, and with it the cache file's name, so a stale cache is never read.
+/// What a disk cache's pixels depend on: every file (full path, length, last write time, in slot order), the resize
+/// definition and the versions of the decoder (ML.NET ImageAnalytics, SkiaSharp) and of this package. A changed, added
+/// or removed file, another size or resize method, or another ML.NET changes the key, and with it the cache file's
+/// name, so a stale cache is never read.
 /// </summary>
 internal static class PixelCacheKey
 {
     /// <summary>Bumped whenever the file layout or the meaning of its pixels changes.</summary>
     /// <remarks>2: Squish resamples smoothly (IsoCrop, images of the target's proportions), presizing's items are
-    /// stretched smoothly; before, both were ImageAnalytics' nearest-neighbour Fill.</remarks>
-    public const int FormatVersion = 2;
+    /// stretched smoothly; before, both were ImageAnalytics' nearest-neighbour Fill. 3: one file of a dataset's images
+    /// per pipeline, with a table of the slots filled (<see cref="PixelPool"/>), instead of one per split.</remarks>
+    public const int FormatVersion = 3;
 
     public static string Compute(IReadOnlyList<string> paths, ImagePipeline pipeline, long maxImagePixels)
     {

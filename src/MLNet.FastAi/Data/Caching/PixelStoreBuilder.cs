@@ -8,12 +8,16 @@ namespace MLNet.FastAi.Data.Caching;
 /// <param name="Kept">Positions (in the split as given) of the images the store holds, in order.</param>
 /// <param name="Failed">Images that could not be decoded (left out under <see cref="BadImageHandling.Skip"/>).</param>
 /// <param name="SourceSizes">The original size of each kept image.</param>
-/// <param name="Reused">True when an existing disk cache was read instead of decoding.</param>
-internal sealed record BuiltStore(PixelStore Store, int[] Kept, IReadOnlyList<BadImage> Failed, (int Width, int Height)[] SourceSizes, bool Reused);
+/// <param name="Reused">True when an existing disk cache held every image: nothing was decoded.</param>
+internal sealed record BuiltStore(PixelStore Store, int[] Kept, IReadOnlyList<BadImage> Failed, (int Width, int Height)[] SourceSizes, bool Reused)
+{
+    /// <summary>Images decoded into the store (the rest were in a disk cache already).</summary>
+    public int Decoded { get; init; }
+}
 
 /// <summary>
-/// Decodes a split of image files into memory or a disk cache (through a <see cref="SplitPixelWriter"/>), in parallel
-/// chunks; or opens the split's existing disk cache.
+/// Decodes a split of image files into memory or the dataset's disk cache (a <see cref="PixelPool"/>), in parallel
+/// chunks, decoding only what the disk cache lacks.
 /// </summary>
 internal static class PixelStoreBuilder
 {
@@ -28,45 +32,77 @@ internal static class PixelStoreBuilder
     {
         using var writer = new MemorySplitWriter(paths.Count, decoder.Pipeline);
         DecodeAll(paths, headers, decoder, writer, onBadImage, workers, cancellation, splitName);
-        return Built(writer.Finish(), paths, headers.Select(h => (h.Width, h.Height)).ToArray());
+        var built = Built(writer.Finish(), paths, headers.Select(h => (h.Width, h.Height)).ToArray());
+        if (built.Kept.Length == 0 && paths.Count > 0) built.Store.Dispose();
+        RefuseAllFailed(built.Failed, paths.Count, splitName);
+        return built;
     }
 
     /// <summary>
-    /// Opens the split's cache file in <paramref name="folder"/> when a complete one for <paramref name="key"/> exists
-    /// (no file is read then), else decodes every image into a new one, written under a temporary name and moved into
-    /// place when complete.
+    /// The split's images from the dataset's disk cache at <paramref name="file"/> (a <see cref="PixelPool"/>): those
+    /// already there are read as they are (no file is read then), the others are decoded and added.
     /// </summary>
-    public static BuiltStore ToDisk(IReadOnlyList<string> paths, Func<ImageHeader[]> readHeaders, PixelDecoder decoder, string splitName,
-        string folder, string key, BadImageHandling onBadImage, int workers, Action<string> log, CancellationToken cancellation)
+    /// <param name="paths">The split's files.</param>
+    /// <param name="slots">Each file's slot in the pool.</param>
+    /// <param name="readHeaders">The split's headers, read only when something must be decoded.</param>
+    /// <param name="decoder">The split's decoder.</param>
+    /// <param name="splitName">The split, for messages.</param>
+    /// <param name="file">The pool's file.</param>
+    /// <param name="key">The pool's key.</param>
+    /// <param name="slotCount">The pool's slots: the images of the dataset.</param>
+    /// <param name="sourceOfSlot">The file of each slot, to decode a damaged one again.</param>
+    /// <param name="onBadImage">Fail or skip on undecodable images (also those the pool records).</param>
+    /// <param name="workers">Decoding threads.</param>
+    /// <param name="log">Where damaged caches and waits are reported.</param>
+    /// <param name="cancellation">Stops decoding.</param>
+    public static BuiltStore ToDisk(IReadOnlyList<string> paths, long[] slots, Func<ImageHeader[]> readHeaders, PixelDecoder decoder, string splitName,
+        string file, string key, long slotCount, Func<long, string> sourceOfSlot, BadImageHandling onBadImage, int workers, Action<string> log,
+        CancellationToken cancellation)
     {
-        string path = Path.Combine(folder, PixelCacheKey.FileName(splitName, key));
-        var stores = new DiskPixelStoreFactory(key, paths.Count, decoder.Pipeline, slot => paths[(int)slot], log);
-        if (stores.TryOpen(path, deleteOnClose: false, out string? problem) is { } existing)
+        using var pool = PixelPool.Open(file, key, slotCount, decoder.Pipeline, log, cancellation);
+        // A pool filled while bad images were skipped records them; failing on them is still this run's choice.
+        RefuseRecordedFailure(pool.Contents, paths, slots, splitName, onBadImage);
+        // A split may name a file twice (the same image and label listed twice): its slot is decoded once.
+        var missing = Enumerable.Range(0, paths.Count).Where(p => !pool.Contents.Settled(slots[p])).DistinctBy(p => slots[p]).ToList();
+        if (missing.Count > 0)
         {
-            // A cache written while bad images were skipped records them; failing on them is still this run's choice.
-            if (onBadImage == BadImageHandling.Fail && existing.Failed.Count > 0)
+            var headers = readHeaders();
+            var writer = pool.Writer(missing.Select(p => slots[p]).ToArray(), missing.Select(p => (headers[p].Width, headers[p].Height)).ToArray());
+            try
             {
-                existing.Store.Dispose();
-                var (position, reason) = existing.Failed.MinBy(f => f.Position);
-                throw Undecodable(paths[position], splitName, reason);
+                DecodeAll(missing.Select(p => paths[p]).ToList(), missing.Select(p => headers[p]).ToArray(), decoder, writer, onBadImage, workers, cancellation, splitName);
             }
-            return Built(existing, paths, ((DiskPixelStore)existing.Store).SourceSizes);
+            catch (AggregateException e) when (e.InnerExceptions.OfType<ImageCacheUnavailableException>().FirstOrDefault() is { } full)
+            {
+                // A worker found the disk full: that, not the parallel loop's wrapper, is what the caller must see.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(full);
+            }
+            pool.Commit(writer);
         }
-        if (problem is not null) log($"The disk cache '{path}' cannot be used ({problem}); decoding the {splitName} images again.");
+        var contents = pool.Contents;
+        var kept = Enumerable.Range(0, paths.Count).Where(p => contents.Filled[slots[p]]).ToArray();
+        var failures = contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
+        var failed = Enumerable.Range(0, paths.Count).Where(p => !contents.Filled[slots[p]]).Select(p => new BadImage(paths[p], failures.GetValueOrDefault(slots[p], "not decoded"))).ToList();
+        RefuseAllFailed(failed, paths.Count, splitName);
+        var store = pool.Store(kept.Select(p => slots[p]).ToArray(), sourceOfSlot);
+        return new BuiltStore(store, kept, failed, kept.Select(p => contents.Sizes[slots[p]]).ToArray(), Reused: missing.Count == 0)
+        {
+            Decoded = missing.Count,
+        };
+    }
 
-        var headers = readHeaders();
-        var sizes = headers.Select(h => (h.Width, h.Height)).ToArray();
-        using var writer = new DiskSplitWriter(path, keyed: true, sizes, stores);
-        try
-        {
-            DecodeAll(paths, headers, decoder, writer, onBadImage, workers, cancellation, splitName);
-        }
-        catch (AggregateException e) when (e.InnerExceptions.OfType<ImageCacheUnavailableException>().FirstOrDefault() is { } full)
-        {
-            // A worker found the disk full: that, not the parallel loop's wrapper, is what the caller must see.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(full);
-        }
-        return Built(writer.Finish(), paths, sizes);
+    private static void RefuseRecordedFailure(PixelCacheFile.Contents contents, IReadOnlyList<string> paths, long[] slots, string splitName, BadImageHandling onBadImage)
+    {
+        if (onBadImage != BadImageHandling.Fail || contents.Failed.Count == 0) return;
+        var failures = contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
+        for (int p = 0; p < paths.Count; p++)
+            if (failures.TryGetValue(slots[p], out string? reason)) throw Undecodable(paths[p], splitName, reason);
+    }
+
+    private static void RefuseAllFailed(IReadOnlyList<BadImage> failed, int count, string splitName)
+    {
+        if (failed.Count < count || count == 0) return;
+        throw new InvalidDataException($"None of the {count} images of the {splitName} set could be decoded; the first, '{failed[0].Path}': {failed[0].Reason}.");
     }
 
     private static InvalidDataException Undecodable(string path, string splitName, string reason) =>
@@ -83,7 +119,7 @@ internal static class PixelStoreBuilder
     /// <see cref="BadImageHandling.Fail"/> decoding stops at the first failure a worker meets, and the earliest (in split
     /// order) of those found is thrown, naming the file.
     /// </summary>
-    private static void DecodeAll(IReadOnlyList<string> paths, ImageHeader[] headers, PixelDecoder decoder, SplitPixelWriter writer,
+    private static void DecodeAll(IReadOnlyList<string> paths, ImageHeader[] headers, PixelDecoder decoder, IPixelSink writer,
         BadImageHandling onBadImage, int workers, CancellationToken cancellation, string splitName)
     {
         var failures = new ConcurrentDictionary<int, string>();
@@ -115,11 +151,6 @@ internal static class PixelStoreBuilder
         {
             var first = failures.OrderBy(f => f.Key).First();
             throw Undecodable(paths[first.Key], splitName, first.Value);
-        }
-        if (failures.Count == paths.Count && paths.Count > 0)
-        {
-            var first = failures.OrderBy(f => f.Key).First();
-            throw new InvalidDataException($"None of the {paths.Count} images of the {splitName} set could be decoded; the first, '{paths[first.Key]}': {first.Value}.");
         }
         // The writer's failure list is not thread-safe: filled after the parallel decoding.
         foreach (var (position, reason) in failures) writer.Fail(position, reason);

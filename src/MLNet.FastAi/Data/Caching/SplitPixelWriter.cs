@@ -7,11 +7,21 @@ namespace MLNet.FastAi.Data.Caching;
 /// <summary>The pixels of one split as built: the store, and which positions of the split it holds, in order.</summary>
 internal sealed record SplitPixels(PixelStore Store, int[] Kept, IReadOnlyList<(int Position, string Reason)> Failed, bool Reused);
 
+/// <summary>Where decoded images go, one position at a time, in any order; <see cref="Write"/> from any thread.</summary>
+internal interface IPixelSink
+{
+    /// <summary>Stores the planar RGB pixels of position <paramref name="position"/>.</summary>
+    void Write(int position, ReadOnlySpan<byte> pixels);
+
+    /// <summary>Records that position <paramref name="position"/> has no usable image.</summary>
+    void Fail(int position, string reason);
+}
+
 /// <summary>
 /// Receives a split's decoded images one position at a time, in any order, and ends as a <see cref="PixelStore"/>:
 /// in memory, or in a disk cache file laid out as <see cref="PixelCacheFile"/> describes.
 /// </summary>
-internal abstract class SplitPixelWriter : IDisposable
+internal abstract class SplitPixelWriter : IPixelSink, IDisposable
 {
     protected SplitPixelWriter(int count, ImagePipeline pipeline)
     {
@@ -136,7 +146,8 @@ internal sealed class DiskSplitWriter : SplitPixelWriter
     public override SplitPixels Finish()
     {
         var file = _file ?? throw new ObjectDisposedException(nameof(DiskSplitWriter));
-        _layout.WriteTables(file, _hashes, _sizes, Failures.Select(f => new PixelCacheFile.FailedItem(f.Key, f.Value)).ToList());
+        _layout.WriteTables(file, _hashes, _sizes, Enumerable.Range(0, Count).Select(p => !Failures.ContainsKey(p)).ToArray(),
+            Failures.Select(f => new PixelCacheFile.FailedItem(f.Key, f.Value)).ToList());
         file.Dispose();
         try
         {
@@ -205,8 +216,9 @@ internal sealed record DiskPixelStoreFactory(string Key, int Count, ImagePipelin
             var failed = contents.Failed.ToDictionary(f => (int)f.Index, f => f.Reason);
             var kept = Enumerable.Range(0, Count).Where(p => !failed.ContainsKey(p)).ToArray();
             // A damaged image cannot be decoded again from a row of a view that is gone: repairing it fails, naming the row.
-            var store = new DiskPixelStore(file, contents.Layout, contents.Hashes, contents.Sizes, contents.Failed, kept.Select(p => (long)p).ToArray(),
-                NameOf, new PixelDecoder(Pipeline), Log, readOnly);
+            var handle = file;
+            var store = new DiskPixelStore(file, contents, kept.Select(p => (long)p).ToArray(), NameOf, new PixelDecoder(Pipeline), Log,
+                readOnly ? null : (slot, pixels) => PixelCacheFile.WriteBack(handle, Key, slot, pixels));
             return new SplitPixels(store, kept, failed.OrderBy(f => f.Key).Select(f => (f.Key, f.Value)).ToList(), Reused: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
