@@ -12,14 +12,18 @@ namespace MLNet.FastAi.Data.Decoding;
 internal static class ImageCompleteness
 {
     /// <summary>Why the file is incomplete, or null when it is whole.</summary>
-    public static string? Problem(string path, SKCodec codec)
+    public static string? Problem(string path, SKCodec codec) =>
+        codec.EncodedFormat is SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg ? Read(path, out var bytes) ?? Problem(bytes, codec) : Problem([], codec);
+
+    /// <summary>Why the encoded image is incomplete, or null when it is whole.</summary>
+    public static string? Problem(byte[] encoded, SKCodec codec)
     {
         switch (codec.EncodedFormat)
         {
             case SKEncodedImageFormat.Png:
-                return Read(path, out var png) ?? PngProblem(png);
+                return PngProblem(encoded);
             case SKEncodedImageFormat.Jpeg:
-                return Read(path, out var jpeg) ?? JpegProblem(jpeg);
+                return JpegProblem(encoded);
             default:
                 var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
                 using (var bitmap = new SKBitmap(info))
@@ -41,23 +45,36 @@ internal static class ImageCompleteness
     /// </summary>
     public static string? WhyUnreadable(string path)
     {
-        Span<byte> start = stackalloc byte[8];
+        var start = new byte[8];
+        int read;
         try
         {
             using var file = File.OpenRead(path);
-            if (file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) < 3) return null;
+            read = file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"the file could not be read ({e.Message})";
         }
-        bool png = start.SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A });
-        bool jpeg = start[0] == 0xFF && start[1] == 0xD8 && start[2] == 0xFF;
-        if (!png && !jpeg) return null;
-        string? problem = Read(path, out var bytes) ?? (png ? PngProblem(bytes) : JpegProblem(bytes));
+        if (Kind(start.AsSpan(0, read)) is null) return null;
+        return Read(path, out var bytes) ?? WhyUnreadable(bytes);
+    }
+
+    /// <inheritdoc cref="WhyUnreadable(string)"/>
+    public static string? WhyUnreadable(byte[] encoded)
+    {
+        if (Kind(encoded) is not { } kind) return null;
+        bool png = kind == SKEncodedImageFormat.Png;
+        string? problem = png ? PngProblem(encoded) : JpegProblem(encoded);
         // Whole, yet unreadable: what is left is the header (a zero size, an unknown colour type, ...).
         return problem ?? $"it is a {(png ? "PNG" : "JPEG")} file whose header is damaged (the decoder cannot read it)";
     }
+
+    /// <summary>PNG or JPEG by the first bytes; null for anything else.</summary>
+    private static SKEncodedImageFormat? Kind(ReadOnlySpan<byte> start) =>
+        start.Length >= 8 && start[..8].SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }) ? SKEncodedImageFormat.Png
+        : start.Length >= 3 && start[0] == 0xFF && start[1] == 0xD8 && start[2] == 0xFF ? SKEncodedImageFormat.Jpeg
+        : null;
 
     /// <summary>The file's bytes; a file that changed or vanished since its header was read is a problem, not a crash.</summary>
     private static string? Read(string path, out byte[] bytes)

@@ -44,17 +44,30 @@ internal static class ImageHeaders
             if (!File.Exists(path)) return new(0, 0, "the file does not exist");
             if (new FileInfo(path).Length == 0) return new(0, 0, "the file is empty");
             using var codec = SKCodec.Create(path);
-            if (codec is null)
-                return new(0, 0, ImageCompleteness.WhyUnreadable(path) ?? "it is not an image in a format the decoder reads (or its header is damaged)");
-            int width = codec.Info.Width, height = codec.Info.Height;
-            if (width < 1 || height < 1) return new(width, height, $"its header claims {width}×{height} pixels");
-            if ((long)width * height > maxPixels)
-                return new(width, height, $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed (ImageDataOptions.MaxImagePixels); refused before decoding");
-            return new(width, height, ImageCompleteness.Problem(path, codec));
+            return Judge(codec, maxPixels, () => ImageCompleteness.WhyUnreadable(path), c => ImageCompleteness.Problem(path, c));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return new(0, 0, $"the file could not be read ({e.Message})");
         }
+    }
+
+    /// <summary>The same checks as <see cref="Read(string, long)"/> on an encoded image held in memory (an ML.NET bytes column).</summary>
+    public static ImageHeader Read(byte[] encoded, long maxPixels)
+    {
+        if (encoded.Length == 0) return new(0, 0, "it holds no bytes");
+        using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false));
+        return Judge(codec, maxPixels, () => ImageCompleteness.WhyUnreadable(encoded), c => ImageCompleteness.Problem(encoded, c));
+    }
+
+    /// <summary>The one gate: a format the decoder reads, a size within the limit, a complete file.</summary>
+    private static ImageHeader Judge(SKCodec? codec, long maxPixels, Func<string?> whyUnreadable, Func<SKCodec, string?> completeness)
+    {
+        if (codec is null) return new(0, 0, whyUnreadable() ?? "it is not an image in a format the decoder reads (or its header is damaged)");
+        int width = codec.Info.Width, height = codec.Info.Height;
+        if (width < 1 || height < 1) return new(width, height, $"its header claims {width}×{height} pixels");
+        if ((long)width * height > maxPixels)
+            return new(width, height, $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed (ImageDataOptions.MaxImagePixels); refused before decoding");
+        return new(width, height, completeness(codec));
     }
 }

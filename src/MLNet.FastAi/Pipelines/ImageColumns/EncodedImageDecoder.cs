@@ -1,3 +1,4 @@
+using MLNet.FastAi.Data.Decoding;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -68,29 +69,14 @@ internal sealed class EncodedImageDecoder(string bytesColumn, long maxPixels) : 
 
     /// <summary>
     /// The size an encoded image's header claims, read without decoding it; null with the reason when the bytes are
-    /// empty, not an image the decoder reads, or larger than <paramref name="maxPixels"/> (refused before decoding).
+    /// empty, not an image the decoder reads, larger than <paramref name="maxPixels"/> (refused before decoding), or
+    /// truncated: the checks files get (<see cref="ImageHeaders"/>).
     /// </summary>
     public static (int Width, int Height)? ReadSize(byte[] encoded, long maxPixels, out string? problem)
     {
-        problem = null;
-        if (encoded.Length == 0)
-        {
-            problem = "it holds no bytes";
-            return null;
-        }
-        using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false));
-        if (codec is null)
-        {
-            problem = "its bytes are not an image in a format the decoder reads (or its header is damaged)";
-            return null;
-        }
-        int width = codec.Info.Width, height = codec.Info.Height;
-        if (width < 1 || height < 1 || (long)width * height > maxPixels)
-        {
-            problem = $"its header claims {width}×{height} pixels; at most {maxPixels:N0} are decoded";
-            return null;
-        }
-        return (width, height);
+        var header = ImageHeaders.Read(encoded, maxPixels);
+        problem = header.Problem;
+        return header.IsUsable ? (header.Width, header.Height) : null;
     }
 
     /// <summary>Decodes encoded bytes into an image, naming <paramref name="where"/> when they are not one.</summary>
