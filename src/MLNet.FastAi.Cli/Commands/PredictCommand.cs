@@ -19,12 +19,13 @@ internal static class PredictCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var json = Options.Flag("--json", "Print a JSON array of {file, label, probability, scores: {class: probability}} instead of a table.");
+        var maxPixels = Options.MaxImagePixels();
         var top = Options.OptionalInt("--top", "Show the k most probable classes of each image (table: extra columns; JSON: scores holds only those) [default: table 1, JSON all].", 1);
 
         var command = new Command("predict",
             "Predict the class of images with a saved model, loaded with plain ML.NET. Prints file, predicted label and probability.")
         {
-            model, images, json, top,
+            model, images, json, top, maxPixels,
         };
 
         runner.SetAction(command, parse =>
@@ -36,7 +37,7 @@ internal static class PredictCommand
                 throw CliException.Usage($"Unrecognized option '{unknown}'; run 'mlnet-fastai predict --help' for the options.");
             using var stock = StockModel.Load(parse.GetValue(model)!);
             var files = InputPaths.ExpandImages(paths);
-            InputPaths.RequireDecodableImages(files);
+            InputPaths.RequireDecodableImages(files, parse.GetValue(maxPixels));
             var scores = stock.Score(files);
             int? k = parse.GetValue(top) is { } t ? Math.Min(t, stock.Classes.Count) : null;
             var predictions = files.Select((file, i) => Rank(InputPaths.Display(file), scores[i], stock.Classes)).ToList();

@@ -44,11 +44,11 @@ internal static class InputPaths
     /// through scoring: the checks training applies (<see cref="ImageHeaders"/>: format, the pixel limit against
     /// decompression bombs, completeness), reading each PNG and JPEG through once and decoding other formats once.
     /// </summary>
-    public static void RequireDecodableImages(IEnumerable<string> images)
+    public static void RequireDecodableImages(IEnumerable<string> images, long? maxPixels)
     {
         foreach (var image in images)
-            if (ImageHeaders.Read(image, ImageDataOptions.DefaultMaxImagePixels).Problem is { } problem)
-                throw CliException.Input(ImageHeaders.Refusal(image, problem));
+            if (ImageHeaders.Read(image, maxPixels ?? ImageDataOptions.DefaultMaxImagePixels).Problem is { } problem)
+                throw CliException.Input(PackageOptionNames.AsCliOptions(ImageHeaders.Refusal(image, problem)));
     }
 
     /// <summary>The full path for an output file, creating its folder.</summary>

@@ -80,6 +80,11 @@ internal static class Options
             CustomParser = result => ParseDouble(result, name, v => v > 0 && v < 1, "between 0 and 1 (exclusive)"),
         };
 
+    /// <summary>The decode gate's pixel limit, shared by every command that reads images.</summary>
+    public static Option<int?> MaxImagePixels() =>
+        OptionalInt("--max-image-pixels", "Refuse, before decoding, an image whose header claims more pixels than this (decompression bombs) " +
+                                          $"[default: {MLNet.FastAi.Data.ImageDataOptions.DefaultMaxImagePixels:N0}].", 1);
+
     /// <summary>True when the user typed the option (rather than it taking its default).</summary>
     public static bool WasGiven(this ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 

@@ -6,7 +6,8 @@ internal static class PackageOptionNames
     /// <summary>Library option names as this tool spells them; longer names first, so none is a prefix of a later one.</summary>
     private static readonly (string Package, string Option)[] Names =
     {
-        ("ImageDataOptions.CacheFolder", "--cache-dir"), ("ImageDataOptions.Cache", "--cache"), ("ImageDataOptions.ImageSize", "--image-size"),
+        ("ImageDataOptions.CacheFolder", "--cache-dir"), ("ImageDataOptions.CacheSizeLimit", "--cache-limit"), ("ImageDataOptions.MaxImagePixels", "--max-image-pixels"),
+        ("ImageDataOptions.Cache", "--cache"), ("ImageDataOptions.ImageSize", "--image-size"),
         ("ImageDataOptions.ItemSize", "--item-size"), ("ImageDataOptions.BatchSize", "--batch-size"), ("ImageDataOptions.Resize", "--resize"), ("ImageDataOptions.MemoryBudget", "the memory budget"),
     };
 

@@ -20,11 +20,12 @@ internal sealed class LabelledImageOptions
     public Option<string?> ImageFolder { get; } = Options.Text("--image-folder", "Folder, inside the CSV's folder, that CSV file names are relative to.", helpName: "folder");
     public Option<string?> Suffix { get; } = Options.Text("--suffix", "Appended to every CSV file name, e.g. .png.", helpName: "text");
     public Option<bool> NoHeader { get; } = Options.Flag("--no-header", "The CSV file has no header row.");
+    public Option<int?> MaxImagePixels { get; } = Options.MaxImagePixels();
 
     public void AddTo(Command command)
     {
         command.Add(Data);
-        foreach (var option in new Option[] { FileNameColumn, LabelColumn, ImageFolder, Suffix, NoHeader }) command.Add(option);
+        foreach (var option in new Option[] { FileNameColumn, LabelColumn, ImageFolder, Suffix, NoHeader, MaxImagePixels }) command.Add(option);
     }
 
     /// <summary>The images and their labels; every problem is an input error naming the file, folder, line or column.</summary>
@@ -49,7 +50,7 @@ internal sealed class LabelledImageOptions
         else throw CliException.Input($"The labelled images '{data}' do not exist.");
         if (images.Count == 0) throw CliException.Input($"'{data}' lists no images.");
         ImageFiles.RefuseDuplicates(images.Select(i => (i.Item1, "labelled", (string?)i.Item2)));
-        InputPaths.RequireDecodableImages(images.Select(i => i.Item1));
+        InputPaths.RequireDecodableImages(images.Select(i => i.Item1), parse.GetValue(MaxImagePixels));
         return images;
     }
 

@@ -33,6 +33,9 @@ internal sealed class TrainingDataOptions
     public Option<double?> MinScale { get; } = Options.Fraction("--min-scale", "With --augment: random resized crops keep at least this share of the area (fastai's presizing recipe: 0.75).");
     public Option<string?> Cache { get; } = Options.Choice("--cache", "Where decoded images are kept: memory, a disk cache, or nowhere (stream); auto chooses by size.", "auto", "auto", "memory", "disk", "stream");
     public Option<string?> CacheDir { get; } = Options.Text("--cache-dir", "Folder of the disk cache [default: image-cache in FASTAI_HOME, else ~/.fastai].", helpName: "folder");
+    public Option<double?> CacheLimit { get; } = Options.PositiveNumber("--cache-limit",
+        $"GiB the disk cache folder keeps: after each build the least recently used caches beyond it are removed, never one in use [default: {ImageDataOptions.DefaultCacheSizeLimit >> 30}].");
+    public Option<int?> MaxImagePixels { get; } = Options.MaxImagePixels();
     public Option<int> BatchSize { get; } = Options.Int("--batch-size", "Training batch size.", 64, 1, 65536);
     public Option<string?> Resize { get; } = Options.Choice("--resize", "How images reach the square size: centre-crop, pad, or squish (images of square proportions only: stretching would be nearest-neighbour).",
         ImageDataOptions.DefaultResize.ToString().ToLowerInvariant(), "squish", "crop", "pad");
@@ -46,7 +49,7 @@ internal sealed class TrainingDataOptions
     {
         command.Add(Data);
         foreach (Option option in new Option[] { Train, Valid, ValidPct, Test, Csv, FileNameColumn, LabelColumn, ValidColumn, ImageFolder, Suffix,
-                     ImageSize, ItemSize, BatchSize, Resize, Normalize, Augment, NoFlip, MinScale, Cache, CacheDir, Seed, SkipBadImages })
+                     ImageSize, ItemSize, BatchSize, Resize, Normalize, Augment, NoFlip, MinScale, Cache, CacheDir, CacheLimit, MaxImagePixels, Seed, SkipBadImages })
             command.Add(option);
     }
 
@@ -140,6 +143,8 @@ internal sealed class TrainingDataOptions
         ItemSize = parse.GetValue(ItemSize),
         Cache = Enum.Parse<ImageCacheMode>(parse.GetValue(Cache)!, ignoreCase: true),
         CacheFolder = parse.GetValue(CacheDir),
+        CacheSizeLimit = parse.GetValue(CacheLimit) is { } gib ? (long)(gib * (1L << 30)) : ImageDataOptions.DefaultCacheSizeLimit,
+        MaxImagePixels = parse.GetValue(MaxImagePixels) ?? ImageDataOptions.DefaultMaxImagePixels,
         Log = line => console.WriteLine(PackageOptionNames.AsCliOptions(line)),
         Resize = Enum.Parse<ResizeMethod>(parse.GetValue(Resize)!, ignoreCase: true),
         Seed = parse.GetValue(Seed),
