@@ -29,7 +29,12 @@ internal sealed class CacheFileLock : IDisposable
     /// Takes the lock of <paramref name="cachePath"/>, waiting (and saying once that it waits) while another process or
     /// thread holds it.
     /// </summary>
-    public static CacheFileLock Acquire(string cachePath, Action<string> log, CancellationToken cancellation)
+    public static CacheFileLock Acquire(string cachePath, Action<string> log, CancellationToken cancellation) => Take(cachePath, log, cancellation, wait: true)!;
+
+    /// <summary>The lock when nobody holds it now; null when somebody does.</summary>
+    public static CacheFileLock? TryAcquire(string cachePath) => Take(cachePath, _ => { }, CancellationToken.None, wait: false);
+
+    private static CacheFileLock? Take(string cachePath, Action<string> log, CancellationToken cancellation, bool wait)
     {
         string path = cachePath + Suffix;
         bool told = false;
@@ -41,6 +46,7 @@ internal sealed class CacheFileLock : IDisposable
             }
             catch (IOException e) when (IsSharingViolation(e))
             {
+                if (!wait) return null;
                 if (!told) log($"Waiting for another process or loader to finish writing the disk cache '{cachePath}'.");
                 told = true;
                 if (cancellation.WaitHandle.WaitOne(Poll)) cancellation.ThrowIfCancellationRequested();

@@ -18,7 +18,7 @@ internal sealed class DiskPixelStore : PixelStore
     private readonly Func<long, string> _sourceOfSlot;
     private readonly PixelDecoder _decoder;
     private readonly Action<string> _log;
-    private readonly Action<long, byte[]>? _writeBack;
+    private readonly Func<long, byte[], bool>? _writeBack;
     private readonly object _repairLock = new();
 
     /// <param name="file">The open cache file (owned).</param>
@@ -27,10 +27,10 @@ internal sealed class DiskPixelStore : PixelStore
     /// <param name="sourceOfSlot">The file a slot was decoded from, to decode it again when its pixels are damaged.</param>
     /// <param name="decoder">The decoder that built the file.</param>
     /// <param name="log">Where repairs are reported.</param>
-    /// <param name="writeBack">Writes a repaired slot's pixels into the file and records them; null when the file is
-    /// read-only (repaired images are used but not written back).</param>
+    /// <param name="writeBack">Writes a repaired slot's pixels into the file and records them, or returns false when it
+    /// cannot now; null when the file is read-only (repaired images are used but not written back).</param>
     public DiskPixelStore(SafeFileHandle file, PixelCacheFile.Contents contents, long[] slots, Func<long, string> sourceOfSlot, PixelDecoder decoder,
-        Action<string> log, Action<long, byte[]>? writeBack)
+        Action<string> log, Func<long, byte[], bool>? writeBack)
         : base(slots.Length, contents.Layout.Info.Height, contents.Layout.Info.Width)
     {
         _file = file;
@@ -85,13 +85,18 @@ internal sealed class DiskPixelStore : PixelStore
             _log($"The disk cache's copy of '{path}' did not match its checksum; decoded it again (the cache is read-only, so it stays damaged).");
             return;
         }
+        bool written;
         lock (_repairLock)
         {
-            _writeBack(slot, pixels);
-            _hashes[slot] = PixelCacheFile.HashOf(pixels);
-            Repairs++;
+            written = _writeBack(slot, pixels);
+            if (written)
+            {
+                _hashes[slot] = PixelCacheFile.HashOf(pixels);
+                Repairs++;
+            }
         }
-        _log($"The disk cache's copy of '{path}' did not match its checksum; decoded it again and repaired the cache.");
+        _log(written ? $"The disk cache's copy of '{path}' did not match its checksum; decoded it again and repaired the cache."
+            : $"The disk cache's copy of '{path}' did not match its checksum; decoded it again (another process is writing the cache, so a later run repairs it).");
     }
 
     public override void Dispose() => _file.Dispose();

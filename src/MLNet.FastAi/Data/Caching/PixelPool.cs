@@ -179,11 +179,14 @@ internal sealed class PixelPool : IDisposable
         if (New) throw new InvalidOperationException("A new disk cache must be committed before it is read.");
         var handle = File.OpenHandle(_path, FileMode.Open, ReadOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         string path = _path, key = _key;
-        var log = _log;
-        Action<long, byte[]>? writeBack = ReadOnly ? null : (slot, pixels) =>
+        // A repair never waits for another process's build (that could stall a batch for minutes): when the lock is
+        // taken, the repaired image is used but written back by a later run.
+        Func<long, byte[], bool>? writeBack = ReadOnly ? null : (slot, pixels) =>
         {
-            using var fileLock = CacheFileLock.Acquire(path, log, CancellationToken.None);
-            if (fileLock.Held) PixelCacheFile.WriteBack(handle, key, slot, pixels);
+            using var fileLock = CacheFileLock.TryAcquire(path);
+            if (fileLock?.Held != true) return false;
+            PixelCacheFile.WriteBack(handle, key, slot, pixels);
+            return true;
         };
         return new DiskPixelStore(handle, Contents, slots, sourceOfSlot, new PixelDecoder(_pipeline), _log, writeBack);
     }

@@ -218,7 +218,11 @@ internal sealed record DiskPixelStoreFactory(string Key, int Count, ImagePipelin
             // A damaged image cannot be decoded again from a row of a view that is gone: repairing it fails, naming the row.
             var handle = file;
             var store = new DiskPixelStore(file, contents, kept.Select(p => (long)p).ToArray(), NameOf, new PixelDecoder(Pipeline), Log,
-                readOnly ? null : (slot, pixels) => PixelCacheFile.WriteBack(handle, Key, slot, pixels));
+                readOnly ? null : (slot, pixels) =>
+                {
+                    PixelCacheFile.WriteBack(handle, Key, slot, pixels);
+                    return true;
+                });
             return new SplitPixels(store, kept, failed.OrderBy(f => f.Key).Select(f => (f.Key, f.Value)).ToList(), Reused: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
