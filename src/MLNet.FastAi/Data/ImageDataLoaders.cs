@@ -258,9 +258,20 @@ public sealed partial class ImageDataLoaders : IDisposable
                 break;
             case ImageCacheMode.Disk:
                 var pool = PoolOf(pipeline);
-                built = PixelStoreBuilder.ToDisk(split.Paths, pool.SlotsOf(split), () => Headers(split, workers), decoder, split.Name, pool.File, pool.Key,
-                    pool.Paths.Count, slot => pool.Paths[(int)slot], _options.OnBadImage, workers, _log, _cancellation);
                 file = pool.File;
+                try
+                {
+                    built = PixelStoreBuilder.ToDisk(split.Paths, pool.SlotsOf(split), () => Headers(split, workers), decoder, split.Name, pool.File, pool.Key,
+                        pool.Paths.Count, slot => pool.Paths[(int)slot], _options.OnBadImage, workers, _log, _cancellation);
+                }
+                catch (ImageCacheUnavailableException e) when (_options.Cache == ImageCacheMode.Auto)
+                {
+                    // Auto chose the disk; a cache this process cannot add to, or a disk filled meanwhile, leaves streaming.
+                    mode = ImageCacheMode.Stream;
+                    reason += $"; the disk cache could not take them ({e.Message}) so they are decoded every epoch";
+                    built = Streamed(split, decoder, workers);
+                    break;
+                }
                 if (built.Reused) CacheFiles.Touch(file);
                 lock (_diskCaches) _diskCaches.Add(file);
                 break;
@@ -285,7 +296,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         {
             ImageCacheMode.Memory => $"in memory (decoded in {started.Elapsed.TotalSeconds:0.0} s)",
             ImageCacheMode.Disk => $"in the disk cache {file} " + (built.Reused ? "(reused)"
-                : built.Decoded < split.Count ? $"(decoded in {started.Elapsed.TotalSeconds:0.0} s: {built.Decoded:N0} images added to the {split.Count - built.Decoded:N0} there)"
+                : built.Kept.Length > built.Decoded ? $"(decoded in {started.Elapsed.TotalSeconds:0.0} s: {built.Decoded:N0} images new to it, {built.Kept.Length - built.Decoded:N0} read from it)"
                 : $"(decoded in {started.Elapsed.TotalSeconds:0.0} s)"),
             _ => "streamed: decoded every epoch",
         };

@@ -80,13 +80,29 @@ public sealed class CacheHousekeepingTests : IDisposable
             _log.Clear();
             using var data = Load(seed: seed, itemSize: 24);
             // Only images never in that split before are decoded: the line says how many were added beside those there.
-            foreach (var line in _log.Where(l => l.Contains("in the disk cache", StringComparison.Ordinal) && l.Contains("added", StringComparison.Ordinal)))
-                Assert.Matches(@"\(decoded in [0-9.]+ s: [0-9]+ images added to the [1-9][0-9]* there\)", line);
+            foreach (var line in _log.Where(l => l.Contains("in the disk cache", StringComparison.Ordinal) && l.Contains("new to it", StringComparison.Ordinal)))
+                Assert.Matches(@"\(decoded in [0-9.]+ s: [0-9]+ images new to it, [1-9][0-9]* read from it\)", line);
         }
         Assert.Equal(pools, Directory.GetFiles(CacheFolder, "*.pixels"));
         // Each file has one slot per image of the dataset, whatever the splits: bounded by the dataset, never by the runs.
         long bound = 2 * 4096 + images * (3L * 24 * 24 + 3L * 16 * 16 + 2 * 17) + 2 * 4096;
         Assert.True(FolderBytes() <= bound, $"{FolderBytes():N0} bytes in the cache folder, more than the {bound:N0} that {images} images at 24 and 16 px need");
+    }
+
+    [Fact]
+    public void ALoaderWhoseImagesAreAllCached_ReadsThemWhileAnotherBuildHoldsTheLock()
+    {
+        using (Load(seed: 1)) { }
+        string pool = Assert.Single(Directory.GetFiles(CacheFolder, "*.pixels"));
+        // Another process filling the cache holds its lock file exclusively, as CacheFileLock does.
+        using var held = new FileStream(pool + ".lock", FileMode.Open, FileAccess.Read, FileShare.None);
+        _log.Clear();
+
+        var load = Task.Run(() => Load(seed: 2));
+        Assert.True(load.Wait(TimeSpan.FromSeconds(60)), "the loader waited for a lock it does not need");
+        using var data = load.Result;
+        Assert.Equal(2, _log.Count(l => l.Contains("(reused)", StringComparison.Ordinal)));
+        Assert.DoesNotContain(_log, l => l.StartsWith("Waiting", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -19,9 +19,12 @@ internal sealed class CacheFileLock : IDisposable
 
     private CacheFileLock(FileStream? file) => _file = file;
 
+    /// <summary>No lock: for reading a cache that already holds everything asked of it.</summary>
+    public static CacheFileLock None => new(null);
+
     /// <summary>
-    /// False when the lock file cannot be created (a read-only folder or disk): nobody is writing this folder through
-    /// the package then, and the holder must not write either.
+    /// False when the lock file cannot be created (a read-only folder or disk), or when no lock was taken (a reader
+    /// that needs nothing written): the holder must not write.
     /// </summary>
     public bool Held => _file is not null;
 
@@ -42,7 +45,8 @@ internal sealed class CacheFileLock : IDisposable
         {
             try
             {
-                return new CacheFileLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+                // Read access is enough to lock, so a lock file another user created still locks.
+                return new CacheFileLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.None));
             }
             catch (IOException e) when (IsSharingViolation(e))
             {
@@ -58,9 +62,13 @@ internal sealed class CacheFileLock : IDisposable
         }
     }
 
-    /// <summary>Whether an open failed because another handle holds the file exclusively (EWOULDBLOCK from flock; Windows' sharing violation).</summary>
+    /// <summary>
+    /// Whether an open failed because another handle holds the file exclusively: flock's EWOULDBLOCK (11 on Linux, 35
+    /// on macOS), Windows' sharing violation.
+    /// </summary>
     public static bool IsSharingViolation(IOException e) =>
-        OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) == 0x20 : e.HResult == 11 || (e.HResult & 0xFFFF) == 0x20;
+        OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) == 0x20
+        : e.HResult == (OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() || OperatingSystem.IsFreeBSD() ? 35 : 11) || (e.HResult & 0xFFFF) == 0x20;
 
     public void Dispose() => _file?.Dispose();
 }

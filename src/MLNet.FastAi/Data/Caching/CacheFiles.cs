@@ -64,9 +64,11 @@ internal static class CacheFiles
                 freed += bytes;
                 caches++;
             }
-            // Locks of caches that are gone (removed here, by ClearCache or by hand), unless a build holds one.
+            // Locks of caches that are gone (removed here, by ClearCache or by hand), unless a build holds one or may be
+            // about to: a lock file deleted between another process's open and its flock would let two builders in.
             foreach (var orphan in Directory.EnumerateFiles(folder, $"*.pixels{CacheFileLock.Suffix}"))
-                if (!File.Exists(orphan[..^CacheFileLock.Suffix.Length])) TryDeleteUnused(orphan, out _);
+                if (!File.Exists(orphan[..^CacheFileLock.Suffix.Length]) && !WrittenRecently(orphan))
+                    TryDeleteUnused(orphan, out _);
             if (total > sizeLimit)
                 log($"The disk cache folder '{folder}' holds {Bytes.Format(total)}, over its limit of {Bytes.Format(sizeLimit)} " +
                     "(ImageDataOptions.CacheSizeLimit), in caches that are in use.");

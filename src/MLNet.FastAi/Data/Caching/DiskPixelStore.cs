@@ -96,7 +96,7 @@ internal sealed class DiskPixelStore : PixelStore
             }
         }
         _log(written ? $"The disk cache's copy of '{path}' did not match its checksum; decoded it again and repaired the cache."
-            : $"The disk cache's copy of '{path}' did not match its checksum; decoded it again (another process is writing the cache, so a later run repairs it).");
+            : $"The disk cache's copy of '{path}' did not match its checksum; decoded it again (another build holds the cache's lock, so a later run repairs it).");
     }
 
     public override void Dispose() => _file.Dispose();

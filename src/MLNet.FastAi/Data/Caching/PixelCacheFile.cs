@@ -129,8 +129,13 @@ internal sealed class PixelCacheFile
     /// <param name="Failed">The slots whose image could not be decoded.</param>
     internal sealed record Contents(PixelCacheFile Layout, ulong[] Hashes, (int Width, int Height)[] Sizes, bool[] Filled, List<FailedItem> Failed)
     {
-        /// <summary>Whether slot <paramref name="slot"/> is filled or known to be undecodable: nothing to decode.</summary>
-        public bool Settled(long slot) => Filled[slot] || Failed.Any(f => f.Index == slot);
+        /// <summary>Whether each slot is filled or known to be undecodable: nothing to decode.</summary>
+        public bool[] Settled()
+        {
+            var settled = (bool[])Filled.Clone();
+            foreach (var failed in Failed) settled[failed.Index] = true;
+            return settled;
+        }
     }
 
     /// <summary>

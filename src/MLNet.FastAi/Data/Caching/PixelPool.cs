@@ -52,7 +52,9 @@ internal sealed class PixelPool : IDisposable
         {
             using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             var (contents, _) = PixelCacheFile.Open(file, key);
-            return contents is not null && contents.Layout.Info.Count == slotCount && slots.All(contents.Settled);
+            if (contents is null || contents.Layout.Info.Count != slotCount) return false;
+            var settled = contents.Settled();
+            return slots.All(s => settled[s]);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -61,17 +63,25 @@ internal sealed class PixelPool : IDisposable
     }
 
     /// <summary>
-    /// Opens the pool of <paramref name="slotCount"/> slots at <paramref name="path"/> under its lock; when there is no
-    /// complete file for <paramref name="key"/> there (or it is damaged: said in the log), starts a new one under a
-    /// temporary name.
+    /// Opens the pool of <paramref name="slotCount"/> slots at <paramref name="path"/>. When it already holds every slot
+    /// in <paramref name="needed"/> it is opened without waiting for the lock (nothing will be written but repairs);
+    /// otherwise under the lock, and when there is no complete file for <paramref name="key"/> there (or it is damaged:
+    /// said in the log), a new one is started under a temporary name.
     /// </summary>
-    public static PixelPool Open(string path, string key, long slotCount, ImagePipeline pipeline, Action<string> log, CancellationToken cancellation)
+    public static PixelPool Open(string path, string key, long slotCount, IReadOnlyCollection<long> needed, ImagePipeline pipeline, Action<string> log,
+        CancellationToken cancellation)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var reader = new PixelPool(path, key, pipeline, log, CacheFileLock.None);
+        // A torn read (another process rewriting the tables) fails the checksum and lands in the locked path below.
+        if (reader.TryOpenExisting(slotCount, writable: true, quiet: true) is null && reader._file is not null && Holds(reader.Contents, needed)) return reader;
+        reader.Dispose();
+
         var pool = new PixelPool(path, key, pipeline, log, CacheFileLock.Acquire(path, log, cancellation));
         try
         {
-            if (pool.TryOpenExisting(slotCount) is { } problem) log($"The disk cache '{path}' cannot be used ({problem}); decoding its images again.");
+            if (pool.TryOpenExisting(slotCount, writable: pool._lock.Held, quiet: false) is { } problem)
+                log($"The disk cache '{path}' cannot be used ({problem}); starting it again with the {needed.Count:N0} images needed now.");
             if (pool._file is null) pool.StartNew(slotCount);
             return pool;
         }
@@ -82,8 +92,17 @@ internal sealed class PixelPool : IDisposable
         }
     }
 
+    private static bool Holds(PixelCacheFile.Contents contents, IEnumerable<long> slots)
+    {
+        var settled = contents.Settled();
+        return slots.All(s => settled[s]);
+    }
+
     /// <summary>Opens the finished file; returns why it cannot be used, or null (also when there is none).</summary>
-    private string? TryOpenExisting(long slotCount)
+    /// <param name="slotCount">The slots it must have.</param>
+    /// <param name="writable">Try to open it for writing (else, or when that is not allowed, for reading only).</param>
+    /// <param name="quiet">Say nothing of a read-only file (a first look that may be repeated under the lock).</param>
+    private string? TryOpenExisting(long slotCount, bool writable, bool quiet)
     {
         if (!File.Exists(_path)) return null;
         SafeFileHandle? file = null;
@@ -91,16 +110,16 @@ internal sealed class PixelPool : IDisposable
         {
             try
             {
-                file = _lock.Held
+                file = writable
                     ? File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete)
-                    : throw new UnauthorizedAccessException("its folder cannot be written");
+                    : throw new UnauthorizedAccessException($"its lock file '{_path}{CacheFileLock.Suffix}' cannot be created");
             }
             catch (Exception e) when (e is UnauthorizedAccessException || e is IOException && CacheFiles.IsReadOnlyFileSystem(e))
             {
-                // A cache on a read-only disk or in a folder this process may not write is still good to read.
+                // A cache on a read-only disk, or one this process may not write, is still good to read.
                 file = File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
                 ReadOnly = true;
-                _log($"The disk cache '{_path}' cannot be written ({e.Message}); reading it as it is.");
+                if (!quiet) _log($"The disk cache '{_path}' cannot be written by this process ({e.Message}); reading it as it is.");
             }
             var (contents, why) = PixelCacheFile.Open(file, _key);
             if (contents is null || contents.Layout.Info.Count != slotCount)
@@ -153,7 +172,9 @@ internal sealed class PixelPool : IDisposable
             contents.Sizes[slot] = writer.SourceSizes[k];
             if (writer.Written[k]) contents.Filled[slot] = true;
         }
-        foreach (var (k, reason) in writer.Failures) contents.Failed.Add(new PixelCacheFile.FailedItem(writer.Slots[k], reason));
+        // Only what the file itself says is recorded: a file that could not be read now may be readable next run.
+        foreach (var (k, reason) in writer.Failures.Where(f => !ImageHeaders.IsPassing(f.Reason)))
+            contents.Failed.Add(new PixelCacheFile.FailedItem(writer.Slots[k], reason));
         try
         {
             contents.Layout.WriteTables(file, contents);
@@ -171,13 +192,14 @@ internal sealed class PixelPool : IDisposable
     }
 
     /// <summary>
-    /// A store of the filled slots <paramref name="slots"/> (one per image of the split, in order), reading through its
-    /// own handle so that it outlives this pool and its lock.
+    /// A store of the filled slots <paramref name="slots"/> (one per image of the split, in order): it takes the pool's
+    /// handle — the file these tables were read from — and outlives the pool and its lock.
     /// </summary>
     public DiskPixelStore Store(long[] slots, Func<long, string> sourceOfSlot)
     {
         if (New) throw new InvalidOperationException("A new disk cache must be committed before it is read.");
-        var handle = File.OpenHandle(_path, FileMode.Open, ReadOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var handle = _file ?? throw new ObjectDisposedException(nameof(PixelPool));
+        _file = null;
         string path = _path, key = _key;
         // A repair never waits for another process's build (that could stall a batch for minutes): when the lock is
         // taken, the repaired image is used but written back by a later run.

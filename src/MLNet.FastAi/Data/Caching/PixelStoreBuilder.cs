@@ -59,11 +59,13 @@ internal static class PixelStoreBuilder
         string file, string key, long slotCount, Func<long, string> sourceOfSlot, BadImageHandling onBadImage, int workers, Action<string> log,
         CancellationToken cancellation)
     {
-        using var pool = PixelPool.Open(file, key, slotCount, decoder.Pipeline, log, cancellation);
+        using var pool = PixelPool.Open(file, key, slotCount, slots.Distinct().ToList(), decoder.Pipeline, log, cancellation);
         // A pool filled while bad images were skipped records them; failing on them is still this run's choice.
         RefuseRecordedFailure(pool.Contents, paths, slots, splitName, onBadImage);
+        var settled = pool.Contents.Settled();
         // A split may name a file twice (the same image and label listed twice): its slot is decoded once.
-        var missing = Enumerable.Range(0, paths.Count).Where(p => !pool.Contents.Settled(slots[p])).DistinctBy(p => slots[p]).ToList();
+        var missing = Enumerable.Range(0, paths.Count).Where(p => !settled[slots[p]]).DistinctBy(p => slots[p]).ToList();
+        var reasons = pool.Contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
         if (missing.Count > 0)
         {
             var headers = readHeaders();
@@ -78,16 +80,16 @@ internal static class PixelStoreBuilder
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(full);
             }
             pool.Commit(writer);
+            foreach (var (k, reason) in writer.Failures) reasons[writer.Slots[k]] = reason;
         }
         var contents = pool.Contents;
         var kept = Enumerable.Range(0, paths.Count).Where(p => contents.Filled[slots[p]]).ToArray();
-        var failures = contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
-        var failed = Enumerable.Range(0, paths.Count).Where(p => !contents.Filled[slots[p]]).Select(p => new BadImage(paths[p], failures.GetValueOrDefault(slots[p], "not decoded"))).ToList();
+        var failed = Enumerable.Range(0, paths.Count).Where(p => !contents.Filled[slots[p]]).Select(p => new BadImage(paths[p], reasons.GetValueOrDefault(slots[p], "not decoded"))).ToList();
         RefuseAllFailed(failed, paths.Count, splitName);
         var store = pool.Store(kept.Select(p => slots[p]).ToArray(), sourceOfSlot);
         return new BuiltStore(store, kept, failed, kept.Select(p => contents.Sizes[slots[p]]).ToArray(), Reused: missing.Count == 0)
         {
-            Decoded = missing.Count,
+            Decoded = missing.Count(p => contents.Filled[slots[p]]),
         };
     }
 

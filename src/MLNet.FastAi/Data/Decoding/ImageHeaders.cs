@@ -20,6 +20,11 @@ internal readonly record struct ImageHeader(int Width, int Height, string? Probl
 /// </summary>
 internal static class ImageHeaders
 {
+    /// <summary>Whether a problem lies in reading the file now (an I/O error), not in the file: worth trying again later.</summary>
+    public static bool IsPassing(string problem) => problem.StartsWith(CouldNotRead, StringComparison.Ordinal);
+
+    private const string CouldNotRead = "the file could not be read";
+
     /// <summary>The one wording of a refused image, wherever it is refused.</summary>
     public static string Refusal(string path, string problem) => $"Could not decode image '{path}': {problem}.";
 
@@ -48,7 +53,7 @@ internal static class ImageHeaders
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return new(0, 0, $"the file could not be read ({e.Message})");
+            return new(0, 0, $"{CouldNotRead} ({e.Message})");
         }
     }
 
