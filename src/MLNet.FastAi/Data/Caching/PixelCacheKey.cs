@@ -37,6 +37,23 @@ internal static class PixelCacheKey
     }
 
     /// <summary>
+    /// The key of images known by their content (encoded bytes in an ML.NET column): their hashes, in order, with what
+    /// decoding depends on.
+    /// </summary>
+    public static string ForContents(IEnumerable<ulong> contentHashes, ImagePipeline pipeline, long maxImagePixels)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"MLNet.FastAi column pixel cache {FormatVersion}\nencoded bytes\n{Decoding(pipeline, maxImagePixels)}\n"));
+        Span<byte> value = stackalloc byte[sizeof(ulong)];
+        foreach (var content in contentHashes)
+        {
+            BitConverter.TryWriteBytes(value, content);
+            hash.AppendData(value);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    /// <summary>
     /// What decoded pixels depend on besides the images: the resize, the size limit, and the versions of the decoder
     /// (ML.NET ImageAnalytics, SkiaSharp) and of this package. Assembly versions do not move (ML.NET keeps 1.0.0.0 for
     /// every release); the informational versions do.
@@ -50,7 +67,4 @@ internal static class PixelCacheKey
         assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
             .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion
         ?? assembly.GetName().Version?.ToString() ?? "unknown";
-
-    /// <summary>The cache file of a split: its name carries the key, so each version of a dataset has its own.</summary>
-    public static string FileName(string splitName, string key) => $"{splitName}-{key[..24]}.pixels";
 }

@@ -29,6 +29,24 @@ internal sealed class PixelPool : IDisposable
         _lock = fileLock;
     }
 
+    /// <summary>The size of the pool's images.</summary>
+    public ImagePipeline Pipeline => _pipeline;
+
+    /// <summary>
+    /// What a split of the given slots has once its images are in: the positions whose slot holds pixels, and those
+    /// whose image could not be decoded, with the reason (as recorded, or as <paramref name="writer"/> met it).
+    /// </summary>
+    public (int[] Kept, List<(int Position, string Reason)> Failed) Outcome(long[] slots, SlotWriter? writer)
+    {
+        var reasons = Contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
+        if (writer is not null)
+            foreach (var (k, reason) in writer.Failures) reasons[writer.Slots[k]] = reason;
+        var kept = Enumerable.Range(0, slots.Length).Where(p => Contents.Filled[slots[p]]).ToArray();
+        var failed = Enumerable.Range(0, slots.Length).Where(p => !Contents.Filled[slots[p]])
+            .Select(p => (p, reasons.GetValueOrDefault(slots[p], "not decoded"))).ToList();
+        return (kept, failed);
+    }
+
     /// <summary>The file of a dataset's images at one pipeline; the name carries the key.</summary>
     public static string FileName(string key) => $"images-{key[..24]}.pixels";
 
@@ -192,14 +210,20 @@ internal sealed class PixelPool : IDisposable
     }
 
     /// <summary>
-    /// A store of the filled slots <paramref name="slots"/> (one per image of the split, in order): it takes the pool's
-    /// handle — the file these tables were read from — and outlives the pool and its lock.
+    /// A store of the filled slots <paramref name="slots"/> (one per image of the split, in order), through a handle of
+    /// its own that outlives this pool and its lock. Its tables are read again through that handle, so that they
+    /// describe the file it reads even if another process replaced the file meanwhile.
     /// </summary>
     public DiskPixelStore Store(long[] slots, Func<long, string> sourceOfSlot)
     {
         if (New) throw new InvalidOperationException("A new disk cache must be committed before it is read.");
-        var handle = _file ?? throw new ObjectDisposedException(nameof(PixelPool));
-        _file = null;
+        var handle = File.OpenHandle(_path, FileMode.Open, ReadOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var (contents, problem) = PixelCacheFile.Open(handle, _key);
+        if (contents is null || contents.Layout.Info.Count != Contents.Layout.Info.Count || slots.Any(s => !contents.Filled[s]))
+        {
+            handle.Dispose();
+            throw new IOException($"The disk cache '{_path}' changed while it was being opened ({problem ?? "another process replaced it"}); run again.");
+        }
         string path = _path, key = _key;
         // A repair never waits for another process's build (that could stall a batch for minutes): when the lock is
         // taken, the repaired image is used but written back by a later run.
@@ -210,7 +234,7 @@ internal sealed class PixelPool : IDisposable
             PixelCacheFile.WriteBack(handle, key, slot, pixels);
             return true;
         };
-        return new DiskPixelStore(handle, Contents, slots, sourceOfSlot, new PixelDecoder(_pipeline), _log, writeBack);
+        return new DiskPixelStore(handle, contents, slots, sourceOfSlot, new PixelDecoder(_pipeline), _log, writeBack);
     }
 
     public void Dispose()

@@ -65,11 +65,11 @@ internal static class PixelStoreBuilder
         var settled = pool.Contents.Settled();
         // A split may name a file twice (the same image and label listed twice): its slot is decoded once.
         var missing = Enumerable.Range(0, paths.Count).Where(p => !settled[slots[p]]).DistinctBy(p => slots[p]).ToList();
-        var reasons = pool.Contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
+        PixelPool.SlotWriter? writer = null;
         if (missing.Count > 0)
         {
             var headers = readHeaders();
-            var writer = pool.Writer(missing.Select(p => slots[p]).ToArray(), missing.Select(p => (headers[p].Width, headers[p].Height)).ToArray());
+            writer = pool.Writer(missing.Select(p => slots[p]).ToArray(), missing.Select(p => (headers[p].Width, headers[p].Height)).ToArray());
             try
             {
                 DecodeAll(missing.Select(p => paths[p]).ToList(), missing.Select(p => headers[p]).ToArray(), decoder, writer, onBadImage, workers, cancellation, splitName);
@@ -80,11 +80,10 @@ internal static class PixelStoreBuilder
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(full);
             }
             pool.Commit(writer);
-            foreach (var (k, reason) in writer.Failures) reasons[writer.Slots[k]] = reason;
         }
         var contents = pool.Contents;
-        var kept = Enumerable.Range(0, paths.Count).Where(p => contents.Filled[slots[p]]).ToArray();
-        var failed = Enumerable.Range(0, paths.Count).Where(p => !contents.Filled[slots[p]]).Select(p => new BadImage(paths[p], reasons.GetValueOrDefault(slots[p], "not decoded"))).ToList();
+        var (kept, failures) = pool.Outcome(slots, writer);
+        var failed = failures.Select(f => new BadImage(paths[f.Position], f.Reason)).ToList();
         RefuseAllFailed(failed, paths.Count, splitName);
         var store = pool.Store(kept.Select(p => slots[p]).ToArray(), sourceOfSlot);
         return new BuiltStore(store, kept, failed, kept.Select(p => contents.Sizes[slots[p]]).ToArray(), Reused: missing.Count == 0)

@@ -39,7 +39,7 @@ internal abstract class SplitPixelWriter : IPixelSink, IDisposable
     public abstract void Write(int position, ReadOnlySpan<byte> pixels);
 
     /// <summary>Records that position <paramref name="position"/> has no usable image.</summary>
-    public void Fail(int position, string reason) => Failures[position] = reason;
+    public virtual void Fail(int position, string reason) => Failures[position] = reason;
 
     /// <summary>The finished store; the writer gives up ownership of it.</summary>
     public abstract SplitPixels Finish();
@@ -89,34 +89,93 @@ internal sealed class MemorySplitWriter : SplitPixelWriter
 }
 
 /// <summary>
-/// Images written into a disk cache file under a temporary name, moved to <c>path</c> when complete. A keyed file
-/// stays for later fits on the same bytes; an unkeyed one (images that cannot be recognised without decoding them) is
-/// deleted when the store closes.
+/// A split's images written into the slots of a shared <see cref="PixelPool"/> (the pool is its owner's to dispose).
+/// Positions whose slot the pool already holds are never written: the decoder skips them (see <see cref="Settled"/>).
+/// </summary>
+internal sealed class PoolSplitWriter : SplitPixelWriter
+{
+    private readonly PixelPool _pool;
+    private readonly long[] _slots;
+    private readonly Func<long, string> _nameOfSlot;
+    private readonly PixelPool.SlotWriter? _writer;
+    private readonly Dictionary<long, int> _index;
+
+    /// <param name="pool">The pool, open under its lock.</param>
+    /// <param name="slots">The slot of each position.</param>
+    /// <param name="sizes">The source size of each position's image.</param>
+    /// <param name="nameOfSlot">How a slot's image is named in messages.</param>
+    public PoolSplitWriter(PixelPool pool, long[] slots, (int Width, int Height)[] sizes, Func<long, string> nameOfSlot)
+        : base(slots.Length, pool.Pipeline)
+    {
+        _pool = pool;
+        _slots = slots;
+        _nameOfSlot = nameOfSlot;
+        var settled = pool.Contents.Settled();
+        Settled = slots.Select(s => settled[s]).ToArray();
+        var missing = Enumerable.Range(0, slots.Length).Where(p => !Settled[p]).DistinctBy(p => slots[p]).ToList();
+        // A pool that holds everything asked of it may be open without its lock, or read-only: nothing is written then.
+        _writer = missing.Count == 0 ? null : pool.Writer(missing.Select(p => slots[p]).ToArray(), missing.Select(p => sizes[p]).ToArray());
+        _index = missing.Select((p, k) => (Slot: slots[p], k)).ToDictionary(x => x.Slot, x => x.k);
+    }
+
+    /// <summary>Which positions the pool already holds (or knows as undecodable): not to be decoded.</summary>
+    public bool[] Settled { get; }
+
+    public override void Write(int position, ReadOnlySpan<byte> pixels)
+    {
+        if (_index.TryGetValue(_slots[position], out int k)) _writer!.Write(k, pixels);
+    }
+
+    public override void Fail(int position, string reason)
+    {
+        base.Fail(position, reason);
+        if (_index.TryGetValue(_slots[position], out int k)) _writer!.Fail(k, reason);
+    }
+
+    public override SplitPixels Finish()
+    {
+        if (_writer is not null) _pool.Commit(_writer);
+        var (kept, failed) = _pool.Outcome(_slots, _writer);
+        return new SplitPixels(_pool.Store(kept.Select(p => _slots[p]).ToArray(), _nameOfSlot), kept, failed, Reused: _writer is null);
+    }
+
+    public override void Dispose() { }
+}
+
+/// <summary>
+/// Images written into a disk file for this fit only — images that cannot be recognised without decoding them (loaded
+/// <c>MLImage</c>s), so no later fit could find them there — under a temporary name, moved to <c>path</c> when
+/// complete and deleted when the store closes.
 /// </summary>
 internal sealed class DiskSplitWriter : SplitPixelWriter
 {
+    private const string Key = "this fit only";
+
     private readonly string _path;
     private readonly string _temporary;
-    private readonly bool _keyed;
     private readonly PixelCacheFile _layout;
     private readonly ulong[] _hashes;
     private readonly (int Width, int Height)[] _sizes;
-    private readonly DiskPixelStoreFactory _stores;
+    private readonly ImagePipeline _pipeline;
+    private readonly Func<long, string> _nameOf;
+    private readonly Action<string> _log;
     private SafeFileHandle? _file;
 
-    /// <param name="path">The cache file's final path.</param>
-    /// <param name="keyed">Keep the file for later fits (false: delete it when the store closes).</param>
+    /// <param name="path">The file's final path.</param>
     /// <param name="sizes">Each position's source image size.</param>
-    /// <param name="stores">The key, count and size of the file, and how to open it as a store once finished.</param>
-    public DiskSplitWriter(string path, bool keyed, (int, int)[] sizes, DiskPixelStoreFactory stores)
-        : base(stores.Count, stores.Pipeline)
+    /// <param name="pipeline">The size of its images.</param>
+    /// <param name="nameOf">How a position is named (the row it came from), for repairs that cannot decode a row again.</param>
+    /// <param name="log">Where repairs are reported.</param>
+    public DiskSplitWriter(string path, (int, int)[] sizes, ImagePipeline pipeline, Func<long, string> nameOf, Action<string> log)
+        : base(sizes.Length, pipeline)
     {
         _path = path;
-        _keyed = keyed;
         _sizes = sizes;
-        _stores = stores;
-        _layout = PixelCacheFile.Plan(new PixelCacheFile.Header(stores.Key, stores.Count, stores.Pipeline.Height, stores.Pipeline.Width));
-        _hashes = new ulong[stores.Count];
+        _pipeline = pipeline;
+        _nameOf = nameOf;
+        _log = log;
+        _layout = PixelCacheFile.Plan(new PixelCacheFile.Header(Key, sizes.Length, pipeline.Height, pipeline.Width));
+        _hashes = new ulong[sizes.Length];
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         _temporary = CacheFiles.TemporaryFor(path);
         try
@@ -160,7 +219,22 @@ internal sealed class DiskSplitWriter : SplitPixelWriter
             throw;
         }
         _file = null;
-        return _stores.Open(_path, deleteOnClose: !_keyed) with { Reused = false };
+        var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.DeleteOnClose);
+        var (contents, problem) = PixelCacheFile.Open(handle, Key);
+        if (contents is null)
+        {
+            handle.Dispose();
+            throw new IOException($"The disk cache '{_path}' written just now cannot be read back: {problem}.");
+        }
+        var kept = KeptPositions();
+        // A damaged image cannot be decoded again from a row of a view that is gone: repairing it fails, naming the row.
+        var store = new DiskPixelStore(handle, contents, kept.Select(p => (long)p).ToArray(), _nameOf, new PixelDecoder(_pipeline), _log,
+            (slot, pixels) =>
+            {
+                PixelCacheFile.WriteBack(handle, Key, slot, pixels);
+                return true;
+            });
+        return new SplitPixels(store, kept, FailureList(), Reused: false);
     }
 
     public override void Dispose()
@@ -175,65 +249,4 @@ internal sealed class DiskSplitWriter : SplitPixelWriter
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
     }
-}
-
-/// <summary>Opens a split's disk cache file as a store whose positions are named by <c>nameOf</c> in messages.</summary>
-/// <param name="Key">The key the file must carry.</param>
-/// <param name="Count">The positions it must hold.</param>
-/// <param name="Pipeline">The size of its images.</param>
-/// <param name="NameOf">How a position is named (the row it came from), for repairs that cannot decode a row again.</param>
-/// <param name="Log">Where repairs are reported.</param>
-internal sealed record DiskPixelStoreFactory(string Key, int Count, ImagePipeline Pipeline, Func<long, string> NameOf, Action<string> Log)
-{
-    /// <summary>The store of a finished file; null with the reason when the file is not a complete cache for <see cref="Key"/>.</summary>
-    public SplitPixels? TryOpen(string path, bool deleteOnClose, out string? problem)
-    {
-        problem = null;
-        if (!File.Exists(path)) return null;
-        SafeFileHandle? file = null;
-        bool readOnly = false;
-        try
-        {
-            try
-            {
-                file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete,
-                    deleteOnClose ? FileOptions.DeleteOnClose : FileOptions.None);
-            }
-            catch (Exception e) when (!deleteOnClose && (e is UnauthorizedAccessException || e is IOException && CacheFiles.IsReadOnlyFileSystem(e)))
-            {
-                // A cache on a read-only disk or in a folder this process may not write is still good to read.
-                file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                readOnly = true;
-                Log($"The disk cache '{path}' cannot be written ({e.Message}); reading it as it is.");
-            }
-            var (contents, why) = PixelCacheFile.Open(file, Key);
-            if (contents is null || contents.Layout.Info.Count != Count)
-            {
-                problem = why ?? "it holds another number of images";
-                file.Dispose();
-                return null;
-            }
-            var failed = contents.Failed.ToDictionary(f => (int)f.Index, f => f.Reason);
-            var kept = Enumerable.Range(0, Count).Where(p => !failed.ContainsKey(p)).ToArray();
-            // A damaged image cannot be decoded again from a row of a view that is gone: repairing it fails, naming the row.
-            var handle = file;
-            var store = new DiskPixelStore(file, contents, kept.Select(p => (long)p).ToArray(), NameOf, new PixelDecoder(Pipeline), Log,
-                readOnly ? null : (slot, pixels) =>
-                {
-                    PixelCacheFile.WriteBack(handle, Key, slot, pixels);
-                    return true;
-                });
-            return new SplitPixels(store, kept, failed.OrderBy(f => f.Key).Select(f => (f.Key, f.Value)).ToList(), Reused: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            file?.Dispose();
-            problem = e.Message;
-            return null;
-        }
-    }
-
-    /// <summary>The store of a file just written.</summary>
-    public SplitPixels Open(string path, bool deleteOnClose) =>
-        TryOpen(path, deleteOnClose, out string? problem) ?? throw new IOException($"The disk cache '{path}' written just now cannot be read back: {problem}.");
 }

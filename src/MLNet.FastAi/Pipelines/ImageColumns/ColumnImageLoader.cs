@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -23,6 +21,9 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
 {
     private const string TrainPixels = "__FastAiTrainPixels";
     private const string ValidPixels = "__FastAiValidPixels";
+
+    /// <summary>The disk caches of encoded bytes open for this load, one per pipeline, held until the splits are built.</summary>
+    private readonly Dictionary<ImagePipeline, BytesPool> _pools = new();
 
     /// <summary>
     /// The loaders for <paramref name="training"/> and either <paramref name="validation"/>, or a seeded
@@ -64,6 +65,11 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
             data.Dispose();
             throw;
         }
+        finally
+        {
+            foreach (var pool in _pools.Values) pool.Opened?.Dispose();
+            _pools.Clear();
+        }
     }
 
     private ColumnRowScan Scan(IDataView view, string what, bool readSizes, ImageDataOptions options) =>
@@ -101,6 +107,8 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
         public ImagePipeline Pipeline => pipeline;
         public SplitPixelWriter? Writer;
         public SplitPixels? Built;
+        /// <summary>Positions a disk cache already holds: not decoded again (null: decode every position).</summary>
+        public bool[]? Settled;
         public bool Attached;
         public string Where = "";
         public string Reason = "";
@@ -123,10 +131,11 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
             split.Built = none.Finish();
             return split;
         }
-        string? key = kind == ImageColumnKind.EncodedBytes ? BytesKey(name, rows, pipeline, scans, data.DataOptions.MaxImagePixels) : null;
-        string path = Path.Combine(data.CachePolicy.Folder, key is null ? $"{name}-column-{Guid.NewGuid():N}.pixels" : PixelCacheKey.FileName($"{name}-column", key));
-        var stores = new DiskPixelStoreFactory(key ?? "unkeyed", rows.Count, pipeline, slot => scans[rows[(int)slot].View].RowName(rows[(int)slot].Row), data.LogLine);
-        var (mode, reason) = data.CachePolicy.Choose(name, rows.Count, pipeline, () => key is not null && File.Exists(path));
+        bool keyed = kind == ImageColumnKind.EncodedBytes;
+        var pool = keyed ? PoolFor(pipeline, scans, data) : null;
+        long[]? slots = pool is null ? null : rows.Select(r => pool.SlotOf[scans[r.View].Hashes![r.Row]]).ToArray();
+        var (mode, reason) = data.CachePolicy.Choose(name, rows.Count, pipeline,
+            () => pool is not null && PixelPool.Covers(pool.File, pool.Key, pool.SlotCount, slots!));
         split.Reason = reason;
         switch (mode)
         {
@@ -134,12 +143,26 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
                 split.Writer = new MemorySplitWriter(rows.Count, pipeline);
                 split.Where = "in memory";
                 break;
+            case ImageCacheMode.Disk when pool is not null:
+                var open = pool.Open(data, cancellation.Token);
+                RefuseRecordedFailures(open, slots!, rows, scans, data.DataOptions.OnBadImage);
+                var writer = new PoolSplitWriter(open, slots!, SizesOf(rows, scans, pipeline), slot => pool.NameOf[(int)slot]);
+                if (writer.Settled.All(s => s))
+                {
+                    split.Built = writer.Finish();
+                    split.Where = $"in the disk cache {pool.File} (reused)";
+                }
+                else
+                {
+                    split.Writer = writer;
+                    split.Settled = writer.Settled;
+                    split.Where = $"in the disk cache {pool.File}";
+                }
+                break;
             case ImageCacheMode.Disk:
-                split.Built = key is null ? null : stores.TryOpen(path, deleteOnClose: false, out _);
-                split.Writer = split.Built is null ? new DiskSplitWriter(path, keyed: key is not null, SizesOf(rows, scans, pipeline), stores) : null;
-                split.Where = split.Built is not null ? $"in the disk cache {path} (reused)"
-                    : key is null ? $"in a disk cache for this fit only ({path}; loaded images cannot be recognised without decoding them, so it is not reused)"
-                    : $"in the disk cache {path}";
+                string path = Path.Combine(data.CachePolicy.Folder, $"{name}-column-{Guid.NewGuid():N}.pixels");
+                split.Writer = new DiskSplitWriter(path, SizesOf(rows, scans, pipeline), pipeline, slot => scans[rows[(int)slot].View].RowName(rows[(int)slot].Row), data.LogLine);
+                split.Where = $"in a disk cache for this fit only ({path}; loaded images cannot be recognised without decoding them, so it is not reused)";
                 break;
             default:
                 throw new InsufficientMemoryException(
@@ -151,21 +174,44 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
     }
 
     /// <summary>
-    /// The disk cache key of a split of encoded bytes: the bytes of every row in order (by their hashes), the resize
-    /// definition and the decoder, so other bytes, order or settings never read a stale cache.
+    /// The disk cache of encoded bytes at a pipeline: one file for every row of the training and validation data, its
+    /// slots the distinct images by content (their hashes, in order), so another split of the same rows — a new random
+    /// validation split — finds its images there. Keyed by those hashes, the resize definition and the decoder.
     /// </summary>
-    private static string BytesKey(string name, IReadOnlyList<(int View, int Row)> rows, ImagePipeline pipeline, IReadOnlyList<ColumnRowScan> scans, long maxPixels)
+    private BytesPool PoolFor(ImagePipeline pipeline, IReadOnlyList<ColumnRowScan> scans, ImageDataLoaders data)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"MLNet.FastAi column pixel cache {PixelCacheKey.FormatVersion}\nencoded bytes\n{name}\n" +
-            $"{PixelCacheKey.Decoding(pipeline, maxPixels)}\n"));
-        Span<byte> value = stackalloc byte[sizeof(ulong)];
-        foreach (var (view, row) in rows)
-        {
-            BitConverter.TryWriteBytes(value, scans[view].Hashes![row]);
-            hash.AppendData(value);
-        }
-        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+        if (_pools.TryGetValue(pipeline, out var pool)) return pool;
+        var names = new SortedDictionary<ulong, string>();
+        foreach (var scan in scans)
+            for (int row = 0; row < scan.Count; row++)
+                names.TryAdd(scan.Hashes![row], scan.RowName(row));
+        string key = PixelCacheKey.ForContents(names.Keys, pipeline, data.DataOptions.MaxImagePixels);
+        return _pools[pipeline] = new BytesPool(Path.Combine(data.CachePolicy.Folder, PixelPool.FileName(key)), key, pipeline,
+            names.Keys.Select((h, i) => (h, (long)i)).ToDictionary(x => x.h, x => x.Item2), names.Values.ToList());
+    }
+
+    /// <summary>A bytes cache file, its key, each content hash's slot and each slot's name; opened once, on first need.</summary>
+    private sealed class BytesPool(string file, string key, ImagePipeline pipeline, Dictionary<ulong, long> slotOf, IReadOnlyList<string> nameOf)
+    {
+        public string File => file;
+        public string Key => key;
+        public Dictionary<ulong, long> SlotOf => slotOf;
+        public IReadOnlyList<string> NameOf => nameOf;
+        public long SlotCount => nameOf.Count;
+        public PixelPool? Opened;
+
+        /// <summary>Opens the file (under its lock unless it holds every image already), once for all splits.</summary>
+        public PixelPool Open(ImageDataLoaders data, CancellationToken cancellation) =>
+            Opened ??= PixelPool.Open(file, key, SlotCount, Enumerable.Range(0, nameOf.Count).Select(i => (long)i).ToList(), pipeline, data.LogLine, cancellation);
+    }
+
+    /// <summary>With <see cref="BadImageHandling.Fail"/>, a row the cache records as undecodable (from a run that skipped it) is refused by name.</summary>
+    private void RefuseRecordedFailures(PixelPool pool, long[] slots, IReadOnlyList<(int View, int Row)> rows, IReadOnlyList<ColumnRowScan> scans, BadImageHandling onBadImage)
+    {
+        if (onBadImage != BadImageHandling.Fail || pool.Contents.Failed.Count == 0) return;
+        var failed = pool.Contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
+        for (int p = 0; p < rows.Count; p++)
+            if (failed.TryGetValue(slots[p], out string? reason)) throw BadRow(scans[rows[p].View].RowName(rows[p].Row), reason);
     }
 
     private static (int, int)[] SizesOf(IReadOnlyList<(int View, int Row)> rows, IReadOnlyList<ColumnRowScan> scans, ImagePipeline pipeline) =>
@@ -181,7 +227,7 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
         {
             split.Clock.Start();
             for (int p = 0; p < split.Rows.Count; p++)
-                if (scans[split.Rows[p].View].Problems[split.Rows[p].Row] is { } problem) split.Writer!.Fail(p, problem);
+                if (split.Settled?[p] != true && scans[split.Rows[p].View].Problems[split.Rows[p].Row] is { } problem) split.Writer!.Fail(p, problem);
         }
         for (int v = 0; v < views.Count; v++)
         {
@@ -256,7 +302,7 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
                     $"{scan.RowName(row)} is labelled differently than before. Give the trainer a view that reads the same rows in the same order " +
                     "every time (e.g. cache it with mlContext.Data.Cache).");
             var (s, position) = targets[row];
-            if (s < 0 || !decode[s] || scan.Problems[row] is not null) continue;
+            if (s < 0 || !decode[s] || scan.Problems[row] is not null || splits[s].Settled?[position] == true) continue;
             var writer = splits[s].Writer!;
             string? problem = null;
             try
