@@ -96,8 +96,9 @@ internal static class SyntheticPhotos
         using var item = SKBitmap.Decode(source);
         int side = random.Next(84, 113);
         float x = random.Next(0, info.Width - side + 1), y = random.Next(0, info.Height - side + 1);
-        using (var paint = new SKPaint { FilterQuality = SKFilterQuality.High, BlendMode = SKBlendMode.Lighten })
-            canvas.DrawBitmap(item, new SKRect(x, y, x + side, y + side), paint);
+        using (var paint = new SKPaint { BlendMode = SKBlendMode.Lighten })
+        using (var itemImage = SKImage.FromBitmap(item))
+            canvas.DrawImage(itemImage, new SKRect(x, y, x + side, y + side), new SKSamplingOptions(SKCubicResampler.Mitchell), paint);
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Jpeg, 90);
         return data.ToArray();

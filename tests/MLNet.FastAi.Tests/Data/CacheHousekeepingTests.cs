@@ -90,7 +90,7 @@ public sealed class CacheHousekeepingTests : IDisposable
     }
 
     [Fact]
-    public void ALoaderWhoseImagesAreAllCached_ReadsThemWhileAnotherBuildHoldsTheLock()
+    public async Task ALoaderWhoseImagesAreAllCached_ReadsThemWhileAnotherBuildHoldsTheLock()
     {
         using (Load(seed: 1)) { }
         string pool = Assert.Single(Directory.GetFiles(CacheFolder, "*.pixels"));
@@ -99,8 +99,8 @@ public sealed class CacheHousekeepingTests : IDisposable
         _log.Clear();
 
         var load = Task.Run(() => Load(seed: 2));
-        Assert.True(load.Wait(TimeSpan.FromSeconds(60)), "the loader waited for a lock it does not need");
-        using var data = load.Result;
+        Assert.True(await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(60))) == load, "the loader waited for a lock it does not need");
+        using var data = await load;
         Assert.Equal(2, _log.Count(l => l.Contains("(reused)", StringComparison.Ordinal)));
         Assert.DoesNotContain(_log, l => l.StartsWith("Waiting", StringComparison.Ordinal));
     }

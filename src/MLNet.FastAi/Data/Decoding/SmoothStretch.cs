@@ -10,6 +10,9 @@ namespace MLNet.FastAi.Data.Decoding;
 /// </summary>
 internal static class SmoothStretch
 {
+    /// <summary>Bilinear between the two nearest levels of a mipmap: PIL's bilinear on enlargements, no aliasing on reductions.</summary>
+    private static readonly SKSamplingOptions Bilinear = new(SKFilterMode.Linear, SKMipmapMode.Nearest);
+
     /// <summary>Writes <paramref name="image"/> stretched to <paramref name="pipeline"/>'s size into <paramref name="destination"/>, planar R, G, B.</summary>
     /// <exception cref="InvalidDataException">The image has no pixels or a pixel format other than 32-bit BGRA or RGBA.</exception>
     public static unsafe void ToPlanarRgb(MLImage image, ImagePipeline pipeline, Span<byte> destination)
@@ -29,7 +32,7 @@ internal static class SmoothStretch
         {
             using var source = new SKPixmap(sourceInfo, (IntPtr)pixels, sourceInfo.RowBytes);
             using var resized = target.PeekPixels();
-            if (!source.ScalePixels(resized, SKFilterQuality.Medium))
+            if (!source.ScalePixels(resized, Bilinear))
                 throw new InvalidDataException($"SkiaSharp could not resize the {image.Width}×{image.Height} image to {pipeline}");
         }
         ReadOnlySpan<byte> rgba = target.GetPixelSpan();

@@ -157,8 +157,8 @@ public static class ConfusionMatrixPlot
         public static Layout Compute(IReadOnlyList<string> classNames, int? requestedWidth, int? requestedHeight)
         {
             var n = classNames.Count;
-            using var paint = new SKPaint { Typeface = PlotFonts.Typeface(), TextSize = (float)TickFontSize };
-            var widest = classNames.Max(name => (double)paint.MeasureText(name));
+            using var font = new SKFont(PlotFonts.Typeface(), (float)TickFontSize);
+            var widest = classNames.Max(name => (double)font.MeasureText(name));
             var cell = Math.Clamp(480.0 / n, 12, 90);
             var rotate = widest > cell * 0.9;
             var left = widest + TickBand + AxisTitleBand;

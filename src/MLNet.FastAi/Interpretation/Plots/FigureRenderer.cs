@@ -78,15 +78,9 @@ internal static class FigureRenderer
 
     private static void DrawCenteredTitle(SKCanvas canvas, string title, int width, double scale)
     {
-        using var paint = new SKPaint
-        {
-            Typeface = PlotFonts.Typeface(bold: true),
-            TextSize = (float)(TitleFontSize * scale),
-            IsAntialias = true,
-            Color = SKColors.Black,
-            TextAlign = SKTextAlign.Center,
-        };
+        using var paint = new SKPaint { IsAntialias = true, Color = SKColors.Black };
+        using var font = new SKFont(PlotFonts.Typeface(bold: true), (float)(TitleFontSize * scale));
         var baseline = (float)((TitleBandHeight + TitleFontSize * 0.7) / 2 * scale);
-        canvas.DrawText(title, (float)(width * scale / 2), baseline, paint);
+        canvas.DrawText(title, (float)(width * scale / 2), baseline, SKTextAlign.Center, font, paint);
     }
 }

@@ -43,22 +43,21 @@ public static class ImageGrid
 
         using var bitmap = FigureRenderer.NewWhiteBitmap(width, height, 1, out var canvas);
         using (canvas)
-        using (var text = new SKPaint { Typeface = PlotFonts.Typeface(), IsAntialias = true, TextAlign = SKTextAlign.Center })
+        using (var text = new SKPaint { IsAntialias = true })
+        using (var font = new SKFont(PlotFonts.Typeface()))
         {
             if (figureTitleBand > 0)
             {
-                text.Typeface = PlotFonts.Typeface(bold: true);
-                text.TextSize = (float)(options.TitleFontSize * 1.4);
+                using var bold = new SKFont(PlotFonts.Typeface(bold: true), (float)(options.TitleFontSize * 1.4));
                 text.Color = SKColors.Black;
-                DrawFittedLine(canvas, text, options.Title!, width / 2f, Margin + figureTitleBand * 0.6f, width - 2 * Margin);
-                text.Typeface = PlotFonts.Typeface();
+                DrawFittedLine(canvas, text, bold, options.Title!, width / 2f, Margin + figureTitleBand * 0.6f, width - 2 * Margin);
             }
             for (var i = 0; i < tiles.Count; i++)
             {
                 var left = Margin + i % columns * (size + Gap);
                 var top = Margin + figureTitleBand + i / columns * (cellHeight + Gap);
                 var picture = PictureRect(tiles[i], left, top + titleBand, size);
-                DrawTitle(canvas, text, tiles[i], left + size / 2f, picture.Top, size, lineHeight, options.TitleFontSize);
+                DrawTitle(canvas, text, font, tiles[i], left + size / 2f, picture.Top, size, lineHeight, options.TitleFontSize);
                 DrawPicture(canvas, tiles[i], picture);
             }
         }
@@ -85,47 +84,45 @@ public static class ImageGrid
     private static void DrawPicture(SKCanvas canvas, ImageTile tile, SKRect destination)
     {
         var zoom = destination.Width / tile.Width;
-        using var picture = tile.ToBitmap();
-        using var paint = new SKPaint
-        {
-            // Enlarged small images keep crisp pixels, as matplotlib shows MNIST; reductions are smoothed.
-            FilterQuality = zoom >= 2 ? SKFilterQuality.None : SKFilterQuality.High,
-            IsAntialias = false,
-        };
-        canvas.DrawBitmap(picture, destination, paint);
+        using var bitmap = tile.ToBitmap();
+        using var picture = SKImage.FromBitmap(bitmap);
+        using var paint = new SKPaint { IsAntialias = false };
+        // Enlarged small images keep crisp pixels, as matplotlib shows MNIST; reductions are smoothed.
+        var sampling = zoom >= 2 ? new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None) : new SKSamplingOptions(SKCubicResampler.Mitchell);
+        canvas.DrawImage(picture, destination, sampling, paint);
     }
 
     /// <summary>Draws the title lines so the last one sits just above the picture, whatever its aspect ratio.</summary>
-    private static void DrawTitle(SKCanvas canvas, SKPaint text, ImageTile tile, float centerX, float pictureTop, int maxWidth, double lineHeight, double fontSize)
+    private static void DrawTitle(SKCanvas canvas, SKPaint text, SKFont font, ImageTile tile, float centerX, float pictureTop, int maxWidth, double lineHeight, double fontSize)
     {
         if (string.IsNullOrEmpty(tile.Title))
             return;
         var c = tile.TitleColor;
         text.Color = new SKColor(c.R, c.G, c.B, c.A);
-        text.TextSize = (float)fontSize;
+        font.Size = (float)fontSize;
         var lines = tile.Title.Split('\n');
         var top = pictureTop - 4 - (float)(lines.Length * lineHeight);
         for (var line = 0; line < lines.Length; line++)
         {
             var baseline = top + (float)((line + 0.8) * lineHeight);
-            DrawFittedLine(canvas, text, lines[line], centerX, baseline, maxWidth);
+            DrawFittedLine(canvas, text, font, lines[line], centerX, baseline, maxWidth);
         }
     }
 
     /// <summary>Shrinks the font (down to a readable minimum), then shortens the line with "…", until it fits.</summary>
-    private static void DrawFittedLine(SKCanvas canvas, SKPaint text, string line, float centerX, float baseline, float maxWidth)
+    private static void DrawFittedLine(SKCanvas canvas, SKPaint text, SKFont font, string line, float centerX, float baseline, float maxWidth)
     {
-        var original = text.TextSize;
-        while (text.MeasureText(line) > maxWidth && text.TextSize > MinimumTitleFontSize)
-            text.TextSize = Math.Max((float)MinimumTitleFontSize, text.TextSize - 0.5f);
-        if (text.MeasureText(line) > maxWidth)
+        var original = font.Size;
+        while (font.MeasureText(line) > maxWidth && font.Size > MinimumTitleFontSize)
+            font.Size = Math.Max((float)MinimumTitleFontSize, font.Size - 0.5f);
+        if (font.MeasureText(line) > maxWidth)
         {
             var kept = line.Length;
-            while (kept > 1 && text.MeasureText(line[..kept] + "…") > maxWidth)
+            while (kept > 1 && font.MeasureText(line[..kept] + "…") > maxWidth)
                 kept--;
             line = line[..kept] + "…";
         }
-        canvas.DrawText(line, centerX, baseline, text);
-        text.TextSize = original;
+        canvas.DrawText(line, centerX, baseline, SKTextAlign.Center, font, text);
+        font.Size = original;
     }
 }
