@@ -139,7 +139,7 @@ internal sealed class CachePolicy
     {
         if (WriteProblem(Folder) is not { } problem) return;
         throw new ImageCacheUnavailableException(
-            $"The disk cache of the {splitName} images cannot be written to its folder: {problem}. " +
+            $"The disk cache of the {splitName} images cannot be written to its folder: {problem.TrimEnd('.')}. " +
             "Set ImageDataOptions.CacheFolder to a folder this process can write, or ImageDataOptions.Cache to Stream.");
     }
 
