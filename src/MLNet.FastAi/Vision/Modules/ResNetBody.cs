@@ -75,11 +75,19 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var x = maxpool.call(Convolutions.WithNorm(conv1, bn1, input).relu_());
-        x = layer1.call(x);
-        x = layer2.call(x);
-        x = layer3.call(x);
-        return layer4.call(x);
+        // Each stage's input is released once the next stage has it (see ResidualBlock.forward).
+        using var scope = NewDisposeScope();
+        Tensor x;
+        // The stem's full-resolution activations go as soon as the max pool has them.
+        using (var stem = NewDisposeScope())
+            x = stem.MoveToOuter(maxpool.call(Convolutions.WithNorm(conv1, bn1, input).relu_()));
+        foreach (var stage in new[] { layer1, layer2, layer3, layer4 })
+        {
+            var next = stage.call(x);
+            x.Dispose();
+            x = next;
+        }
+        return scope.MoveToOuter(x);
     }
 
     private void InitializeLikeTorchvision(Generator? generator)

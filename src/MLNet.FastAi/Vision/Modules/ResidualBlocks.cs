@@ -18,6 +18,10 @@ internal abstract class ResidualBlock : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
+        // The block's intermediates are released when it returns, not when the batch ends: autograd keeps what it
+        // saved for the backward pass, and everything else (all of it under no_grad) is freed, as PyTorch frees a
+        // tensor nothing refers to.
+        using var scope = NewDisposeScope();
         var x = input;
         foreach (var (conv, norm, relu) in MainPath)
         {
@@ -25,7 +29,7 @@ internal abstract class ResidualBlock : Module<Tensor, Tensor>
             if (relu) x = x.relu_();
         }
         var identity = Shortcut is { } s ? Convolutions.WithNorm(s.Conv, s.Norm, input) : input;
-        return x.add_(identity).relu_();
+        return scope.MoveToOuter(x.add_(identity).relu_());
     }
 
     protected static Sequential? Projection(long inPlanes, long outPlanes, long stride) =>
