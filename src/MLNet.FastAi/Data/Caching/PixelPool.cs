@@ -7,8 +7,9 @@ namespace MLNet.FastAi.Data.Caching;
 /// The disk cache of a dataset's images at one pipeline: one file whose slots are every image of the dataset (all its
 /// splits, in path order), filled as splits need them. A split indexes into it, so another split of the same images —
 /// the new random validation split of an unseeded run — reuses what earlier runs decoded and decodes only the images
-/// never needed at this pipeline before. Opened under the file's <see cref="CacheFileLock"/>, held until disposed:
-/// whoever fills or creates it does so alone, and a second process waits and then finds the images there.
+/// never needed at this pipeline before. A pool that must be created or filled is opened under the file's
+/// <see cref="CacheFileLock"/>, held until disposed: whoever writes it does so alone, and a second process waits and
+/// then finds the images there; one that already holds what is asked of it is read without the lock.
 /// </summary>
 internal sealed class PixelPool : IDisposable
 {
