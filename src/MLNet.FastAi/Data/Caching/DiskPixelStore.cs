@@ -13,7 +13,6 @@ internal sealed class DiskPixelStore : PixelStore
     private readonly SafeFileHandle _file;
     private readonly PixelCacheFile _layout;
     private readonly ulong[] _hashes;
-    private readonly (int Width, int Height)[] _sizes;
     private readonly long[] _slots;
     private readonly Func<long, string> _sourceOfSlot;
     private readonly PixelDecoder _decoder;
@@ -36,7 +35,6 @@ internal sealed class DiskPixelStore : PixelStore
         _file = file;
         _layout = contents.Layout;
         _hashes = contents.Hashes;
-        _sizes = contents.Sizes;
         _slots = slots;
         _sourceOfSlot = sourceOfSlot;
         _decoder = decoder;
@@ -45,9 +43,6 @@ internal sealed class DiskPixelStore : PixelStore
     }
 
     public override ImageCacheMode Mode => ImageCacheMode.Disk;
-
-    /// <summary>The source size of each image of the split, as the file records it.</summary>
-    public (int Width, int Height)[] SourceSizes => _slots.Select(s => _sizes[s]).ToArray();
 
     /// <summary>Images decoded again because their cached pixels did not match their hash.</summary>
     public int Repairs { get; private set; }

@@ -48,6 +48,19 @@ internal sealed class PixelPool : IDisposable
         return (kept, failed);
     }
 
+    /// <summary>
+    /// The first position (in split order) whose image the pool records as undecodable — from a run that skipped bad
+    /// images; failing on it is still this run's choice — or null.
+    /// </summary>
+    public (int Position, string Reason)? FirstRecordedFailure(long[] slots)
+    {
+        if (Contents.Failed.Count == 0) return null;
+        var failed = Contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
+        for (int p = 0; p < slots.Length; p++)
+            if (failed.TryGetValue(slots[p], out string? reason)) return (p, reason);
+        return null;
+    }
+
     /// <summary>The file of a dataset's images at one pipeline; the name carries the key.</summary>
     public static string FileName(string key) => $"images-{key[..24]}.pixels";
 

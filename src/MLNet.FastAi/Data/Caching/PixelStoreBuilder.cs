@@ -60,8 +60,7 @@ internal static class PixelStoreBuilder
         CancellationToken cancellation)
     {
         using var pool = PixelPool.Open(file, key, slotCount, slots.Distinct().ToList(), decoder.Pipeline, log, cancellation);
-        // A pool filled while bad images were skipped records them; failing on them is still this run's choice.
-        RefuseRecordedFailure(pool.Contents, paths, slots, splitName, onBadImage);
+        if (onBadImage == BadImageHandling.Fail && pool.FirstRecordedFailure(slots) is var (position, reason)) throw Undecodable(paths[position], splitName, reason);
         var settled = pool.Contents.Settled();
         // A split may name a file twice (the same image and label listed twice): its slot is decoded once.
         var missing = Enumerable.Range(0, paths.Count).Where(p => !settled[slots[p]]).DistinctBy(p => slots[p]).ToList();
@@ -90,14 +89,6 @@ internal static class PixelStoreBuilder
         {
             Decoded = missing.Count(p => contents.Filled[slots[p]]),
         };
-    }
-
-    private static void RefuseRecordedFailure(PixelCacheFile.Contents contents, IReadOnlyList<string> paths, long[] slots, string splitName, BadImageHandling onBadImage)
-    {
-        if (onBadImage != BadImageHandling.Fail || contents.Failed.Count == 0) return;
-        var failures = contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
-        for (int p = 0; p < paths.Count; p++)
-            if (failures.TryGetValue(slots[p], out string? reason)) throw Undecodable(paths[p], splitName, reason);
     }
 
     private static void RefuseAllFailed(IReadOnlyList<BadImage> failed, int count, string splitName)

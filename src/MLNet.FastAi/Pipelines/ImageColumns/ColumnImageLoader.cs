@@ -145,7 +145,8 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
                 break;
             case ImageCacheMode.Disk when pool is not null:
                 var open = pool.Open(data, cancellation.Token);
-                RefuseRecordedFailures(open, slots!, rows, scans, data.DataOptions.OnBadImage);
+                if (data.DataOptions.OnBadImage == BadImageHandling.Fail && open.FirstRecordedFailure(slots!) is var (position, recorded))
+                    throw BadRow(scans[rows[position].View].RowName(rows[position].Row), recorded);
                 var writer = new PoolSplitWriter(open, slots!, SizesOf(rows, scans, pipeline), slot => pool.NameOf[(int)slot]);
                 if (writer.Settled.All(s => s))
                 {
@@ -203,15 +204,6 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
         /// <summary>Opens the file (under its lock unless it holds every image already), once for all splits.</summary>
         public PixelPool Open(ImageDataLoaders data, CancellationToken cancellation) =>
             Opened ??= PixelPool.Open(file, key, SlotCount, Enumerable.Range(0, nameOf.Count).Select(i => (long)i).ToList(), pipeline, data.LogLine, cancellation);
-    }
-
-    /// <summary>With <see cref="BadImageHandling.Fail"/>, a row the cache records as undecodable (from a run that skipped it) is refused by name.</summary>
-    private void RefuseRecordedFailures(PixelPool pool, long[] slots, IReadOnlyList<(int View, int Row)> rows, IReadOnlyList<ColumnRowScan> scans, BadImageHandling onBadImage)
-    {
-        if (onBadImage != BadImageHandling.Fail || pool.Contents.Failed.Count == 0) return;
-        var failed = pool.Contents.Failed.ToDictionary(f => f.Index, f => f.Reason);
-        for (int p = 0; p < rows.Count; p++)
-            if (failed.TryGetValue(slots[p], out string? reason)) throw BadRow(scans[rows[p].View].RowName(rows[p].Row), reason);
     }
 
     private static (int, int)[] SizesOf(IReadOnlyList<(int View, int Row)> rows, IReadOnlyList<ColumnRowScan> scans, ImagePipeline pipeline) =>
