@@ -7,8 +7,8 @@ namespace MLNet.FastAi.Cli.Tests;
 /// Packs the tool once per test run, exactly as a release would (`dotnet pack` of the CLI project), into a local
 /// folder feed: the pointer package MLNet.FastAi.Cli and one MLNet.FastAi.Cli.&lt;rid&gt; package per platform.
 /// The build goes to its own artifacts folder, so it neither reads nor overwrites the repository's bin/ and obj/
-/// while other test assemblies build or pack in parallel, and that folder (about 4 GB) is deleted as soon as the
-/// packages exist.
+/// while other test assemblies build or pack in parallel, and that folder (5 GB of platform files, linked rather than
+/// copied where the file system allows) is deleted as soon as the packages exist.
 /// </summary>
 public sealed class ToolPackageFixture : IDisposable
 {
@@ -25,13 +25,15 @@ public sealed class ToolPackageFixture : IDisposable
     public ToolPackageFixture()
     {
         Feed = Directory.CreateDirectory(_root["feed"]).FullName;
-        string artifacts = _root["artifacts"];
+        // Beside the test assembly rather than in the temporary folder: the build links its copies of libtorch to the
+        // NuGet cache where both share a file system, which the repository's folder is likelier to than /tmp.
+        string artifacts = Path.Combine(AppContext.BaseDirectory, "toolpack-" + Path.GetFileName(_root.Path));
         string project = Path.Combine(TestData.RepositoryRoot, "src", "MLNet.FastAi.Cli", "MLNet.FastAi.Cli.csproj");
         var clock = Stopwatch.StartNew();
         try
         {
             var (code, output) = ProcessRunner.Run("dotnet",
-                $"pack \"{project}\" -c Release --artifacts-path \"{artifacts}\" -o \"{Feed}\" -p:Version={Version}",
+                $"pack \"{project}\" -c Release --artifacts-path \"{artifacts}\" -o \"{Feed}\" -p:Version={Version} {ProcessRunner.HardLinkSwitches}",
                 TestData.RepositoryRoot, timeoutSeconds: 600);
             if (code != 0) throw new InvalidOperationException("dotnet pack of the tool failed:\n" + output);
         }

@@ -90,9 +90,7 @@ internal static class StockScoringChain
             }
             foreach (var step in Flatten(pipeline.BuildEstimator(context, source, kind == ImageColumnKind.Path, signature.PixelsInput, asFloat: true, imageFolder).Fit(view)))
                 Append(step);
-            // fallbackToCpu: the context may name a GPU for TorchSharp that the ONNX Runtime in use cannot drive.
-            Append(context.Transforms.ApplyOnnxModel([signature.ScoreOutput, signature.PredictedOneHotOutput!], [signature.PixelsInput],
-                new MemoryStream(onnxModel, writable: false), fallbackToCpu: true).Fit(view));
+            Append(OwnedOnnxTransformer.Fit(context, view, [signature.ScoreOutput, signature.PredictedOneHotOutput!], [signature.PixelsInput], onnxModel));
             Append(PredictedLabelLookup.Fit(context, classNames, signature.PredictedOneHotOutput!));
             // The lookup writes PredictedLabel and its own Score; copies give the asked-for names, the network's probabilities the score.
             if (predictedLabelColumn != PredictedLabelColumn) Append(context.Transforms.CopyColumns(predictedLabelColumn, PredictedLabelColumn).Fit(view));

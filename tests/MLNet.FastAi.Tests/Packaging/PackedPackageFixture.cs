@@ -28,7 +28,8 @@ public sealed class PackedPackageFixture : IDisposable
             </configuration>
             """);
         // Stop the repository's build files from leaking in: these apps sit in their own folder tree.
-        File.WriteAllText(Path.Combine(Root, "Directory.Build.props"), "<Project />");
+        File.WriteAllText(Path.Combine(Root, "Directory.Build.props"),
+            $"<Project><PropertyGroup>{string.Concat(ProcessRunner.HardLinkProperties.Select(p => $"<{p}>true</{p}>"))}</PropertyGroup></Project>");
         File.WriteAllText(Path.Combine(Root, "Directory.Build.targets"), "<Project />");
         File.WriteAllText(Path.Combine(Root, "Directory.Packages.props"), "<Project><PropertyGroup><ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally></PropertyGroup></Project>");
     }

@@ -50,6 +50,19 @@ internal static class ProcessRunner
         }
     }
 
+    /// <summary>
+    /// MSBuild properties that make builds link the files they copy (libtorch alone is over a gigabyte per platform)
+    /// instead of copying them, where the file system allows; elsewhere MSBuild copies as usual.
+    /// </summary>
+    public static readonly IReadOnlyList<string> HardLinkProperties =
+    [
+        "CreateHardLinksForCopyLocalIfPossible", "CreateHardLinksForCopyFilesToOutputDirectoryIfPossible",
+        "CreateHardLinksForAdditionalFilesIfPossible", "CreateHardLinksForPublishFilesIfPossible",
+    ];
+
+    /// <summary><see cref="HardLinkProperties"/> as command-line switches.</summary>
+    public static string HardLinkSwitches => string.Join(" ", HardLinkProperties.Select(p => $"-p:{p}=true"));
+
     /// <summary>NuGet's global packages folder.</summary>
     public static string NuGetPackages =>
         Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Tests.Interpretation.Plots;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -205,15 +206,37 @@ public class StockScoringChainTests(StockScoringFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public void TheChain_KeepsOneCopyOfTheNetworkInTheContextsTemporaryFolder_AndDeletesItWhenDisposed()
+    {
+        using var temporary = new TemporaryFolder();
+        var context = new MLContext(seed: 1) { TempFilePath = temporary.Path };
+        var chain = StockScoringChain.Fit(context, fixture.Data, nameof(StockScoringFixture.ImageRow.ImagePath), fixture.Folder,
+            StockScoringFixture.Pipeline, fixture.Model, StockScoringFixture.Stats, Classes);
+        string[] whileAlive = Directory.GetFileSystemEntries(temporary.Path);
+        string saved = Path.Combine(temporary.Path, "model.zip");
+        context.Model.Save(chain, fixture.Data.Schema, saved);
+        Assert.Equal(fixture.Scores, chain.Transform(fixture.Data).GetColumn<float[]>(StockScoringChain.ScoreColumn).ToArray());
+        chain.Dispose();
+        File.Delete(saved);
+
+        // ML.NET's OnnxTransformer reads the network from that copy when the chain is saved, so it must exist until then.
+        Assert.Single(whileAlive);
+        Assert.Empty(Directory.GetFileSystemEntries(temporary.Path));
+    }
+
+    [Fact]
     public void StandaloneOnnx_RunsUnderApplyOnnxModel_WithClassNamesAsSlotNames()
     {
-        var context = fixture.Context;
+        // ML.NET 6.0's ApplyOnnxModel(Stream) leaves its copy of the model in the context's temporary folder.
+        using var temporary = new TemporaryFolder();
+        var context = new MLContext(seed: 1) { TempFilePath = temporary.Path };
         var pipeline = StockScoringFixture.Pipeline;
         byte[] onnx = CnnOnnxExport.ToBytes(fixture.Model, pipeline, StockScoringFixture.Stats, Classes);
         // A symbolic batch axis is fed as 1 by the OnnxTransformer, and comes out as a [1, K] vector.
-        var scored = pipeline.BuildEstimator(context, nameof(StockScoringFixture.ImageRow.ImagePath), true, "pixels", asFloat: true, fixture.Folder)
+        using var model = pipeline.BuildEstimator(context, nameof(StockScoringFixture.ImageRow.ImagePath), true, "pixels", asFloat: true, fixture.Folder)
             .Append(context.Transforms.ApplyOnnxModel("Score", "pixels", new MemoryStream(onnx)))
-            .Fit(fixture.Data).Transform(fixture.Data);
+            .Fit(fixture.Data);
+        var scored = model.Transform(fixture.Data);
 
         var column = scored.Schema["Score"];
         Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 1, Classes.Length), column.Type);

@@ -1,3 +1,4 @@
+using System.Reflection;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Onnx.Proto;
@@ -27,8 +28,11 @@ internal static class MLNetResNet18Weights
     /// <summary>Environment variable naming ResNet18.onnx explicitly.</summary>
     public const string OnnxPathEnvironmentVariable = "MLNET_FASTAI_RESNET18_ONNX";
 
-    private const string PackageFolder = "microsoft.ml.dnnimagefeaturizer.resnet18";
-    private const string PackageVersion = "0.23.1";
+    private const string PackageId = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
+
+    /// <summary>The version this package was built against (Directory.Packages.props, stamped in by the build).</summary>
+    private static readonly string PackageVersion = typeof(MLNetResNet18Weights).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ResNet18WeightsPackageVersion").Value!;
 
     /// <summary>Finds ResNet18.onnx beside the application, through the environment variable, or in the NuGet cache.</summary>
     /// <exception cref="FileNotFoundException">Says where it looked and how to provide it.</exception>
@@ -41,10 +45,10 @@ internal static class MLNetResNet18Weights
         candidates.Add(Path.Combine(AppContext.BaseDirectory, "DnnImageModels", folder, fileName));
         string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        candidates.Add(Path.Combine(packages, PackageFolder, PackageVersion, "tools", "DnnImageModels", folder, fileName));
+        candidates.Add(Path.Combine(packages, PackageId.ToLowerInvariant(), PackageVersion, "tools", "DnnImageModels", folder, fileName));
         return candidates.FirstOrDefault(File.Exists) ?? throw new FileNotFoundException(
             $"The pretrained ResNet-18 weights ({fileName}) were not found. Looked in: {string.Join("; ", candidates)}. " +
-            $"Reference the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 {PackageVersion} (MLNet.FastAi brings it), " +
+            $"Reference the NuGet package {PackageId} {PackageVersion} (MLNet.FastAi brings it), " +
             $"or set {OnnxPathEnvironmentVariable} to the file.", fileName);
     }
 
