@@ -177,7 +177,9 @@ public sealed class ResizeSmoothnessTests(ITestOutputHelper output) : IDisposabl
         });
         var context = new MLContext(seed: 1);
         string zip = learner.SaveMLNetModel(context, Path.Combine(_temp.Path, $"{method}.zip"));
-        var model = (IEnumerable<ITransformer>)context.Model.Load(zip, out _);
+        var loaded = context.Model.Load(zip, out _);
+        using var release = loaded as IDisposable;
+        var model = (IEnumerable<ITransformer>)loaded;
         IDataView view = context.Data.LoadFromEnumerable(data.Train.Paths.Take(4).Select(p => new ImageRow { ImagePath = p }));
         // Run the saved chain up to its pixel vector: the float column of 3 × 224 × 224 values it hands the network.
         foreach (var step in model)

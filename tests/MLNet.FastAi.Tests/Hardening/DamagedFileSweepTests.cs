@@ -61,7 +61,9 @@ public sealed class DamagedFileSweepTests(TinyDigitsFixture fixture, ITestOutput
     public void AnMLNetZip_DamagedAnywhere_IsRefusedByLoadCheckedNamingTheFile_OrScoresTheSame()
     {
         using var learn = fixture.NewLearner();
-        var context = new MLContext(seed: 1);
+        // A damaged copy that ML.NET gives up on halfway through loading leaves its copy of the network in the context's
+        // temporary folder (ML.NET deletes it only when the model it never returned is disposed): keep those in _root.
+        var context = new MLContext(seed: 1) { TempFilePath = _root };
         string original = learn.SaveMLNetModel(context, Path.Combine(_root, "model.zip"));
         var input = context.Data.LoadFromEnumerable(fixture.Data.Valid.Paths.Take(4).Select(p => new PathRow { ImagePath = p }).ToList());
         float[][] Scores(ITransformer model) => context.Data.CreateEnumerable<ScoreRow>(model.Transform(input), reuseRowObject: false).Select(r => r.Score).ToArray();

@@ -58,7 +58,9 @@ public sealed class TrainerSurfaceTests : IDisposable
 
         string zip = Path.Combine(_temp.Path, "renamed.zip");
         _ml.Model.Save(model, _train.Schema, zip);
-        var reloaded = _ml.Model.Load(zip, out _).Transform(_valid);
+        var reloadedModel = _ml.Model.Load(zip, out _);
+        using var release = reloadedModel as IDisposable;
+        var reloaded = reloadedModel.Transform(_valid);
         Assert.Null(reloaded.Schema.GetColumnOrNull("Score"));
         Assert.Equal(scored.GetColumn<uint>("Digit"), reloaded.GetColumn<uint>("Digit"));
         var (inProcess, loaded) = (scored.GetColumn<float[]>("Probabilities").ToArray(), reloaded.GetColumn<float[]>("Probabilities").ToArray());
@@ -87,7 +89,9 @@ public sealed class TrainerSurfaceTests : IDisposable
 
         string zip = Path.Combine(_temp.Path, "annotations.zip");
         _ml.Model.Save(model, _train.Schema, zip);
-        var saved = _ml.Model.Load(zip, out _).GetOutputSchema(_valid.Schema)["Score"];
+        var savedModel = _ml.Model.Load(zip, out _);
+        using var release = savedModel as IDisposable;
+        var saved = savedModel.GetOutputSchema(_valid.Schema)["Score"];
         Assert.Equal(new[] { "SlotNames" }, saved.Annotations.Schema.Select(a => a.Name));
     }
 
