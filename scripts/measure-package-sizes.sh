@@ -89,7 +89,7 @@ def group(name):
     if n.startswith("libtorch-cpu") or n == "torchsharp-cpu": return "libtorch (libtorch-cpu*, TorchSharp-cpu)"
     if n in ("torchsharp", "torchvision", "torchsharp.pybridge"): return "TorchSharp managed + native bridge"
     if n.startswith("microsoft.ml.onnxruntime"): return "ONNX Runtime"
-    if n.startswith("skiasharp") or n.startswith("harfbuzzsharp") or n.startswith("oxyplot"): return "SkiaSharp, HarfBuzz, OxyPlot"
+    if n.startswith("skiasharp") or n.startswith("harfbuzzsharp") or n.startswith("scottplot"): return "SkiaSharp, HarfBuzz, ScottPlot"
     if n.startswith("microsoft.ml"): return "ML.NET"
     if n == "mlnet.fastai": return "MLNet.FastAi"
     return "the rest"

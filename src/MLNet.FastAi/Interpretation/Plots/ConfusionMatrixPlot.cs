@@ -1,7 +1,7 @@
 using MLNet.FastAi.Internal;
-using OxyPlot;
-using OxyPlot.Axes;
-using OxyPlot.Series;
+using System.Globalization;
+using ScottPlot;
+using ScottPlot.Colormaps;
 using SkiaSharp;
 
 namespace MLNet.FastAi.Interpretation.Plots;
@@ -46,34 +46,46 @@ public static class ConfusionMatrixPlot
         var title = options.ResolveTitle("Confusion matrix");
         var titleBand = FigureRenderer.TitleBand(title);
         var layout = Layout.Compute(classNames, options.Width, options.Height - titleBand);
-        var model = PlotStyle.NewModel(null);
-        model.Padding = new OxyThickness(0); // the layout's margins already hold every gap, so cells come out square
-        model.PlotMargins = new OxyThickness(layout.Left, layout.Top, layout.Right, layout.Bottom);
-        model.Axes.Add(new LinearColorAxis
-        {
-            Position = AxisPosition.None, Palette = BluesPalette(), Minimum = 0, Maximum = maximum > 0 ? maximum : 1,
-        });
-        model.Axes.Add(CategoryAxis(AxisPosition.Bottom, "Predicted", classNames, layout.RotateColumnLabels));
-        var rows = CategoryAxis(AxisPosition.Left, "Actual", classNames, rotate: false);
-        rows.StartPosition = 1; // first class on top, as in a printed matrix
-        rows.EndPosition = 0;
-        model.Axes.Add(rows);
+        var plot = PlotStyle.NewPlot(null);
+        // The layout's margins hold every gap, so the data area (and each cell) comes out square.
+        plot.Layout.Fixed(new PixelPadding((float)layout.Left, (float)layout.Right, (float)layout.Bottom, (float)layout.Top));
+        plot.HideGrid();
 
-        var transposed = new double[n, n]; // OxyPlot indexes heat maps [x, y] = [predicted, actual]
-        for (var actual = 0; actual < n; actual++)
-            for (var predicted = 0; predicted < n; predicted++)
-                transposed[predicted, actual] = values[actual, predicted];
-        model.Series.Add(new ConfusionHeatMapSeries(maximum)
-        {
-            X0 = 0, X1 = n - 1, Y0 = 0, Y1 = n - 1, Data = transposed,
-            CoordinateDefinition = HeatMapCoordinateDefinition.Center,
-            RenderMethod = HeatMapRenderMethod.Rectangles,
-            Interpolate = false,
-            LabelFormatString = normalize ? "0.00" : "0",
-            LabelFontSize = (showValues ?? n <= MaxClassesWithValues) ? 0.3 : 0,
-        });
+        // ScottPlot draws row 0 of the intensities at the top, as in a printed matrix: row i is centred at y = n - 1 - i.
+        var heatmap = plot.Add.Heatmap(values);
+        heatmap.Colormap = Blues;
+        heatmap.ManualRange = new ScottPlot.Range(0, maximum > 0 ? maximum : 1);
+        heatmap.Rectangle = new CoordinateRect(-0.5, n - 0.5, -0.5, n - 0.5);
+        plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
 
-        return FigureRenderer.ToPng([model], 1, layout.Width, layout.Height + titleBand, options.Scale, title);
+        var positions = Enumerable.Range(0, n).Select(i => (double)i).ToArray();
+        ClassAxis(plot.Axes.Bottom, "Predicted", positions, classNames.ToArray());
+        ClassAxis(plot.Axes.Left, "Actual", positions.Select(p => n - 1 - p).ToArray(), classNames.ToArray());
+        if (layout.RotateColumnLabels)
+        {
+            plot.Axes.Bottom.TickLabelStyle.Rotation = -90;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+            // A fixed layout places the axis title as if the tick labels were level: move it below the rotated ones.
+            plot.Axes.Bottom.Label.OffsetY = (float)(layout.WidestLabel - TickFontSize * 1.3);
+        }
+
+        if (showValues ?? n <= MaxClassesWithValues)
+        {
+            var fontSize = (float)Math.Min(16, layout.Cell * 0.3);
+            for (var actual = 0; actual < n; actual++)
+                for (var predicted = 0; predicted < n; predicted++)
+                {
+                    var value = values[actual, predicted];
+                    var text = plot.Add.Text(value.ToString(normalize ? "0.00" : "0", CultureInfo.InvariantCulture), predicted, n - 1 - actual);
+                    text.Alignment = Alignment.MiddleCenter;
+                    text.FontSize = fontSize;
+                    text.FontName = PlotFonts.Family;
+                    // matplotlib's rule in fastai's matrix: white text on the darker half of the palette.
+                    text.FontColor = value > maximum / 2 ? Colors.White : Colors.Black;
+                }
+        }
+
+        return FigureRenderer.ToPng([plot], 1, layout.Width, layout.Height + titleBand, options.Scale, title);
     }
 
     /// <summary>Writes the confusion matrix to a PNG file.</summary>
@@ -93,12 +105,10 @@ public static class ConfusionMatrixPlot
         PlotOptions? options = null) =>
         AtomicFile.WriteAllBytes(path, ToPng(classNames, counts, normalize, showValues, options));
 
-    /// <summary>matplotlib's "Blues" (ColorBrewer), from near-white to navy.</summary>
-    internal static OxyPalette BluesPalette() => OxyPalette.Interpolate(
-        256,
-        OxyColor.Parse("#f7fbff"), OxyColor.Parse("#deebf7"), OxyColor.Parse("#c6dbef"), OxyColor.Parse("#9ecae1"),
-        OxyColor.Parse("#6baed6"), OxyColor.Parse("#4292c6"), OxyColor.Parse("#2171b5"), OxyColor.Parse("#08519c"),
-        OxyColor.Parse("#08306b"));
+    /// <summary>matplotlib's "Blues" (ColorBrewer), from near-white to navy (ScottPlot's own "Blues" is another ramp).</summary>
+    private static readonly IColormap Blues = new CustomInterpolated(
+        new[] { "#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b" }
+            .Select(Color.FromHex).ToArray());
 
     private static double[,] Values(int[,] counts, bool normalize)
     {
@@ -116,17 +126,15 @@ public static class ConfusionMatrixPlot
         return values;
     }
 
-    private static CategoryAxis CategoryAxis(AxisPosition position, string title, IReadOnlyList<string> classNames, bool rotate)
+    private static void ClassAxis(IAxis axis, string title, double[] positions, string[] classNames)
     {
-        var axis = new CategoryAxis
-        {
-            Position = position, GapWidth = 0, IsPanEnabled = false, IsZoomEnabled = false,
-            MajorGridlineStyle = LineStyle.None, TickStyle = TickStyle.Outside, IsTickCentered = true, Angle = rotate ? -90 : 0,
-            FontSize = TickFontSize, TitleFontSize = PlotStyle.FontSize, AxisTitleDistance = 10,
-        };
-        axis.Labels.AddRange(classNames);
-        axis.Title = title;
-        return axis;
+        axis.SetTicks(positions, classNames);
+        axis.Label.Text = title;
+        axis.Label.FontSize = PlotStyle.FontSize;
+        axis.Label.Bold = false;
+        axis.TickLabelStyle.FontSize = (float)TickFontSize;
+        axis.MajorTickStyle.Length = 4;
+        axis.MinorTickStyle.Length = 0;
     }
 
     private static void Validate(IReadOnlyList<string> classNames, int[,] counts)
@@ -152,7 +160,7 @@ public static class ConfusionMatrixPlot
     }
 
     /// <summary>Margins sized to the class names so the cells come out square and nothing is clipped.</summary>
-    private readonly record struct Layout(int Width, int Height, double Left, double Top, double Right, double Bottom, bool RotateColumnLabels)
+    private readonly record struct Layout(int Width, int Height, double Left, double Top, double Right, double Bottom, bool RotateColumnLabels, double Cell, double WidestLabel)
     {
         public static Layout Compute(IReadOnlyList<string> classNames, int? requestedWidth, int? requestedHeight)
         {
@@ -170,7 +178,7 @@ public static class ConfusionMatrixPlot
             var side = Math.Max(n, Math.Min(width - left - right, height - top - bottom));
             var spareX = Math.Max(0, width - left - right - side) / 2;
             var spareY = Math.Max(0, height - top - bottom - side) / 2;
-            return new Layout(width, height, left + spareX, top + spareY, right + spareX, bottom + spareY, rotate);
+            return new Layout(width, height, left + spareX, top + spareY, right + spareX, bottom + spareY, rotate, side / n, widest);
         }
     }
 }

@@ -1,12 +1,10 @@
-using OxyPlot;
-using OxyPlot.SkiaSharp;
+using ScottPlot;
 using SkiaSharp;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 
 /// <summary>
-/// Renders one or more OxyPlot models as panels of a single PNG figure, like matplotlib subplots with a suptitle.
-/// OxyPlot's own <c>PngExporter</c> handles one model only, so panels are drawn here onto one Skia canvas.
+/// Renders one or more ScottPlot plots as a grid of panels in a single PNG, like matplotlib subplots with a suptitle.
 /// </summary>
 internal static class FigureRenderer
 {
@@ -17,45 +15,48 @@ internal static class FigureRenderer
 
     public static int TitleBand(string? title) => string.IsNullOrEmpty(title) ? 0 : (int)TitleBandHeight;
 
-    public static byte[] ToPng(IReadOnlyList<PlotModel> panels, int columns, int width, int height, double scale, string? title)
+    /// <summary>Renders the panels (and disposes them) into a PNG of <c>width × scale</c> by <c>height × scale</c> pixels.</summary>
+    public static byte[] ToPng(IReadOnlyList<Plot> panels, int columns, int width, int height, double scale, string? title)
     {
-        if (panels.Count == 0)
-            throw new ArgumentException("A figure needs at least one panel.", nameof(panels));
-        columns = Math.Clamp(columns, 1, panels.Count);
-        var rows = (panels.Count + columns - 1) / columns;
-
-        using var bitmap = NewWhiteBitmap(width, height, scale, out var canvas);
-        using (canvas)
+        try
         {
-            double top = 0;
-            if (!string.IsNullOrEmpty(title))
-            {
-                DrawCenteredTitle(canvas, title, width, scale);
-                top = TitleBandHeight;
-            }
+            if (panels.Count == 0)
+                throw new ArgumentException("A figure needs at least one panel.", nameof(panels));
+            columns = Math.Clamp(columns, 1, panels.Count);
+            var rows = (panels.Count + columns - 1) / columns;
 
-            var cellWidth = (double)width / columns;
-            var cellHeight = (height - top) / rows;
-            using var context = new SkiaRenderContext
+            using var bitmap = NewWhiteBitmap(width, height, scale, out var canvas);
+            using (canvas)
             {
-                RenderTarget = RenderTarget.PixelGraphic,
-                SkCanvas = canvas,
-                DpiScale = (float)scale,
-                UseTextShaping = PlotFonts.HasGlyphs,
-            };
-            for (var i = 0; i < panels.Count; i++)
-            {
-                var x = i % columns * cellWidth;
-                var y = top + i / columns * cellHeight;
-                canvas.Save();
-                canvas.Translate((float)(x * scale), (float)(y * scale));
-                IPlotModel model = panels[i];
-                model.Update(updateData: true);
-                model.Render(context, new OxyRect(0, 0, cellWidth, cellHeight));
-                canvas.Restore();
+                double top = 0;
+                if (!string.IsNullOrEmpty(title))
+                {
+                    DrawCenteredTitle(canvas, title, width, scale);
+                    top = TitleBandHeight;
+                }
+                // Each panel renders onto its own surface and is placed in the grid: ScottPlot's Multiplot and
+                // Plot.Render(canvas, rectangle) paint the figure background over the whole canvas (the title band
+                // included) and place panels from the rectangle's size only.
+                var cellWidth = (double)width / columns;
+                var cellHeight = (height - top) / rows;
+                for (var i = 0; i < panels.Count; i++)
+                {
+                    int left = (int)Math.Round(i % columns * cellWidth * scale), right = (int)Math.Round((i % columns + 1) * cellWidth * scale);
+                    int upper = (int)Math.Round((top + i / columns * cellHeight) * scale), lower = (int)Math.Round((top + (i / columns + 1) * cellHeight) * scale);
+                    using var surface = SKSurface.Create(new SKImageInfo(Math.Max(1, right - left), Math.Max(1, lower - upper)))
+                        ?? throw new InvalidOperationException("SkiaSharp could not allocate a plot panel.");
+                    panels[i].ScaleFactor = scale;
+                    panels[i].Render(surface.Canvas, right - left, lower - upper);
+                    canvas.DrawSurface(surface, left, upper);
+                }
             }
+            return EncodePng(bitmap);
         }
-        return EncodePng(bitmap);
+        finally
+        {
+            foreach (var panel in panels)
+                panel.Dispose();
+        }
     }
 
     internal static SKBitmap NewWhiteBitmap(double width, double height, double scale, out SKCanvas canvas)

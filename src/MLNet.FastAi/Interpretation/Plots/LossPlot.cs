@@ -1,7 +1,5 @@
 using MLNet.FastAi.Internal;
-using OxyPlot;
-using OxyPlot.Axes;
-using OxyPlot.Series;
+using ScottPlot;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 
@@ -41,30 +39,35 @@ public static class LossPlot
         options.Validate();
         var start = Math.Min(skipStart, trainLosses.Count - 1);
 
-        var model = PlotStyle.NewModel(null);
-        model.Axes.Add(PlotStyle.Linear(AxisPosition.Bottom, "Iteration", integerTicks: true));
-        model.Axes.Add(PlotStyle.Linear(AxisPosition.Left, "Loss"));
-        var train = new LineSeries { Title = "train", Color = PlotStyle.Cycle[0], StrokeThickness = 1.8 };
-        train.Points.AddRange(SeriesData.IndexedPoints(trainLosses, start));
-        model.Series.Add(train);
+        var plot = PlotStyle.NewPlot(null);
+        PlotStyle.Linear(plot.Axes.Bottom, "Iteration", integerTicks: true);
+        PlotStyle.Linear(plot.Axes.Left, "Loss");
+        var (xs, ys) = SeriesData.IndexedPoints(trainLosses, start);
+        var train = plot.Add.ScatterLine(xs, ys, PlotStyle.Cycle[0]);
+        train.LineWidth = 1.8f;
+        train.LegendText = "train";
 
         if (validLosses is { Count: > 0 } && epochEndIterations is not null)
         {
-            var valid = new LineSeries
-            {
-                Title = "valid", Color = PlotStyle.Cycle[1], StrokeThickness = 1.8,
-                MarkerType = MarkerType.Circle, MarkerSize = 3.5, MarkerFill = PlotStyle.Cycle[1],
-            };
+            var ends = new List<double>();
+            var losses = new List<double>();
             for (var epoch = 0; epoch < validLosses.Count; epoch++)
             {
                 if (epochEndIterations[epoch] >= start && double.IsFinite(validLosses[epoch]))
-                    valid.Points.Add(new DataPoint(epochEndIterations[epoch], validLosses[epoch]));
+                {
+                    ends.Add(epochEndIterations[epoch]);
+                    losses.Add(validLosses[epoch]);
+                }
             }
-            model.Series.Add(valid);
+            var valid = plot.Add.Scatter(ends.ToArray(), losses.ToArray(), PlotStyle.Cycle[1]);
+            valid.LineWidth = 1.8f;
+            valid.MarkerShape = MarkerShape.FilledCircle;
+            valid.MarkerSize = 7;
+            valid.LegendText = "valid";
         }
-        PlotStyle.AddLegend(model);
+        PlotStyle.AddLegend(plot);
         var title = options.ResolveTitle("Loss");
-        return FigureRenderer.ToPng([model], 1, options.Width ?? 640, options.Height ?? 420, options.Scale, title);
+        return FigureRenderer.ToPng([plot], 1, options.Width ?? 640, options.Height ?? 420, options.Scale, title);
     }
 
     /// <summary>Writes the loss curves to a PNG file.</summary>

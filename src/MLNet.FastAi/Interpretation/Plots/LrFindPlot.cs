@@ -1,7 +1,5 @@
 using MLNet.FastAi.Internal;
-using OxyPlot;
-using OxyPlot.Axes;
-using OxyPlot.Series;
+using ScottPlot;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 
@@ -32,12 +30,13 @@ public static class LrFindPlot
         options.Validate();
         var end = Math.Max(Math.Min(2, learningRates.Count), learningRates.Count - skipEnd);
 
-        var model = PlotStyle.NewModel(null);
-        model.Axes.Add(PlotStyle.Logarithmic(AxisPosition.Bottom, "Learning Rate"));
-        model.Axes.Add(PlotStyle.Linear(AxisPosition.Left, "Loss"));
-        var curve = new LineSeries { Color = PlotStyle.Cycle[0], StrokeThickness = 2 };
-        curve.Points.AddRange(SeriesData.FinitePoints(learningRates, losses, 0, end));
-        model.Series.Add(curve);
+        var plot = PlotStyle.NewPlot(null);
+        // ScottPlot has no log scale: the x coordinate is log10(lr), and the axis writes the ticks back as rates.
+        PlotStyle.Logarithmic(plot.Axes.Bottom, "Learning Rate");
+        PlotStyle.Linear(plot.Axes.Left, "Loss");
+        var (xs, ys) = SeriesData.FinitePoints(learningRates, losses, 0, end);
+        var curve = plot.Add.ScatterLine(xs.Select(Math.Log10).ToArray(), ys, PlotStyle.Cycle[0]);
+        curve.LineWidth = 2;
 
         if (suggestions is { Count: > 0 })
         {
@@ -48,21 +47,18 @@ public static class LrFindPlot
                     throw new ArgumentException(
                         $"Suggestion '{suggestion.Name}' has learning rate {suggestion.LearningRate}; it must be positive and finite.",
                         nameof(suggestions));
-                var color = PlotStyle.Cycle[(i + 1) % PlotStyle.Cycle.Length];
-                var marker = new ScatterSeries
-                {
-                    Title = suggestion.Label, MarkerType = MarkerType.Circle, MarkerSize = 6,
-                    MarkerFill = color, MarkerStroke = OxyColors.White, MarkerStrokeThickness = 1,
-                };
                 var loss = suggestion.Loss ?? LossAt(learningRates, losses, suggestion.LearningRate);
-                marker.Points.Add(new ScatterPoint(suggestion.LearningRate, loss));
-                model.Series.Add(marker);
+                var marker = plot.Add.Marker(Math.Log10(suggestion.LearningRate), loss, MarkerShape.FilledCircle, 12,
+                    PlotStyle.Cycle[(i + 1) % PlotStyle.Cycle.Length]);
+                marker.MarkerStyle.OutlineColor = Colors.White;
+                marker.MarkerStyle.OutlineWidth = 1;
+                marker.LegendText = suggestion.Label;
             }
             // The curve starts high on the left and ends high on the right; the lower left corner is the free one.
-            PlotStyle.AddLegend(model, OxyPlot.Legends.LegendPosition.BottomLeft);
+            PlotStyle.AddLegend(plot, Alignment.LowerLeft);
         }
         var title = options.ResolveTitle("Learning rate finder");
-        return FigureRenderer.ToPng([model], 1, options.Width ?? 640, options.Height ?? 420, options.Scale, title);
+        return FigureRenderer.ToPng([plot], 1, options.Width ?? 640, options.Height ?? 420, options.Scale, title);
     }
 
     /// <summary>Writes the learning-rate finder curve to a PNG file.</summary>

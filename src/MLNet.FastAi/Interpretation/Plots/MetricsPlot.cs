@@ -1,7 +1,5 @@
 using MLNet.FastAi.Internal;
-using OxyPlot;
-using OxyPlot.Axes;
-using OxyPlot.Series;
+using ScottPlot;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 
@@ -28,7 +26,7 @@ public static class MetricsPlot
         ArgumentNullException.ThrowIfNull(metrics);
         options ??= new PlotOptions();
         options.Validate();
-        var panels = new List<PlotModel>();
+        var panels = new List<Plot>();
         if (trainLosses is { Count: > 0 } || validLosses is { Count: > 0 })
         {
             var losses = NewPanel("loss");
@@ -71,24 +69,24 @@ public static class MetricsPlot
         PlotOptions? options = null) =>
         AtomicFile.WriteAllBytes(path, ToPng(metrics, trainLosses, validLosses, options));
 
-    private static PlotModel NewPanel(string name)
+    private static Plot NewPanel(string name)
     {
-        var model = PlotStyle.NewModel(name);
-        model.Axes.Add(PlotStyle.Linear(AxisPosition.Bottom, "Epoch", integerTicks: true));
-        model.Axes.Add(PlotStyle.Linear(AxisPosition.Left, string.Empty));
-        return model;
+        var plot = PlotStyle.NewPlot(name);
+        PlotStyle.Linear(plot.Axes.Bottom, "Epoch", integerTicks: true);
+        PlotStyle.Linear(plot.Axes.Left, string.Empty);
+        return plot;
     }
 
-    private static void AddLine(PlotModel model, string? title, IReadOnlyList<double>? values, OxyColor color)
+    private static void AddLine(Plot plot, string? title, IReadOnlyList<double>? values, Color color)
     {
         if (values is null || values.Count == 0)
             return;
-        var line = new LineSeries
-        {
-            Title = title, Color = color, StrokeThickness = 2,
-            MarkerType = MarkerType.Circle, MarkerSize = 3.5, MarkerFill = color,
-        };
-        line.Points.AddRange(SeriesData.IndexedPoints(values));
-        model.Series.Add(line);
+        var (xs, ys) = SeriesData.IndexedPoints(values);
+        var line = plot.Add.Scatter(xs, ys, color);
+        line.LineWidth = 2;
+        line.MarkerShape = MarkerShape.FilledCircle;
+        line.MarkerSize = 7;
+        if (title is not null)
+            line.LegendText = title;
     }
 }

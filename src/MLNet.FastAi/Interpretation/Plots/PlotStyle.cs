@@ -1,7 +1,6 @@
 using System.Globalization;
-using OxyPlot;
-using OxyPlot.Axes;
-using OxyPlot.Legends;
+using ScottPlot;
+using ScottPlot.TickGenerators;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 
@@ -9,71 +8,83 @@ namespace MLNet.FastAi.Interpretation.Plots;
 internal static class PlotStyle
 {
     /// <summary>matplotlib's "tab10" cycle: fastai's train line is the first colour, validation the second.</summary>
-    public static readonly OxyColor[] Cycle =
+    public static readonly Color[] Cycle =
     [
-        OxyColor.FromRgb(0x1f, 0x77, 0xb4), OxyColor.FromRgb(0xff, 0x7f, 0x0e), OxyColor.FromRgb(0x2c, 0xa0, 0x2c),
-        OxyColor.FromRgb(0xd6, 0x27, 0x28), OxyColor.FromRgb(0x94, 0x67, 0xbd), OxyColor.FromRgb(0x8c, 0x56, 0x4b),
-        OxyColor.FromRgb(0xe3, 0x77, 0xc2), OxyColor.FromRgb(0x7f, 0x7f, 0x7f), OxyColor.FromRgb(0xbc, 0xbd, 0x22),
-        OxyColor.FromRgb(0x17, 0xbe, 0xcf),
+        new(0x1f, 0x77, 0xb4), new(0xff, 0x7f, 0x0e), new(0x2c, 0xa0, 0x2c), new(0xd6, 0x27, 0x28), new(0x94, 0x67, 0xbd),
+        new(0x8c, 0x56, 0x4b), new(0xe3, 0x77, 0xc2), new(0x7f, 0x7f, 0x7f), new(0xbc, 0xbd, 0x22), new(0x17, 0xbe, 0xcf),
     ];
 
-    public const double FontSize = 12;
+    public const float FontSize = 12;
 
-    private static readonly OxyColor GridColor = OxyColor.FromRgb(0xe6, 0xe6, 0xe6);
+    private static readonly Color GridColor = new(0xe6, 0xe6, 0xe6);
 
-    public static PlotModel NewModel(string? title)
+    /// <summary>A white plot with a black frame, light grid and matplotlib's margins, in <see cref="PlotFonts.Family"/>.</summary>
+    public static Plot NewPlot(string? title)
     {
-        return new PlotModel
+        var plot = new Plot();
+        // ScottPlot's own default family is whatever the system reports first (DejaVu Serif on Debian).
+        plot.Font.Set(PlotFonts.Family);
+        plot.FigureBackground.Color = Colors.White;
+        plot.DataBackground.Color = Colors.White;
+        plot.Grid.MajorLineColor = GridColor;
+        plot.Axes.FrameColor(Colors.Black);
+        plot.Axes.FrameWidth(1);
+        // ScottPlot's default margins (a tenth of the range, split between the two ends) are matplotlib's 5% a side.
+        if (!string.IsNullOrEmpty(title))
         {
-            Title = string.IsNullOrEmpty(title) ? null : title,
-            TitleFontSize = 13,
-            TitleFontWeight = FontWeights.Bold,
-            DefaultFont = PlotFonts.Family,
-            DefaultFontSize = FontSize,
-            Background = OxyColors.White,
-            PlotAreaBorderColor = OxyColors.Black,
-            PlotAreaBorderThickness = new OxyThickness(1),
-            TextColor = OxyColors.Black,
-            Padding = new OxyThickness(6, 8, 14, 6),
-            Culture = CultureInfo.InvariantCulture,
+            plot.Title(title, 13);
+            plot.Axes.Title.Label.Bold = true;
+        }
+        return plot;
+    }
+
+    /// <summary>Labels an axis and gives it plain numeric ticks (integers only for iterations and epochs).</summary>
+    public static void Linear(IAxis axis, string title, bool integerTicks = false)
+    {
+        Label(axis, title);
+        axis.TickGenerator = new NumericAutomatic { IntegerTicksOnly = integerTicks, LabelFormatter = FormatNumber };
+    }
+
+    /// <summary>
+    /// Labels an axis whose coordinates are log10 of the values (ScottPlot has no log scale): ticks at the powers of
+    /// ten, written as the values, with the eight minor ticks between them.
+    /// </summary>
+    public static void Logarithmic(IAxis axis, string title)
+    {
+        Label(axis, title);
+        axis.TickGenerator = new NumericAutomatic
+        {
+            IntegerTicksOnly = true,
+            MinorTickGenerator = new LogMinorTickGenerator(),
+            LabelFormatter = exponent => Math.Pow(10, exponent).ToString("0e+0", CultureInfo.InvariantCulture),
         };
     }
 
-    public static LinearAxis Linear(AxisPosition position, string title, bool integerTicks = false) =>
-        Configure(new LinearAxis { Position = position, Title = title, MinimumMajorStep = integerTicks ? 1 : 0,
-                                   StringFormat = integerTicks ? "0" : null }, title);
-
-    public static LogarithmicAxis Logarithmic(AxisPosition position, string title) =>
-        Configure(new LogarithmicAxis { Position = position, Title = title, StringFormat = "0e+0" }, title);
-
-    public static T Configure<T>(T axis, string title) where T : Axis
+    public static void AddLegend(Plot plot, Alignment position = Alignment.UpperRight)
     {
-        axis.Title = title;
-        axis.TitleFontSize = FontSize;
-        axis.FontSize = FontSize - 1;
-        axis.MajorGridlineStyle = LineStyle.Solid;
-        axis.MajorGridlineColor = GridColor;
-        axis.TickStyle = TickStyle.Outside;
-        axis.AxislineStyle = LineStyle.None;
-        axis.MinorTickSize = 2;
-        axis.AxisTitleDistance = 6;
-        // matplotlib's margins: end points and markers stay clear of the frame.
-        axis.MinimumPadding = 0.03;
-        axis.MaximumPadding = 0.03;
-        return axis;
+        plot.ShowLegend(position);
+        plot.Legend.FontName = PlotFonts.Family;
+        plot.Legend.FontSize = FontSize - 1;
+        plot.Legend.BackgroundColor = Colors.White.WithAlpha(220);
+        plot.Legend.OutlineColor = new Color(0xcc, 0xcc, 0xcc);
+        plot.Legend.OutlineWidth = 1;
+        plot.Legend.ShadowColor = Colors.Transparent;
     }
 
-    public static void AddLegend(PlotModel model, LegendPosition position = LegendPosition.RightTop)
+    private static void Label(IAxis axis, string title)
     {
-        model.IsLegendVisible = true;
-        model.Legends.Add(new Legend
-        {
-            LegendPosition = position,
-            LegendPlacement = LegendPlacement.Inside,
-            LegendBackground = OxyColor.FromAColor(220, OxyColors.White),
-            LegendBorder = OxyColor.FromRgb(0xcc, 0xcc, 0xcc),
-            LegendBorderThickness = 1,
-            LegendFontSize = FontSize - 1,
-        });
+        axis.Label.Text = title;
+        axis.Label.FontSize = FontSize;
+        axis.Label.Bold = false;
+        axis.TickLabelStyle.FontSize = FontSize - 1;
+    }
+
+    /// <summary>Invariant-culture tick labels without floating-point noise (0.30000000000000004 reads 0.3).</summary>
+    private static string FormatNumber(double value)
+    {
+        double magnitude = Math.Abs(value);
+        return magnitude != 0 && (magnitude < 1e-4 || magnitude >= 1e6)
+            ? value.ToString("0.##e+0", CultureInfo.InvariantCulture)
+            : Math.Round(value, 10).ToString("0.#####", CultureInfo.InvariantCulture);
     }
 }

@@ -1,7 +1,5 @@
 using MLNet.FastAi.Internal;
-using OxyPlot;
-using OxyPlot.Axes;
-using OxyPlot.Series;
+using ScottPlot;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 
@@ -38,18 +36,17 @@ public static class SchedulePlot
         SeriesData.RequireValues(hyperParameters, nameof(hyperParameters), "Hyper-parameter series");
         options ??= new PlotOptions();
         options.Validate();
-        var panels = new List<PlotModel>();
+        var panels = new List<Plot>();
         for (var i = 0; i < hyperParameters.Count; i++)
         {
             var hyper = hyperParameters[i];
             SeriesData.RequireValues(hyper.Values, nameof(hyperParameters), $"Values of hyper-parameter '{hyper.Name}'");
-            var model = PlotStyle.NewModel(null);
-            model.Axes.Add(PlotStyle.Linear(AxisPosition.Bottom, "Iteration", integerTicks: true));
-            model.Axes.Add(PlotStyle.Linear(AxisPosition.Left, hyper.Name));
-            var line = new LineSeries { Color = PlotStyle.Cycle[0], StrokeThickness = 2, Title = null };
-            line.Points.AddRange(SeriesData.IndexedPoints(hyper.Values));
-            model.Series.Add(line);
-            panels.Add(model);
+            var plot = PlotStyle.NewPlot(null);
+            PlotStyle.Linear(plot.Axes.Bottom, "Iteration", integerTicks: true);
+            PlotStyle.Linear(plot.Axes.Left, hyper.Name);
+            var (xs, ys) = SeriesData.IndexedPoints(hyper.Values);
+            plot.Add.ScatterLine(xs, ys, PlotStyle.Cycle[0]).LineWidth = 2;
+            panels.Add(plot);
         }
         var columns = Math.Min(2, panels.Count);
         var rows = (panels.Count + 1) / 2;

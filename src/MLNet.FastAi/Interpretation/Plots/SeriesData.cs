@@ -1,5 +1,3 @@
-using OxyPlot;
-
 namespace MLNet.FastAi.Interpretation.Plots;
 
 /// <summary>Argument checks and point building shared by the plots.</summary>
@@ -13,28 +11,25 @@ internal static class SeriesData
             throw new ArgumentException($"{what} are empty: there is nothing to plot.", parameterName);
     }
 
-    /// <summary>Non-finite values (a diverged loss, a metric not computed) leave gaps instead of wrecking the axis range.</summary>
-    public static List<DataPoint> FinitePoints(IReadOnlyList<double> xs, IReadOnlyList<double> ys, int start = 0, int end = -1)
+    /// <summary>Non-finite values (a diverged loss, a metric not computed) are left out instead of wrecking the axis range.</summary>
+    public static (double[] Xs, double[] Ys) FinitePoints(IReadOnlyList<double> xs, IReadOnlyList<double> ys, int start = 0, int end = -1)
     {
         if (end < 0)
             end = ys.Count;
-        var points = new List<DataPoint>(Math.Max(0, end - start));
+        var keptX = new List<double>(Math.Max(0, end - start));
+        var keptY = new List<double>(keptX.Capacity);
         for (var i = start; i < end; i++)
         {
             if (double.IsFinite(xs[i]) && double.IsFinite(ys[i]))
-                points.Add(new DataPoint(xs[i], ys[i]));
+            {
+                keptX.Add(xs[i]);
+                keptY.Add(ys[i]);
+            }
         }
-        return points;
+        return (keptX.ToArray(), keptY.ToArray());
     }
 
-    public static List<DataPoint> IndexedPoints(IReadOnlyList<double> ys, int start = 0)
-    {
-        var points = new List<DataPoint>(Math.Max(0, ys.Count - start));
-        for (var i = start; i < ys.Count; i++)
-        {
-            if (double.IsFinite(ys[i]))
-                points.Add(new DataPoint(i, ys[i]));
-        }
-        return points;
-    }
+    /// <summary>The values against their index, from <paramref name="start"/>, non-finite ones left out.</summary>
+    public static (double[] Xs, double[] Ys) IndexedPoints(IReadOnlyList<double> ys, int start = 0) =>
+        FinitePoints(Enumerable.Range(0, ys.Count).Select(i => (double)i).ToArray(), ys, start);
 }

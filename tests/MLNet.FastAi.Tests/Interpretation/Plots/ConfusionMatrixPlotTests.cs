@@ -75,6 +75,28 @@ public class ConfusionMatrixPlotTests
     }
 
     [Fact]
+    public void ClassNamesAndAxisTitles_AreWrittenBesideTheCells()
+    {
+        string[] classes = ["cat", "dog", "fox"];
+        var probe = new PngProbe(ConfusionMatrixPlot.ToPng(classes, new[,] { { 5, 1, 0 }, { 2, 6, 1 }, { 0, 0, 7 } }, options: new PlotOptions { Title = "" }));
+        var grid = probe.Bounds(IsCellFill);
+        var below = new SKRectI(grid.Left, grid.Bottom + 6, grid.Right, probe.Height);
+        var left = new SKRectI(0, grid.Top, grid.Left - 6, grid.Bottom);
+
+        if (!PlotColors.FontsInstalled) return;  // CI installs fonts-dejavu-core, so this holds there
+        // Below: the predicted class names, then "Predicted"; to the left: "Actual" (turned), then the actual class names.
+        Assert.Equal(2, probe.TextBands(below, horizontal: true, minimumGap: 4));
+        var columns = probe.TextBandRanges(left, horizontal: false, minimumGap: 4);
+        Assert.Equal(2, columns.Count);
+        // One name per row, level with its row of cells: three bands of text in the column nearer the cells.
+        var names = probe.TextBandRanges(new SKRectI(columns[1].First, grid.Top, columns[1].Last + 1, grid.Bottom), horizontal: true, minimumGap: 4);
+        Assert.Equal(3, names.Count);
+        var cell = grid.Height / 3.0;
+        for (var row = 0; row < 3; row++)
+            Assert.InRange((names[row].First + names[row].Last) / 2.0, grid.Top + (row + 0.3) * cell, grid.Top + (row + 0.7) * cell);
+    }
+
+    [Fact]
     public void ManyClasses_RenderWithoutNumbersAndStaySquare()
     {
         var n = 40;

@@ -22,6 +22,25 @@ public class LossPlotTests
     }
 
     [Fact]
+    public void AxisTitlesAndTickLabels_AreWrittenOutsideTheFrame()
+    {
+        var probe = new PngProbe(LossPlot.ToPng(DecayingLosses(120), options: new PlotOptions { Title = "" }));
+        var frame = probe.Frame();
+        const int tickLength = 8;
+        var below = new SKRectI(frame.Left, frame.Bottom + tickLength, frame.Right, probe.Height);
+        var left = new SKRectI(0, frame.Top, frame.Left - tickLength, frame.Bottom);
+
+        Assert.True(frame.Width > probe.Width / 2 && frame.Height > probe.Height / 2, $"frame {frame}");
+        if (!PlotColors.FontsInstalled) return;  // CI installs fonts-dejavu-core, so this holds there
+        // Below: the iteration numbers, then "Iteration"; to the left: "Loss" (turned), then the loss values.
+        Assert.Equal(2, probe.TextBands(below, horizontal: true, minimumGap: 4));
+        Assert.Equal(2, probe.TextBands(left, horizontal: false, minimumGap: 4));
+        // A plot with a figure title has one more band above the frame.
+        var titled = new PngProbe(LossPlot.ToPng(DecayingLosses(120)));
+        Assert.Equal(1, titled.TextBands(new SKRectI(0, 0, titled.Width, titled.Frame().Top - 2), horizontal: true, minimumGap: 4));
+    }
+
+    [Fact]
     public void WithoutValidationLosses_OnlyTheTrainingCurveIsDrawn()
     {
         var probe = new PngProbe(LossPlot.ToPng(DecayingLosses(120)));

@@ -56,6 +56,20 @@ public class LrFindPlotTests
     }
 
     [Fact]
+    public void TheLogAxis_IsLabelledAtThePowersOfTen()
+    {
+        var (lrs, losses) = FinderRun();
+        var probe = new PngProbe(LrFindPlot.ToPng(lrs, losses, options: new PlotOptions { Title = "" }));
+        var frame = probe.Frame();
+        var tickLabels = new SKRectI(frame.Left, frame.Bottom + 8, frame.Right, frame.Bottom + 30);
+
+        if (!PlotColors.FontsInstalled) return;  // CI installs fonts-dejavu-core, so this holds there
+        // 1e-7 … 1e-1 over the finder's 1e-7 … 1e0 (the last five iterations hidden): seven labels, read left to right.
+        Assert.Equal(7, probe.TextBands(tickLabels, horizontal: false, minimumGap: 12));
+        Assert.Equal(2, probe.TextBands(new SKRectI(frame.Left, frame.Bottom + 8, frame.Right, probe.Height), horizontal: true, minimumGap: 4));
+    }
+
+    [Fact]
     public void SuggestionLabel_ShowsNameAndValueLikeFastai()
     {
         Assert.Equal("valley: 1.32e-03", new LrFindMarker("valley", 0.00132).Label);

@@ -94,6 +94,48 @@ internal sealed class PngProbe
         return regions;
     }
 
+    /// <summary>Dark text: glyphs drawn in black, anti-aliased edges included.</summary>
+    public static bool IsInk(SKColor c) => c.Red < 110 && c.Green < 110 && c.Blue < 110;
+
+    /// <summary>
+    /// The plot frame: the bounding box of the black lines at least half the picture wide and tall (axis lines, not text).
+    /// </summary>
+    public SKRectI Frame()
+    {
+        bool IsLine(SKColor c) => c.Red < 40 && c.Green < 40 && c.Blue < 40;
+        var rows = Enumerable.Range(0, Height).Where(y => Enumerable.Range(0, Width).Count(x => IsLine(this[x, y])) > Width / 2).ToList();
+        var columns = Enumerable.Range(0, Width).Where(x => Enumerable.Range(0, Height).Count(y => IsLine(this[x, y])) > Height / 2).ToList();
+        Assert.True(rows.Count > 0 && columns.Count > 0, "No plot frame was found.");
+        return new SKRectI(columns.Min(), rows.Min(), columns.Max() + 1, rows.Max() + 1);
+    }
+
+    /// <summary>
+    /// Bands of text in a region, read across <paramref name="horizontal"/> lines (rows) or down columns: runs of lines
+    /// holding ink, separated by blank ones. Tick labels and an axis title below a plot make two bands of rows.
+    /// </summary>
+    /// <param name="region">Where to look.</param>
+    /// <param name="horizontal">Read rows (bands stacked vertically) rather than columns (bands side by side).</param>
+    /// <param name="minimumGap">Blank lines needed between two bands: more than the gaps between one word's glyphs.</param>
+    public int TextBands(SKRectI region, bool horizontal, int minimumGap = 1) => TextBandRanges(region, horizontal, minimumGap).Count;
+
+    /// <summary>The bands of <see cref="TextBands"/> as [first, last] line numbers, in order.</summary>
+    public List<(int First, int Last)> TextBandRanges(SKRectI region, bool horizontal, int minimumGap = 1)
+    {
+        var lines = horizontal ? Enumerable.Range(region.Top, region.Height) : Enumerable.Range(region.Left, region.Width);
+        var bands = new List<(int First, int Last)>();
+        int blank = int.MaxValue;
+        foreach (var line in lines)
+        {
+            var inked = horizontal
+                ? Enumerable.Range(region.Left, region.Width).Any(x => IsInk(this[x, line]))
+                : Enumerable.Range(region.Top, region.Height).Any(y => IsInk(this[line, y]));
+            if (inked && blank >= minimumGap) bands.Add((line, line));
+            else if (inked) bands[^1] = (bands[^1].First, line);
+            blank = inked ? 0 : blank == int.MaxValue ? blank : blank + 1;
+        }
+        return bands;
+    }
+
     public static bool Near(SKColor a, SKColor b, int tolerance) =>
         Math.Abs(a.Red - b.Red) <= tolerance && Math.Abs(a.Green - b.Green) <= tolerance && Math.Abs(a.Blue - b.Blue) <= tolerance;
 
