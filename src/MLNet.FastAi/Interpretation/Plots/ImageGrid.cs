@@ -7,6 +7,11 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// Pictures in rows and columns with a title above each, written as PNG: fastai's <c>show_batch</c>,
 /// <c>show_results</c> and <c>plot_top_losses</c> figures.
 /// </summary>
+/// <remarks>
+/// Drawn with SkiaSharp directly rather than as ScottPlot image plottables: a grid of pictures has no axes or data
+/// coordinates, each tile is drawn pixel for pixel at its own size, and ScottPlot would add a resampling pass and
+/// axis frames to hide.
+/// </remarks>
 public static class ImageGrid
 {
     /// <summary>The figure title fastai puts above top-loss grids.</summary>
