@@ -4,8 +4,10 @@ using Microsoft.ML;
 namespace MLNet.FastAi.StockConsumer.Tests;
 
 /// <summary>The generated fixture (see the project file): the saved model, its images and the reference scores.</summary>
-public sealed class StockModelFixture
+public sealed class StockModelFixture : IDisposable
 {
+    private readonly List<IDisposable> _loaded = [];
+
     public StockModelFixture()
     {
         Folder = Path.Combine(AppContext.BaseDirectory, "stock-fixture");
@@ -25,8 +27,21 @@ public sealed class StockModelFixture
     public ExpectedScores Expected { get; }
     public ImageRow[] Rows { get; }
 
-    /// <summary>Loads the zip the way an application does.</summary>
-    public ITransformer Load(MLContext context, out DataViewSchema inputSchema) => context.Model.Load(ZipPath, out inputSchema);
+    /// <summary>
+    /// Loads the zip the way an application does. The fixture disposes what it loaded: ML.NET's ONNX transformer keeps
+    /// a copy of the network in the temporary folder until then.
+    /// </summary>
+    public ITransformer Load(MLContext context, out DataViewSchema inputSchema)
+    {
+        var model = context.Model.Load(ZipPath, out inputSchema);
+        if (model is IDisposable disposable) lock (_loaded) _loaded.Add(disposable);
+        return model;
+    }
+
+    public void Dispose()
+    {
+        lock (_loaded) foreach (var model in _loaded) model.Dispose();
+    }
 
     public sealed class ExpectedScores
     {

@@ -4,7 +4,7 @@ using Microsoft.ML.Runtime;
 namespace MLNet.FastAi.Pipelines;
 
 /// <summary>
-/// What ML.NET 5 keeps internal about an environment (an MLContext's, or a host registered on it) but a trainer needs:
+/// What ML.NET (5.0 and 6.0) keeps internal about an environment (an MLContext's, or a host registered on it) but a trainer needs:
 /// its cancellation flag (<c>ICancelable</c>, which AutoML and ML.NET's trainers use) and its seed
 /// (<c>IHostEnvironmentInternal.Seed</c>). Read by reflection, as <see cref="Microsoft.ML.FastAiCatalog"/> reads the
 /// catalog's environment; absent members read as "not cancelled" and "unknown".

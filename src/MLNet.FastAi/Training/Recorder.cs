@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using System.Diagnostics;
 using MLNet.FastAi.Training.Callbacks;
 using TorchSharp;
@@ -133,7 +134,7 @@ public sealed class Recorder : Callback
         else if (_validLossSum is not null && Learner.Targets is { } targets)
         {
             long n = targets.shape[0];
-            _validLossSum.add_(loss.detach() * n);
+            _validLossSum.add_(loss.detach() * n, KeptScalars.One);
             _validCount += n;
         }
     }

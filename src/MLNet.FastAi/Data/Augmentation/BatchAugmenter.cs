@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using MLNet.FastAi.Data.Batching;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -78,7 +79,7 @@ internal sealed class BatchAugmenter : IDisposable
 
         var shift = onDevice.narrow(1, 9, 1).view(batch, 1, 1, 1);
         var scale = onDevice.narrow(1, 10, 1).view(batch, 1, 1, 1);
-        return addcmul(shift, output.logit(1e-7), scale, 1).sigmoid_();
+        return addcmul(shift, output.logit(1e-7), scale, KeptScalars.One).sigmoid_();
     }
 
     /// <summary>

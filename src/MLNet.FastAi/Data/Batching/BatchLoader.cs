@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Data.Caching;
 using TorchSharp;
@@ -145,7 +146,7 @@ internal sealed class BatchLoader : IDisposable
     /// <summary>uint8 images (host or device) → float on the device, augmented and cropped, normalized.</summary>
     private Batch Build(Tensor pixels, Tensor indices, Generator? generator, (int, int)[]? sizes)
     {
-        var x = pixels.to(Device).to(ScalarType.Float32).div_(255f);
+        var x = pixels.to(Device).to(ScalarType.Float32).div_(KeptScalars.PixelMax);
         if (_augmenter is not null) x = _augmenter.Apply(x, generator!, _geometry, sizes);
         x = x.sub_(_mean).div_(_std);
         return new Batch(x, Labels.index_select(0, indices), indices);

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -133,7 +134,7 @@ internal sealed class TopKAccuracyMetric : Metric
         using var scope = NewDisposeScope();
         int k = (int)Math.Min(_k, logits.shape[1]);
         var top = logits.topk(k, dim: 1).indexes;
-        _hits!.add_((top == targets.unsqueeze(1)).any(1).sum());
+        _hits!.add_((top == targets.unsqueeze(1)).any(1).sum(), KeptScalars.One);
         _count += targets.shape[0];
     }
 

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -59,7 +60,7 @@ internal abstract class ConfusionMetric : Metric
         using var scope = NewDisposeScope();
         var predicted = logits.argmax(1);
         var cell = targets * _classes + predicted;
-        _counts!.add_(cell.bincount(null, _classes * _classes));
+        _counts!.add_(cell.bincount(null, _classes * _classes), KeptScalars.One);
     }
 
     public override double Compute()

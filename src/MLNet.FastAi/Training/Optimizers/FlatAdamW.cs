@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -71,7 +72,8 @@ internal sealed class FlatAdamW : IDisposable
     {
         if (_buckets.Count == 0) return;
         using var scope = NewDisposeScope();
-        var factor = (maxNorm / (GradientNorm() + 1e-6)).clamp_max(1.0);
+        using Scalar epsilon = 1e-6.ToScalar(), one = 1.0.ToScalar();
+        var factor = (maxNorm / GradientNorm().add_(epsilon, KeptScalars.One)).clamp_max_(one);
         foreach (var b in _buckets) b.Gradients.mul_(factor);
     }
 
@@ -86,11 +88,16 @@ internal sealed class FlatAdamW : IDisposable
             var h = Hypers[b.Group];
             double debias1 = 1 - Math.Pow(h.Momentum, StepCount);
             double debias2 = 1 - Math.Pow(h.SquareMomentum, StepCount);
-            if (b.Decays && h.WeightDecay != 0) b.Values.mul_(1 - h.LearningRate * h.WeightDecay);
-            b.Average.mul_(h.Momentum).add_(b.Gradients, alpha: 1 - h.Momentum);
-            b.SquareAverage.mul_(h.SquareMomentum).addcmul_(b.Gradients, b.Gradients, value: 1 - h.SquareMomentum);
-            var denominator = (b.SquareAverage / debias2).sqrt_().add_(h.Epsilon);
-            b.Values.addcdiv_(b.Average, denominator, value: -h.LearningRate / debias1);
+            // Scalars held for the whole update (KeptScalars says why).
+            using Scalar decay = (1 - h.LearningRate * h.WeightDecay).ToScalar(), beta1 = h.Momentum.ToScalar(),
+                gradientShare = (1 - h.Momentum).ToScalar(), beta2 = h.SquareMomentum.ToScalar(),
+                squareShare = (1 - h.SquareMomentum).ToScalar(), debias = debias2.ToScalar(), epsilon = h.Epsilon.ToScalar(),
+                step = (-h.LearningRate / debias1).ToScalar();
+            if (b.Decays && h.WeightDecay != 0) b.Values.mul_(decay);
+            b.Average.mul_(beta1).add_(b.Gradients, gradientShare);
+            b.SquareAverage.mul_(beta2).addcmul_(b.Gradients, b.Gradients, squareShare);
+            var denominator = b.SquareAverage.div(debias).sqrt_().add_(epsilon, KeptScalars.One);
+            b.Values.addcdiv_(b.Average, denominator, step);
         }
     }
 

@@ -1,3 +1,5 @@
+using TorchSharp;
+using MLNet.FastAi.Internal;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -26,10 +28,11 @@ internal static class Convolutions
     public static Tensor WithNorm(Conv2d conv, BatchNorm2d norm, Tensor input)
     {
         if (norm.training) return norm.call(Apply(conv, input));
-        var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
+        using var epsilon = norm.eps.ToScalar();
+        var scale = norm.weight! / norm.running_var!.add(epsilon, KeptScalars.One).sqrt();
         var weight = conv.weight! * scale.view(-1, 1, 1, 1);
-        var bias = norm.bias! - norm.running_mean! * scale;
-        if (conv.bias is { } convBias) bias = bias + convBias * scale;
+        var bias = norm.bias!.sub(norm.running_mean! * scale);
+        if (conv.bias is { } convBias) bias = bias.add(convBias * scale, KeptScalars.One);
         return Convolve(conv, input, weight.to(input.dtype), bias.to(input.dtype));
     }
 

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Internal;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,7 +30,7 @@ internal abstract class ResidualBlock : Module<Tensor, Tensor>
             if (relu) x = x.relu_();
         }
         var identity = Shortcut is { } s ? Convolutions.WithNorm(s.Conv, s.Norm, input) : input;
-        return scope.MoveToOuter(x.add_(identity).relu_());
+        return scope.MoveToOuter(x.add_(identity, KeptScalars.One).relu_());
     }
 
     protected static Sequential? Projection(long inPlanes, long outPlanes, long stride) =>
