@@ -52,7 +52,6 @@ public sealed class PackedPackageFixture : IDisposable
                 <TargetFramework>net10.0</TargetFramework>
                 <ImplicitUsings>enable</ImplicitUsings>
                 <Nullable>enable</Nullable>
-                <NoWarn>NU1603</NoWarn>
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="MLNet.FastAi" Version="{Version}" />

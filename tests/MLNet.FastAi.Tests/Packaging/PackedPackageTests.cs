@@ -81,6 +81,8 @@ public sealed class PackedPackageTests : IClassFixture<PackedPackageFixture>
             """, cpuBackend: false);
         var (buildCode, buildOutput) = ProcessRunner.Run("dotnet", "build -c Release", app);
         Assert.True(buildCode == 0, "build failed:\n" + buildOutput);
+        // An application referencing the package restores without NuGet warnings (no version it asks for is missing).
+        Assert.False(buildOutput.Contains("warning NU", StringComparison.Ordinal), "restore warned:\n" + buildOutput);
         Assert.False(File.Exists(Path.Combine(app, "bin", "Release", "net10.0", "runtimes", "linux-x64", "native", "libtorch_cpu.so")),
             "an app without a backend package must not carry the 600 MB CPU libtorch");
 
