@@ -1,3 +1,4 @@
 using MLNet.FastAi.Cli;
+using MLNet.FastAi.Cli.Infrastructure;
 
-return CliApp.Run(args, Console.Out, Console.Error);
+return JemallocRelaunch.TryRun(args) ?? CliApp.Run(args, Console.Out, Console.Error);

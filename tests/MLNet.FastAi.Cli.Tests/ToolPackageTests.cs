@@ -102,6 +102,9 @@ public sealed class ToolPackageTests : IClassFixture<ToolPackageFixture>
             _packages.Root, env, timeoutSeconds: 300);
         _log.WriteLine($"train from the installed tool took {clock.Elapsed.TotalSeconds:0} s");
         Assert.True(trainCode == 0, "train from the installed tool failed:\n" + trainOutput);
+        // Where jemalloc is installed (CI installs it), train runs again under it, and says so.
+        if (File.Exists("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2") && rid == "linux-x64")
+            Assert.Contains("Training with jemalloc as the C allocator", trainOutput);
         Assert.True(File.Exists(zip) && new FileInfo(zip).Length > 1_000_000, $"train did not write a model zip holding the network at {zip}:\n{trainOutput}");
         double validAccuracy = Number(trainOutput, @"Validation accuracy: (\d\.\d+)");
 
