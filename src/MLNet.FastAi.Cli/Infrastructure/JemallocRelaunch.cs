@@ -37,8 +37,7 @@ internal static class JemallocRelaunch
         if (!OperatingSystem.IsLinux() || args.Length == 0 || !Commands.Contains(args[0])) return null;
         if (Environment.GetEnvironmentVariable(ChildMarker) is not null) return null;
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("LD_PRELOAD"))) return null;
-        string? setting = Environment.GetEnvironmentVariable(MemoryRetention.EnvironmentVariable)?.Trim().ToLowerInvariant();
-        if (setting is not (null or "" or "jemalloc")) return null;
+        if (!MemoryRetention.AllowsJemalloc) return null;
         if (Libraries.FirstOrDefault(File.Exists) is not { } library || Environment.ProcessPath is not { } host) return null;
 
         var start = new ProcessStartInfo(host) { UseShellExecute = false };

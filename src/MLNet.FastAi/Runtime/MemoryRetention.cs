@@ -35,9 +35,17 @@ public static class MemoryRetention
 {
     /// <summary>
     /// Set to <c>default</c> (or <c>off</c>) to leave the C allocator's settings alone in this process, or to
-    /// <c>release</c> for <see cref="MemoryRetentionMode.Release"/>.
+    /// <c>release</c> for <see cref="MemoryRetentionMode.Release"/>. Unset, <c>jemalloc</c> or <c>glibc</c>: retain; the
+    /// command-line tool trains under jemalloc where it is installed unless this names another setting than
+    /// <c>jemalloc</c>.
     /// </summary>
     public const string EnvironmentVariable = "MLNET_FASTAI_MALLOC";
+
+    /// <summary>The <see cref="EnvironmentVariable"/> setting, lower case; empty when unset.</summary>
+    internal static string Configured => Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim().ToLowerInvariant() ?? "";
+
+    /// <summary>Whether the setting leaves a program free to run under jemalloc (unset, or <c>jemalloc</c>).</summary>
+    internal static bool AllowsJemalloc => Configured is "" or "jemalloc";
 
     // glibc's mallopt parameters (malloc.h) and initial values.
     private const int TrimThreshold = -1, MmapThreshold = -3, MmapMax = -4;
@@ -110,8 +118,7 @@ public static class MemoryRetention
         lock (Gate)
         {
             if (_applied) return;
-            string? setting = Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim().ToLowerInvariant();
-            Mode = setting switch
+            Mode = Configured switch
             {
                 "default" or "off" or "0" or "false" => MemoryRetentionMode.Default,
                 "release" => MemoryRetentionMode.Release,
