@@ -19,6 +19,28 @@ internal static class OwnedOnnxTransformer
 {
     public static ITransformer Fit(MLContext context, IDataView input, string[] outputColumns, string[] inputColumns, byte[] onnxModel)
     {
+        try
+        {
+            return FitOnce(context, input, outputColumns, inputColumns, onnxModel);
+        }
+        catch (Exception e) when (IsTemporaryNameMistakenForOrtFormat(e))
+        {
+            // ML.NET names its temporary copy of the network Path.GetRandomFileName(), whose random extension is
+            // ".ort" once in 36³, and ONNX Runtime then reads the file as its own ORT format and refuses it ("ORT model
+            // verification failed", dotnet/machinelearning#7339). Another attempt draws another name.
+            return FitOnce(context, input, outputColumns, inputColumns, onnxModel);
+        }
+    }
+
+    private static bool IsTemporaryNameMistakenForOrtFormat(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+            if (inner.Message.Contains("ORT model verification failed", StringComparison.Ordinal)) return true;
+        return false;
+    }
+
+    private static ITransformer FitOnce(MLContext context, IDataView input, string[] outputColumns, string[] inputColumns, byte[] onnxModel)
+    {
         string scratch = Path.Combine(context.TempFilePath ?? Path.GetTempPath(), "mlnet-fastai-onnx-" + Path.GetRandomFileName());
         Directory.CreateDirectory(scratch);
         try
