@@ -21,7 +21,7 @@ internal static class JemallocRelaunch
     private const string ChildMarker = "MLNET_FASTAI_ALLOCATOR_CHILD";
 
     /// <summary>jemalloc with freed pages never handed back: the retention the package otherwise asks of glibc.</summary>
-    internal const string Configuration = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
+    private const string Configuration = "dirty_decay_ms:-1,muzzy_decay_ms:-1";
 
     private static readonly string[] Commands = ["train", "lr-find"];
 

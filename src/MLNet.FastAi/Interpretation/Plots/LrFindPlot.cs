@@ -54,7 +54,7 @@ public static class LrFindPlot
                 marker.MarkerStyle.OutlineWidth = 1;
                 marker.LegendText = suggestion.Label;
             }
-            // The curve starts high on the left and ends high on the right; the lower left corner is the free one.
+            // Usually the curve starts high on the left and ends high on the right, leaving the lower left corner free.
             PlotStyle.AddLegend(plot, Alignment.LowerLeft);
         }
         var title = options.ResolveTitle("Learning rate finder");

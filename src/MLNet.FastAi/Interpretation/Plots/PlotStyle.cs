@@ -60,15 +60,34 @@ internal static class PlotStyle
         };
     }
 
-    public static void AddLegend(Plot plot, Alignment position = Alignment.UpperRight)
+    /// <summary>
+    /// Shows the legend in the corner of the data area that the plotted points leave freest (matplotlib's
+    /// <c>loc="best"</c>), <paramref name="preferred"/> among equals, so it hides neither the curve nor a marker.
+    /// </summary>
+    public static void AddLegend(Plot plot, Alignment preferred = Alignment.UpperRight)
     {
-        plot.ShowLegend(position);
+        plot.ShowLegend(FreestCorner(plot, preferred));
         plot.Legend.FontName = PlotFonts.Family;
         plot.Legend.FontSize = FontSize - 1;
         plot.Legend.BackgroundColor = Colors.White.WithAlpha(220);
         plot.Legend.OutlineColor = new Color(0xcc, 0xcc, 0xcc);
         plot.Legend.OutlineWidth = 1;
         plot.Legend.ShadowColor = Colors.Transparent;
+    }
+
+    private static Alignment FreestCorner(Plot plot, Alignment preferred)
+    {
+        var points = plot.GetPlottables<ScottPlot.Plottables.Scatter>().SelectMany(p => p.Data.GetScatterPoints())
+            .Concat(plot.GetPlottables<ScottPlot.Plottables.Marker>().Select(m => m.Location))
+            .Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList();
+        if (points.Count == 0) return preferred;
+        double minX = points.Min(p => p.X), maxX = points.Max(p => p.X), minY = points.Min(p => p.Y), maxY = points.Max(p => p.Y);
+        // A legend of a few entries takes about two fifths of the width and a third of the height of a corner.
+        int Count(bool right, bool top) => points.Count(p =>
+            (right ? p.X >= maxX - 0.4 * (maxX - minX) : p.X <= minX + 0.4 * (maxX - minX)) &&
+            (top ? p.Y >= maxY - 0.35 * (maxY - minY) : p.Y <= minY + 0.35 * (maxY - minY)));
+        var corners = new[] { preferred, Alignment.UpperRight, Alignment.UpperLeft, Alignment.LowerLeft, Alignment.LowerRight };
+        return corners.MinBy(c => Count(c is Alignment.UpperRight or Alignment.LowerRight, c is Alignment.UpperRight or Alignment.UpperLeft));
     }
 
     private static void Label(IAxis axis, string title)
