@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Cli.Training;
+using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Training;
 
@@ -32,12 +33,13 @@ internal static class LrFindCommand
             var console = runner.Console;
             double start = parse.GetValue(startLr)!.Value, end = parse.GetValue(endLr)!.Value;
             if (!(end > start)) throw CliException.Usage(string.Create(CultureInfo.InvariantCulture, $"--end-lr ({end:g3}) must be greater than --start-lr ({start:g3})."));
-            var learnerOptions = model.Build(parse, parse.GetValue(data.Seed));
+            var recipe = new TrainingRecipe { Data = data.Build(parse), Model = model.Build(parse) }.Seeded(parse.GetValue(data.Seed));
+            recipe.Validate();
             string plotPath = InputPaths.PrepareOutputFile(parse.GetValue(plot)!);
 
-            using var loaders = data.Load(parse, console);
-            using var learner = Learner.Vision(loaders, learnerOptions);
-            console.WriteLine($"Model: {learnerOptions.Architecture.Name} ({(learner.IsPretrained ? "pretrained, body frozen" : "random initial weights")}); device {learner.Device.type}.");
+            using var loaders = data.Load(parse, console, recipe);
+            using var learner = recipe.NewLearner(loaders, [], null);
+            console.WriteLine($"Model: {recipe.Model.Architecture.Name} ({(learner.IsPretrained ? "pretrained, body frozen" : "random initial weights")}); device {learner.Device.type}.");
             var result = learner.LrFind(start, end, parse.GetValue(iterations), suggestions: LrSuggestions.Names);
             console.WriteLine($"Ran {result.LearningRates.Count} batches. Suggested learning rates:");
             foreach (var suggestion in result.Suggestions)

@@ -5,6 +5,7 @@ using Microsoft.ML;
 using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Cli.Reports;
 using MLNet.FastAi.Cli.Training;
+using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Training.TensorBoard;
@@ -14,21 +15,19 @@ namespace MLNet.FastAi.Cli.Commands;
 /// <summary><c>mlnet-fastai train &lt;data&gt;</c>: fastai's vision_learner + fine_tune (or fit_one_cycle, fit), saved as an ML.NET zip.</summary>
 internal static class TrainCommand
 {
-    private const double DefaultLr = 1e-3, DefaultBaseLr = 2e-3;
-
     public static Command Create(CommandRunner runner)
     {
         var data = new TrainingDataOptions();
         var model = new ModelOptions();
-        var schedule = Options.Choice("--schedule", "fine-tune: --freeze-epochs with the body frozen, then --epochs unfrozen (fastai's fine_tune); " +
+        var schedule = Options.Choice(OptionKey.Schedule.Flag!, "fine-tune: --freeze-epochs with the body frozen, then --epochs unfrozen (fastai's fine_tune); " +
                                       "one-cycle: fit_one_cycle; fit: a constant rate. one-cycle and fit train only the head of a pretrained model unless --unfreeze.",
             "fine-tune", "fine-tune", "one-cycle", "fit");
-        var epochs = Options.Int("--epochs", "Epochs: the unfrozen epochs of fine-tune, all epochs of one-cycle and fit.", 1, 1, 100_000);
-        var freezeEpochs = Options.Int("--freeze-epochs", "fine-tune: epochs training the head alone before unfreezing.", 1, 0, 100_000);
-        var lr = Options.PositiveNumber("--lr", $"one-cycle: the peak learning rate; fit: the constant rate [default: {DefaultLr}]. Try lr-find.");
-        var baseLr = Options.PositiveNumber("--base-lr", $"fine-tune: the base learning rate (fastai's base_lr) [default: {DefaultBaseLr}].");
-        var unfreeze = Options.Flag("--unfreeze", "one-cycle and fit: train every layer of a pretrained model, not only the head.");
-        var earlyStopping = Options.OptionalInt("--early-stopping", "Stop a fit when the validation loss has not improved for this many epochs.", 1);
+        var epochs = Options.Whole(OptionKey.Epochs, $"Epochs: the unfrozen epochs of fine-tune, all epochs of one-cycle and fit [default: {FitSchedule.DefaultEpochs}].");
+        var freezeEpochs = Options.Whole(OptionKey.FreezeEpochs, $"fine-tune: epochs training the head alone before unfreezing [default: {Learner.DefaultFreezeEpochs}].");
+        var lr = Options.Number(OptionKey.LearningRate, $"one-cycle: the peak learning rate; fit: the constant rate [default: {new VisionLearnerOptions().LearningRate}]. Try lr-find.");
+        var baseLr = Options.Number(OptionKey.BaseLearningRate, $"fine-tune: the base learning rate (fastai's base_lr) [default: {Learner.DefaultBaseLearningRate}].");
+        var unfreeze = Options.Flag(OptionKey.Unfreeze, "one-cycle and fit: train every layer of a pretrained model, not only the head.");
+        var earlyStopping = Options.OptionalInt(OptionKey.EarlyStopping.Flag!, "Stop a fit when the validation loss has not improved for this many epochs.", 1);
         var tensorBoard = Options.Text("--tensorboard", "Write TensorBoard event files (losses, learning rates, metrics, images) under this folder.", helpName: "dir");
         var output = Options.Text("--out", "The ML.NET model zip to write (loads with stock ML.NET: mlContext.Model.Load).", "model.zip", "file");
         var onnx = Options.Text("--onnx", "Also write the network as a standalone ONNX model (input pixels [batch,3,H,W] RGB 0..255; outputs Score, PredictedIndex, PredictedLabel).", helpName: "file");
@@ -46,62 +45,40 @@ internal static class TrainCommand
         runner.SetAction(command, parse =>
         {
             var console = runner.Console;
-            string plan = parse.GetValue(schedule)!;
-            if (plan == "fine-tune")
+            var recipe = new TrainingRecipe
             {
-                if (parse.WasGiven(lr)) throw CliException.Usage("--lr applies to one-cycle and fit; fine-tune takes --base-lr.");
-                if (parse.WasGiven(unfreeze)) throw CliException.Usage("--unfreeze applies to one-cycle and fit; fine-tune unfreezes after --freeze-epochs.");
-            }
-            else
-            {
-                if (parse.WasGiven(baseLr)) throw CliException.Usage($"--base-lr applies to fine-tune; {plan} takes --lr.");
-                if (parse.WasGiven(freezeEpochs)) throw CliException.Usage($"--freeze-epochs applies to fine-tune, not {plan}.");
-            }
-            int? seed = parse.GetValue(data.Seed);
-            var learnerOptions = model.Build(parse, seed);
+                Data = data.Build(parse),
+                Model = model.Build(parse),
+                Schedule = new FitSchedule
+                {
+                    Kind = parse.GetValue(schedule) switch { "one-cycle" => TrainingSchedule.OneCycle, "fit" => TrainingSchedule.Constant, _ => TrainingSchedule.FineTune },
+                    Epochs = parse.GetValue(epochs) ?? FitSchedule.DefaultEpochs,
+                    FreezeEpochs = parse.GetValue(freezeEpochs),
+                    BaseLearningRate = parse.GetValue(baseLr),
+                    LearningRate = parse.GetValue(lr),
+                    Unfreeze = parse.WasGiven(unfreeze) ? parse.GetValue(unfreeze) : null,
+                },
+            }.Seeded(parse.GetValue(data.Seed));
+            recipe.Validate();
             string modelPath = InputPaths.PrepareOutputFile(parse.GetValue(output)!);
             string? onnxPath = parse.GetValue(onnx) is { } o ? InputPaths.PrepareOutputFile(o) : null;
             string? reportPath = parse.GetValue(report) is { } r ? InputPaths.PrepareOutputFile(r) : null;
             string? checkpointPath = parse.GetValue(checkpoint) is { } c ? InputPaths.PrepareOutputFile(c.EndsWith(".ckpt", StringComparison.Ordinal) ? c : c + ".ckpt") : null;
 
             var clock = Stopwatch.StartNew();
-            using var loaders = data.Load(parse, console, learnerOptions);
+            using var loaders = data.Load(parse, console, recipe);
             var history = new TrainingHistory();
             var callbacks = new List<Callback> { new ProgressCallback(console.Out, live: false), history };
             if (parse.GetValue(earlyStopping) is { } patience) callbacks.Add(new EarlyStoppingCallback(patience: patience));
             TensorBoardCallback? board = parse.GetValue(tensorBoard) is { } dir ? new TensorBoardCallback(InputPaths.PrepareOutputDirectory(dir)) : null;
             if (board is not null) callbacks.Add(board);
-            learnerOptions = learnerOptions with
-            {
-                Callbacks = callbacks,
-                ModelDirectory = checkpointPath is null ? learnerOptions.ModelDirectory : Path.GetDirectoryName(checkpointPath)!,
-            };
+            if (checkpointPath is not null) recipe = recipe with { Model = recipe.Model with { ModelDirectory = Path.GetDirectoryName(checkpointPath)! } };
 
-            using var learner = Learner.Vision(loaders, learnerOptions);
-            console.WriteLine($"Model: {learnerOptions.Architecture.Name}, {Describe(learnerOptions)}; device {learner.Device.type}; normalization {learner.Normalization}.");
+            using var learner = recipe.NewLearner(loaders, callbacks, null);
+            console.WriteLine($"Model: {recipe.Model.Architecture.Name}, {Describe(recipe.Model)}; device {learner.Device.type}; normalization {learner.Normalization}.");
             if (board is not null) console.WriteLine($"TensorBoard logs: {InputPaths.Display(board.LogDirectory)}");
-
-            string scheduleText;
-            switch (plan)
-            {
-                case "fine-tune":
-                    double b = parse.GetValue(baseLr) ?? DefaultBaseLr;
-                    scheduleText = string.Create(CultureInfo.InvariantCulture, $"fine_tune({parse.GetValue(epochs)}, base_lr={b:g3}, freeze_epochs={parse.GetValue(freezeEpochs)})");
-                    learner.FineTune(parse.GetValue(epochs), b, parse.GetValue(freezeEpochs));
-                    break;
-                case "one-cycle":
-                    if (parse.GetValue(unfreeze)) learner.Unfreeze();
-                    double peak = parse.GetValue(lr) ?? DefaultLr;
-                    scheduleText = string.Create(CultureInfo.InvariantCulture, $"fit_one_cycle({parse.GetValue(epochs)}, lr_max={peak:g3}){(parse.GetValue(unfreeze) ? ", unfrozen" : "")}");
-                    learner.FitOneCycle(parse.GetValue(epochs), peak);
-                    break;
-                default:
-                    if (parse.GetValue(unfreeze)) learner.Unfreeze();
-                    double rate = parse.GetValue(lr) ?? DefaultLr;
-                    scheduleText = string.Create(CultureInfo.InvariantCulture, $"fit({parse.GetValue(epochs)}, lr={rate:g3}){(parse.GetValue(unfreeze) ? ", unfrozen" : "")}");
-                    learner.Fit(parse.GetValue(epochs), rate);
-                    break;
-            }
+            string scheduleText = recipe.Schedule.Describe(recipe.Model);
+            recipe.Train(learner, CancellationToken.None);
             clock.Stop();
 
             var (validLoss, validMetrics) = learner.Validate();
@@ -115,7 +92,7 @@ internal static class TrainCommand
                     $"Test accuracy: {testMetrics["accuracy"]:0.0000} (loss {testLoss:0.0000}, {testSplit.Count} images)"));
             }
 
-            learner.SaveMLNetModel(new MLContext(seed), modelPath);
+            learner.SaveMLNetModel(new MLContext(recipe.Data.Seed), modelPath);
             console.WriteLine($"Saved the ML.NET model: {InputPaths.Display(modelPath)}");
             if (onnxPath is not null) console.WriteLine($"Saved the ONNX model: {InputPaths.Display(learner.ExportOnnx(onnxPath))}");
             if (checkpointPath is not null) console.WriteLine($"Saved the checkpoint: {InputPaths.Display(learner.Save(Path.GetFileName(checkpointPath)))}");

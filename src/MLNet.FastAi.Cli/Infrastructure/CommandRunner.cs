@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using MLNet.FastAi.Data;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Cli.Infrastructure;
 
@@ -19,6 +20,8 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
 
     private int Guard(ParseResult parse, Func<ParseResult, int> run)
     {
+        // The engine's messages name settings by this tool's flags.
+        using var door = OptionText.Speak(OptionDoor.CommandLine);
         try
         {
             return run(parse);
@@ -27,7 +30,7 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
         {
             var e = Unwrap(thrown);
             int code = ExitCodeOf(e);
-            console.Error.WriteLine($"error: {MessageOf(e)}");
+            console.Error.WriteLine($"error: {e.Message}");
             if (parse.GetValue(verbose))
                 console.Error.WriteLine(thrown.ToString());
             else if (code == ExitCodes.Failure)
@@ -40,16 +43,6 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
         }
     }
 
-    /// <summary>
-    /// The message without .NET's " (Parameter 'name')" suffix, which names a package parameter rather than an option,
-    /// and with the package's option names (which the library's messages give) turned into this tool's.
-    /// </summary>
-    private static string MessageOf(Exception e)
-    {
-        string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
-        return PackageOptionNames.AsCliOptions(message);
-    }
-
     /// <summary>The exception that says what went wrong, rather than the wrapper around it.</summary>
     private static Exception Unwrap(Exception e)
     {
@@ -60,15 +53,15 @@ internal sealed class CommandRunner(CliConsole console, Option<bool> verbose)
     }
 
     /// <summary>
-    /// Exit code for an exception: the CLI's own errors say theirs; a value out of range, and a configuration refused
-    /// before any work because memory or the disk cache's folder cannot hold it, are options to change; missing or
+    /// Exit code for an exception: the CLI's own errors say theirs; a setting refused (out of range, at odds with
+    /// another, more than memory can hold) and a disk cache folder that cannot hold the images are options to change; missing or
     /// malformed inputs, and other arguments the package refused (data that does not fit, such as a split leaving no
     /// validation images), are input errors; anything else failed while running.
     /// </summary>
     internal static int ExitCodeOf(Exception e) => e switch
     {
         CliException cli => cli.ExitCode,
-        ArgumentOutOfRangeException or InsufficientMemoryException or ImageCacheUnavailableException => ExitCodes.Usage,
+        OptionException or ArgumentOutOfRangeException or ImageCacheUnavailableException => ExitCodes.Usage,
         FileNotFoundException or DirectoryNotFoundException or InvalidDataException or UnauthorizedAccessException or PathTooLongException
             or ArgumentException => ExitCodes.Input,
         _ => ExitCodes.Failure,

@@ -48,7 +48,7 @@ internal static class InputPaths
     {
         foreach (var image in images)
             if (ImageHeaders.Read(image, maxPixels ?? ImageDataOptions.DefaultMaxImagePixels).Problem is { } problem)
-                throw CliException.Input(PackageOptionNames.AsCliOptions(ImageHeaders.Refusal(image, problem)));
+                throw CliException.Input(ImageHeaders.Refusal($"'{image}'", problem));
     }
 
     /// <summary>The full path for an output file, creating its folder.</summary>

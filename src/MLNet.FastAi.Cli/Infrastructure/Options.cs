@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Cli.Infrastructure;
 
@@ -84,6 +85,20 @@ internal static class Options
     public static Option<int?> MaxImagePixels() =>
         OptionalInt("--max-image-pixels", "Refuse, before decoding, an image whose header claims more pixels than this (decompression bombs) " +
                                           $"[default: {MLNet.FastAi.Data.ImageDataOptions.DefaultMaxImagePixels:N0}].", 1);
+
+    /// <summary>
+    /// A whole number for a setting of the training run, named by its key's flag. Only the type is checked here; the
+    /// run's settings are checked in one place (the recipe), before any input is read.
+    /// </summary>
+    public static Option<int?> Whole(OptionKey key, string description) =>
+        new(key.Flag!) { Description = description, HelpName = "n", CustomParser = result => ParseInt(result, key.Flag!, int.MinValue, int.MaxValue) };
+
+    /// <summary>A number for a setting of the training run, named by its key's flag; only the type is checked here.</summary>
+    public static Option<double?> Number(OptionKey key, string description) =>
+        new(key.Flag!) { Description = description, CustomParser = result => ParseDouble(result, key.Flag!, _ => true, "a number") };
+
+    /// <summary>An on/off switch for a setting of the training run, named by its key's flag.</summary>
+    public static Option<bool> Flag(OptionKey key, string description) => Flag(key.Flag!, description);
 
     /// <summary>True when the user typed the option (rather than it taking its default).</summary>
     public static bool WasGiven(this ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };

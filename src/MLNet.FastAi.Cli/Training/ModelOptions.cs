@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MLNet.FastAi.Cli.Infrastructure;
+using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Vision;
@@ -9,14 +10,14 @@ namespace MLNet.FastAi.Cli.Training;
 /// <summary>The network options of <c>train</c> and <c>lr-find</c>: architecture, starting weights and device.</summary>
 internal sealed class ModelOptions
 {
-    public Option<string?> Arch { get; } = Options.Choice("--arch", "The ResNet body.", "resnet18", "resnet18", "resnet34", "resnet50", "resnet18-cntk");
-    public Option<string?> Weights { get; } = Options.Text("--weights", "Pretrained body weights: a torchvision state dict (.pth/.pt), .safetensors, or a TorchSharp file (.dat/.bin).", helpName: "file");
-    public Option<bool> Pretrained { get; } = Options.Flag("--pretrained", "Start from pretrained weights (the default for resnet18 and resnet18-cntk, whose ImageNet weights ship offline with ML.NET; other architectures need --weights).");
+    public Option<string?> Arch { get; } = Options.Choice(OptionKey.Architecture.Flag!, "The ResNet body.", "resnet18", "resnet18", "resnet34", "resnet50", "resnet18-cntk");
+    public Option<string?> Weights { get; } = Options.Text(OptionKey.WeightsFile.Flag!, "Pretrained body weights: a torchvision state dict (.pth/.pt), .safetensors, or a TorchSharp file (.dat/.bin).", helpName: "file");
+    public Option<bool> Pretrained { get; } = Options.Flag(OptionKey.Pretrained, "Start from pretrained weights (the default for resnet18 and resnet18-cntk, whose ImageNet weights ship offline with ML.NET; other architectures need --weights).");
     public Option<bool> NoPretrained { get; } = Options.Flag("--no-pretrained", "Start from random weights.");
-    public Option<string?> Device { get; } = Options.Choice("--device", $"Where to train: CUDA when available (auto), or always cpu or cuda. The tool package carries the CPU libtorch only; for CUDA run the tool built without it (-p:FastAiTorchBackend=none) with {TorchRuntime.LibTorchEnvironmentVariable} set to a CUDA libtorch folder (a CUDA PyTorch's torch/lib).", "auto", "auto", "cpu", "cuda");
+    public Option<string?> Device { get; } = Options.Choice(OptionKey.Device.Flag!, $"Where to train: CUDA when available (auto), or always cpu or cuda. The tool package carries the CPU libtorch only; for CUDA run the tool built without it (-p:FastAiTorchBackend=none) with {TorchRuntime.LibTorchEnvironmentVariable} set to a CUDA libtorch folder (a CUDA PyTorch's torch/lib).", "auto", "auto", "cpu", "cuda");
 
-    public Option<bool> MixedPrecision { get; } = Options.Flag("--mixed-precision", "bfloat16 convolutions with float32 master weights (fastai's to_fp16); for GPUs with tensor cores and CPUs with bfloat16 instructions.");
-    public Option<bool> ChannelsLast { get; } = Options.Flag("--channels-last", "Channels-last (NHWC) activations, the layout tensor cores prefer.");
+    public Option<bool> MixedPrecision { get; } = Options.Flag(OptionKey.MixedPrecision, "bfloat16 convolutions with float32 master weights (fastai's to_fp16); for GPUs with tensor cores and CPUs with bfloat16 instructions.");
+    public Option<bool> ChannelsLast { get; } = Options.Flag(OptionKey.ChannelsLast, "Channels-last (NHWC) activations, the layout tensor cores prefer.");
 
     public void AddTo(Command command)
     {
@@ -24,7 +25,7 @@ internal sealed class ModelOptions
     }
 
     /// <summary>The learner options the command line asks for; conflicting choices are usage errors.</summary>
-    public VisionLearnerOptions Build(ParseResult parse, int? seed)
+    public VisionLearnerOptions Build(ParseResult parse)
     {
         var architecture = ResNetArchitecture.FromName(parse.GetValue(Arch)!);
         string? weights = parse.GetValue(Weights);
@@ -55,7 +56,6 @@ internal sealed class ModelOptions
             Pretrained = source,
             WeightsFile = weights is null ? null : InputPaths.RequireFile(weights, "weights file"),
             Device = device,
-            Seed = seed,
             ShowProgress = false,
             MixedPrecision = parse.GetValue(MixedPrecision),
             ChannelsLast = parse.GetValue(ChannelsLast),

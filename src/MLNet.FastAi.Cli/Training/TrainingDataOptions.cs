@@ -2,6 +2,7 @@ using System.CommandLine;
 using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Augmentation;
+using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Training;
 
 namespace MLNet.FastAi.Cli.Training;
@@ -12,6 +13,9 @@ namespace MLNet.FastAi.Cli.Training;
 /// </summary>
 internal sealed class TrainingDataOptions
 {
+    /// <summary>The data path's defaults, which the flags' defaults show.</summary>
+    private static readonly ImageDataOptions Defaults = new();
+
     public Argument<string> Data { get; } = new("data")
     {
         Description = "The dataset: a folder holding training (and validation) folders of class subfolders, or a CSV file " +
@@ -20,7 +24,7 @@ internal sealed class TrainingDataOptions
 
     public Option<string?> Train { get; } = Options.Text("--train", "Training folder inside <data>, one subfolder per class.", "train", "folder");
     public Option<string?> Valid { get; } = Options.Text("--valid", "Validation folder inside <data> [default: valid]; or use --valid-pct.", helpName: "folder");
-    public Option<double?> ValidPct { get; } = Options.Fraction("--valid-pct", "Hold out this fraction of the training images (or CSV rows) for validation, chosen with --seed [CSV default: 0.2].");
+    public Option<double?> ValidPct { get; } = Options.Fraction(OptionKey.ValidationFraction.Flag!, "Hold out this fraction of the training images (or CSV rows) for validation, chosen with --seed [CSV default: 0.2].");
     public Option<string?> Test { get; } = Options.Text("--test", "Test folder inside <data>, kept apart from training; with class subfolders it is scored after training.", helpName: "folder");
     public Option<string?> Csv { get; } = Options.Text("--csv", "CSV file inside <data> listing images and labels (fastai's from_csv).", helpName: "file");
     public Option<string?> FileNameColumn { get; } = Options.Text("--fn-col", "CSV column of image file names: a header name or a zero-based index.", "0", "column");
@@ -28,22 +32,23 @@ internal sealed class TrainingDataOptions
     public Option<string?> ValidColumn { get; } = Options.Text("--valid-col", "CSV column of true/false marking validation rows (else --valid-pct).", helpName: "column");
     public Option<string?> ImageFolder { get; } = Options.Text("--image-folder", "Folder, inside the CSV's folder, that CSV file names are relative to.", helpName: "folder");
     public Option<string?> Suffix { get; } = Options.Text("--suffix", "Appended to every CSV file name, e.g. .png.", helpName: "text");
-    public Option<int?> ImageSize { get; } = Options.OptionalInt("--image-size", "Square side, in pixels, the model sees (fastai's usual: 224) [default: the images' size, when they all have one].", 1, MLNet.FastAi.Data.Decoding.ImagePipeline.MaxSide);
-    public Option<int?> ItemSize { get; } = Options.OptionalInt("--item-size", "Presizing: decode training images at this larger size (fastai: 460), then crop each batch to --image-size.", 1, MLNet.FastAi.Data.Decoding.ImagePipeline.MaxSide);
+    public Option<int?> ImageSize { get; } = Options.Whole(OptionKey.ImageSize, "Square side, in pixels, the model sees (fastai's usual: 224) [default: the images' size, when they all have one].");
+    public Option<int?> ItemSize { get; } = Options.Whole(OptionKey.ItemSize, "Presizing: decode training images at this larger size (fastai: 460), then crop each batch to --image-size.");
     public Option<double?> MinScale { get; } = Options.Fraction("--min-scale", "With --augment: random resized crops keep at least this share of the area (fastai's presizing recipe: 0.75).");
-    public Option<string?> Cache { get; } = Options.Choice("--cache", "Where decoded images are kept: memory, a disk cache, or nowhere (stream); auto chooses by size.", "auto", "auto", "memory", "disk", "stream");
-    public Option<string?> CacheDir { get; } = Options.Text("--cache-dir", "Folder of the disk cache [default: image-cache in FASTAI_HOME, else ~/.fastai].", helpName: "folder");
-    public Option<double?> CacheLimit { get; } = Options.PositiveNumber("--cache-limit",
-        $"GiB the disk cache folder keeps: after each build the least recently used caches beyond it are removed, never one in use [default: {ImageDataOptions.DefaultCacheSizeLimit >> 30}].");
+    public Option<string?> Cache { get; } = Options.Choice(OptionKey.Cache.Flag!, "Where decoded images are kept: memory, a disk cache, or nowhere (stream); auto chooses by size.",
+        Lower(Defaults.Cache), "auto", "memory", "disk", "stream");
+    public Option<string?> CacheDir { get; } = Options.Text(OptionKey.CacheFolder.Flag!, "Folder of the disk cache [default: image-cache in FASTAI_HOME, else ~/.fastai].", helpName: "folder");
+    public Option<double?> CacheLimit { get; } = Options.PositiveNumber(OptionKey.CacheSizeLimit.Flag!,
+        $"GiB the disk cache folder keeps: after each build the least recently used caches beyond it are removed, never one in use [default: {Defaults.CacheSizeLimit >> 30}].");
     public Option<int?> MaxImagePixels { get; } = Options.MaxImagePixels();
-    public Option<int> BatchSize { get; } = Options.Int("--batch-size", "Training batch size.", 64, 1, 65536);
-    public Option<string?> Resize { get; } = Options.Choice("--resize", "How images reach the square size: centre-crop, pad, or squish (images of square proportions only: stretching would be nearest-neighbour).",
-        ImageDataOptions.DefaultResize.ToString().ToLowerInvariant(), "squish", "crop", "pad");
-    public Option<string?> Normalize { get; } = Options.Choice("--normalize", "Input normalization statistics [default: imagenet when pretrained, none otherwise].", null, "imagenet", "mnist", "cifar", "none");
-    public Option<bool> Augment { get; } = Options.Flag("--augment", "Augment training batches with fastai's aug_transforms (flip, rotate, zoom, warp, lighting).");
+    public Option<int?> BatchSize { get; } = Options.Whole(OptionKey.BatchSize, $"Training batch size [default: {Defaults.BatchSize}].");
+    public Option<string?> Resize { get; } = Options.Choice(OptionKey.Resize.Flag!, "How images reach the square size: centre-crop, pad, or squish (images of square proportions only: stretching would be nearest-neighbour).",
+        Lower(Defaults.Resize), "squish", "crop", "pad");
+    public Option<string?> Normalize { get; } = Options.Choice(OptionKey.Normalization.Flag!, "Input normalization statistics [default: imagenet when pretrained, none otherwise].", null, "imagenet", "mnist", "cifar", "none");
+    public Option<bool> Augment { get; } = Options.Flag(OptionKey.Augmentation, "Augment training batches with fastai's aug_transforms (flip, rotate, zoom, warp, lighting).");
     public Option<bool> NoFlip { get; } = Options.Flag("--no-flip", "With --augment: no horizontal flips (for digits, text, anything with a handedness).");
-    public Option<int?> Seed { get; } = Options.OptionalInt("--seed", "Seed for the validation split, shuffling, augmentation and the initial head weights.", 0);
-    public Option<bool> SkipBadImages { get; } = Options.Flag("--skip-bad-images", "Leave out images that cannot be decoded (counted in a warning) instead of stopping.");
+    public Option<int?> Seed { get; } = Options.OptionalInt(OptionKey.Seed.Flag!, "Seed for the validation split, shuffling, augmentation and the initial head weights.", 0);
+    public Option<bool> SkipBadImages { get; } = Options.Flag(OptionKey.OnBadImage, "Leave out images that cannot be decoded (counted in a warning) instead of stopping.");
 
     public void AddTo(Command command)
     {
@@ -53,30 +58,20 @@ internal sealed class TrainingDataOptions
             command.Add(option);
     }
 
-    /// <summary>Decodes the dataset described by the options; input problems are input errors naming the file or folder.</summary>
-    public ImageDataLoaders Load(ParseResult parse, CliConsole console, VisionLearnerOptions? model = null)
+    /// <summary>
+    /// Decodes the dataset described by the options for <paramref name="recipe"/> (whose settings were checked);
+    /// input problems are input errors naming the file or folder.
+    /// </summary>
+    public ImageDataLoaders Load(ParseResult parse, CliConsole console, TrainingRecipe recipe)
     {
         var (root, csv) = Locate(parse);
         CheckCombinations(parse, csv is not null);
-        var options = ImageOptions(parse, console);
-        if (model is not null) options = options with { RefuseBeforeDecoding = Learner.ActivationCheckBeforeDecoding(model) };
+        var options = recipe.LoadingOptions(null) with { Log = console.WriteLine };
         console.WriteLine(csv is null ? $"Loading images from {InputPaths.Display(root)} ..." : $"Loading images listed in {InputPaths.Display(Path.Combine(root, csv))} ...");
-        ImageDataLoaders data;
-        try
-        {
-            data = csv is null
-                ? ImageDataLoaders.FromFolder(root, parse.GetValue(Train)!, parse.GetValue(Valid) ?? "valid", parse.GetValue(ValidPct), parse.GetValue(Test), options)
-                : ImageDataLoaders.FromCsv(root, csv, parse.GetValue(FileNameColumn)!, parse.GetValue(LabelColumn)!, parse.GetValue(ValidColumn),
-                    parse.GetValue(ValidPct) ?? 0.2, parse.GetValue(ImageFolder), parse.GetValue(Suffix) ?? "", options: options);
-        }
-        catch (InvalidDataException e) when (e.Message.Contains("BadImageHandling.Skip", StringComparison.Ordinal))
-        {
-            throw CliException.Input(e.Message.Replace("set BadImageHandling.Skip", "pass --skip-bad-images", StringComparison.Ordinal), e);
-        }
-        catch (ArgumentException e) when (e.ParamName == "validPct")
-        {
-            throw CliException.Input($"{e.Message.Replace(" (Parameter 'validPct')", "", StringComparison.Ordinal)} Give a larger --valid-pct or more images.", e);
-        }
+        var data = csv is null
+            ? ImageDataLoaders.FromFolder(root, parse.GetValue(Train)!, parse.GetValue(Valid) ?? "valid", parse.GetValue(ValidPct), parse.GetValue(Test), options)
+            : ImageDataLoaders.FromCsv(root, csv, parse.GetValue(FileNameColumn)!, parse.GetValue(LabelColumn)!, parse.GetValue(ValidColumn),
+                parse.GetValue(ValidPct) ?? 0.2, parse.GetValue(ImageFolder), parse.GetValue(Suffix) ?? "", options: options);
         console.WriteLine($"Data: {data.Train.Count} training and {data.Valid.Count} validation images" +
                           (data.Test is { } test ? $", {test.Count} test images" : "") +
                           $"; {data.ClassCount} classes ({Summary(data.Classes)}); images {data.Pipeline}; batch size {data.BatchSize}; seed {data.Seed}.");
@@ -132,20 +127,18 @@ internal sealed class TrainingDataOptions
         }
         if (parse.GetValue(NoFlip) && !parse.GetValue(Augment)) throw CliException.Usage("--no-flip only applies with --augment.");
         if (parse.WasGiven(MinScale) && !parse.GetValue(Augment)) throw CliException.Usage("--min-scale only applies with --augment.");
-        if (parse.WasGiven(ItemSize) && !parse.WasGiven(ImageSize)) throw CliException.Usage("--item-size needs --image-size, the size batches are cropped to (e.g. --item-size 460 --image-size 224).");
-        if (parse.GetValue(ItemSize) < parse.GetValue(ImageSize)) throw CliException.Usage("--item-size must be at least --image-size.");
     }
 
-    private ImageDataOptions ImageOptions(ParseResult parse, CliConsole console) => new()
+    /// <summary>The data settings the command line asks for (checked with the rest of the run, by the recipe).</summary>
+    public ImageDataOptions Build(ParseResult parse) => Defaults with
     {
-        BatchSize = parse.GetValue(BatchSize),
+        BatchSize = parse.GetValue(BatchSize) ?? Defaults.BatchSize,
         ImageSize = parse.GetValue(ImageSize),
         ItemSize = parse.GetValue(ItemSize),
         Cache = Enum.Parse<ImageCacheMode>(parse.GetValue(Cache)!, ignoreCase: true),
         CacheFolder = parse.GetValue(CacheDir),
-        CacheSizeLimit = parse.GetValue(CacheLimit) is { } gib ? (long)(gib * (1L << 30)) : ImageDataOptions.DefaultCacheSizeLimit,
-        MaxImagePixels = parse.GetValue(MaxImagePixels) ?? ImageDataOptions.DefaultMaxImagePixels,
-        Log = line => console.WriteLine(PackageOptionNames.AsCliOptions(line)),
+        CacheSizeLimit = parse.GetValue(CacheLimit) is { } gib ? (long)(gib * (1L << 30)) : Defaults.CacheSizeLimit,
+        MaxImagePixels = parse.GetValue(MaxImagePixels) ?? Defaults.MaxImagePixels,
         Resize = Enum.Parse<ResizeMethod>(parse.GetValue(Resize)!, ignoreCase: true),
         Seed = parse.GetValue(Seed),
         OnBadImage = parse.GetValue(SkipBadImages) ? BadImageHandling.Skip : BadImageHandling.Fail,
@@ -161,6 +154,8 @@ internal sealed class TrainingDataOptions
             _ => null,
         },
     };
+
+    private static string Lower(Enum value) => value.ToString().ToLowerInvariant();
 
     private static string Summary(IReadOnlyList<string> classes) =>
         classes.Count <= 12 ? string.Join(", ", classes) : string.Join(", ", classes.Take(10)) + $", ... {classes.Count - 10} more";

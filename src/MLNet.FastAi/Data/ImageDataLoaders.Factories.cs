@@ -1,4 +1,5 @@
 using MLNet.FastAi.Data.Sources;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data;
 
@@ -37,7 +38,7 @@ public sealed partial class ImageDataLoaders
                 throw new ArgumentException("Give either a validation folder name (valid) or a fraction to hold out (validPct).", nameof(valid));
             string validFolder = Path.Combine(root, valid);
             if (!Directory.Exists(validFolder))
-                throw new DirectoryNotFoundException($"The validation folder '{validFolder}' does not exist; pass validPct (e.g. 0.2) to hold out part of '{Path.Combine(root, train)}' instead.");
+                throw new DirectoryNotFoundException($"The validation folder '{validFolder}' does not exist; pass {OptionKey.ValidationFraction} (e.g. 0.2) to hold out part of '{Path.Combine(root, train)}' instead.");
             validItems = ImageFiles.ByClassFolder(validFolder, "validation", ref ignored);
         }
         List<(string, string?)>? testItems = null;

@@ -5,6 +5,7 @@ using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Data.Sources;
 using MLNet.FastAi.Runtime;
 using static TorchSharp.torch;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data;
 
@@ -373,9 +374,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         var headers = Headers(split, workers);
         var failed = Enumerable.Range(0, split.Count).Where(i => !headers[i].IsUsable).ToList();
         if (failed.Count > 0 && _options.OnBadImage == BadImageHandling.Fail)
-            throw new InvalidDataException(
-                $"Could not decode image '{split.Paths[failed[0]]}' ({split.Name} set): {headers[failed[0]].Problem}. " +
-                "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
+            throw BadImage.Refusal($"'{split.Paths[failed[0]]}' ({split.Name} set)", headers[failed[0]].Problem!);
         if (failed.Count == split.Count && split.Count > 0)
             throw new InvalidDataException($"None of the {split.Count} images of the {split.Name} set could be decoded; the first, '{split.Paths[0]}': {headers[0].Problem}.");
         var kept = Enumerable.Range(0, split.Count).Where(i => headers[i].IsUsable).ToArray();
@@ -447,9 +446,9 @@ public sealed partial class ImageDataLoaders : IDisposable
         var headers = options.ImageSize is null || options.Resize == ResizeMethod.Squish ? ScanForSize(train, valid, test, options) : null;
         int size = options.ImageSize ?? UniformSize(headers!, options);
         var pipeline = new ImagePipeline(size, size, options.Resize);
-        if (options.RefuseBeforeDecoding?.Invoke(pipeline.Width, options.BatchSize) is { } refusal) throw new InsufficientMemoryException(refusal);
+        options.RefuseBeforeDecoding?.Invoke(pipeline.Width, options.BatchSize);
         if (headers is not null)
-            pipeline.RefuseStretching(headers.Where(h => h.Value.IsUsable).Select(h => ($"'{h.Key}'", h.Value.Width, h.Value.Height)), "The images", ImagePipeline.SquishAdvice("ImageDataOptions.Resize"));
+            pipeline.RefuseStretching(headers.Where(h => h.Value.IsUsable).Select(h => ($"'{h.Key}'", h.Value.Width, h.Value.Height)), "The images");
         var data = new ImageDataLoaders(classes, pipeline, options, options.Seed ?? Random.Shared.Next())
         {
             IgnoredNonImageFiles = ignoredFiles,
@@ -503,9 +502,8 @@ public sealed partial class ImageDataLoaders : IDisposable
             throw new InvalidDataException($"None of the {headers.Count} images could be read (the first: '{unreadable.Key}': {unreadable.Value.Problem}).");
         }
         if (options.OnBadImage == BadImageHandling.Fail && headers.FirstOrDefault(h => !h.Value.IsUsable) is { Key: not null } bad)
-            throw new InvalidDataException($"Could not read image '{bad.Key}': {bad.Value.Problem}. " +
-                                           "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
+            throw BadImage.Refusal($"'{bad.Key}'", bad.Value.Problem!);
         return ImagePipeline.UniformSide(usable.Select(h => ($"'{h.Key}'", h.Value.Width, h.Value.Height)).ToList(), "The images",
-            "ImageDataOptions.ImageSize", "fastai's usual is 224; for photos, presize with ItemSize = 460 and ImageSize = 224");
+            $"fastai's usual is 224; for photos, presize with {OptionKey.ItemSize} 460 and {OptionKey.ImageSize} 224");
     }
 }

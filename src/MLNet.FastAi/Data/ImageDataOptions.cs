@@ -1,5 +1,6 @@
 using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data;
 
@@ -80,11 +81,14 @@ public sealed record ImageDataOptions
     public long CacheSizeLimit { get; init; } = DefaultCacheSizeLimit;
 
     /// <summary>
-    /// A check of the model to be trained, given the model's image size and the batch size: a refusal (why the
-    /// training cannot fit) or null. Set by the doors that know the model before the data (command line, estimator),
+    /// A check of the model to be trained, given the model's image size and the batch size, that throws when the
+    /// training cannot fit. Set by the doors that know the model before the data (command line, estimator),
     /// so that a configuration that cannot train is refused before any image is decoded or cached.
     /// </summary>
-    internal Func<int, int, string?>? RefuseBeforeDecoding { get; init; }
+    internal Action<int, int>? RefuseBeforeDecoding { get; init; }
+
+    /// <summary>Whether the images can be decoded again every epoch (files can; an ML.NET column's rows cannot), which decides the advice of refusals.</summary>
+    internal bool CanStream { get; init; } = true;
 
     /// <summary>The default <see cref="CacheSizeLimit"/>: 20 GiB.</summary>
     public const long DefaultCacheSizeLimit = 20L << 30;
@@ -102,24 +106,26 @@ public sealed record ImageDataOptions
     public Action<string>? Log { get; init; }
 
     /// <summary>Checks every value is in range.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">Names the option at fault.</exception>
+    /// <exception cref="OptionException">Names the option at fault (<see cref="OptionException.Option"/>).</exception>
     public void Validate()
     {
-        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
-        if (ValidBatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(ValidBatchSize), ValidBatchSize, "ValidBatchSize must be at least 1.");
-        if (MaxImagePixels < 1) throw new ArgumentOutOfRangeException(nameof(MaxImagePixels), MaxImagePixels, "MaxImagePixels must be positive.");
-        if (ImageSize is < 1 or > ImagePipeline.MaxSide) throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, $"ImageSize must be between 1 and {ImagePipeline.MaxSide} pixels.");
-        if (ItemSize is < 1 or > ImagePipeline.MaxSide) throw new ArgumentOutOfRangeException(nameof(ItemSize), ItemSize, $"ItemSize must be between 1 and {ImagePipeline.MaxSide} pixels.");
-        if (ItemSize is not null && ImageSize is null)
-            throw new ArgumentOutOfRangeException(nameof(ItemSize), ItemSize, "ItemSize (presizing) needs ImageSize, the size batches are cropped to (fastai: item_tfms=Resize(460), batch_tfms=aug_transforms(size=224)).");
-        if (ItemSize < ImageSize)
-            throw new ArgumentOutOfRangeException(nameof(ItemSize), ItemSize, $"ItemSize ({ItemSize}) must be at least ImageSize ({ImageSize}): presizing decodes larger, then crops to the model's size.");
-        if (!Enum.IsDefined(Cache)) throw new ArgumentOutOfRangeException(nameof(Cache), Cache, "Cache must be Auto, Memory, Disk or Stream.");
-        if (MemoryBudget is < 0) throw new ArgumentOutOfRangeException(nameof(MemoryBudget), MemoryBudget, "MemoryBudget must not be negative.");
-        if (PrefetchBatches < 1) throw new ArgumentOutOfRangeException(nameof(PrefetchBatches), PrefetchBatches, "PrefetchBatches must be at least 1.");
-        if (DecodeWorkers is < 1) throw new ArgumentOutOfRangeException(nameof(DecodeWorkers), DecodeWorkers, "DecodeWorkers must be at least 1.");
-        if (CacheSizeLimit < 0) throw new ArgumentOutOfRangeException(nameof(CacheSizeLimit), CacheSizeLimit, "CacheSizeLimit must not be negative.");
-        if (CacheFolder is not null && string.IsNullOrWhiteSpace(CacheFolder)) throw new ArgumentOutOfRangeException(nameof(CacheFolder), CacheFolder, "CacheFolder must name a folder (or be null for the default).");
+        OptionChecks.AtLeast(OptionKey.BatchSize, BatchSize, 1);
+        OptionChecks.AtLeast(OptionKey.ValidBatchSize, ValidBatchSize, 1);
+        OptionChecks.AtLeast(OptionKey.MaxImagePixels, MaxImagePixels, 1);
+        OptionChecks.Between(OptionKey.ImageSize, ImageSize, 1, ImagePipeline.MaxSide, " pixels");
+        OptionChecks.Between(OptionKey.ItemSize, ItemSize, 1, ImagePipeline.MaxSide, " pixels");
+        OptionChecks.Refuse(ItemSize is null || ImageSize is not null, OptionKey.ItemSize, ItemSize,
+            $"{OptionKey.ItemSize} (presizing) needs {OptionKey.ImageSize}, the size batches are cropped to (fastai: item_tfms=Resize(460), batch_tfms=aug_transforms(size=224)).");
+        OptionChecks.Refuse(!(ItemSize < ImageSize), OptionKey.ItemSize, ItemSize,
+            $"{OptionKey.ItemSize} ({ItemSize}) must be at least {OptionKey.ImageSize} ({ImageSize}): presizing decodes larger, then crops to the model's size.");
+        OptionChecks.Refuse(Enum.IsDefined(Resize), OptionKey.Resize, Resize, $"{OptionKey.Resize} must be Crop, Pad or Squish; got {Resize}.");
+        OptionChecks.Refuse(Enum.IsDefined(OnBadImage), OptionKey.OnBadImage, OnBadImage, $"{OptionKey.OnBadImage} must be Fail or Skip; got {OnBadImage}.");
+        OptionChecks.Refuse(Enum.IsDefined(Cache), OptionKey.Cache, Cache, $"{OptionKey.Cache} must be Auto, Memory, Disk or Stream; got {Cache}.");
+        OptionChecks.AtLeast(OptionKey.MemoryBudget, MemoryBudget, 0);
+        OptionChecks.AtLeast(OptionKey.PrefetchBatches, PrefetchBatches, 1);
+        OptionChecks.AtLeast(OptionKey.DecodeWorkers, DecodeWorkers, 1);
+        OptionChecks.AtLeast(OptionKey.CacheSizeLimit, CacheSizeLimit, 0);
+        OptionChecks.NamesSomething(OptionKey.CacheFolder, CacheFolder, "a folder");
         Augmentation?.Validate();
         Normalization?.Validate();
     }

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Sources;
+using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 
@@ -15,37 +16,25 @@ public sealed partial class FastAiCnnEstimator
         var o = Options;
         using var channel = _host.Start("FastAiCnn");
         int seed = o.Seed ?? _host.Rand.Next();
-        channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: seed {seed} " + (o.Seed is not null ? "(FastAiCnnOptions.Seed)."
+        channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: seed {seed} " + (o.Seed is not null ? $"({OptionKey.Seed})."
             : ContextSeed is { } contextSeed ? $"(drawn from the MLContext's random source, seeded with {contextSeed}: the same program gives the same model)."
-            : "(drawn from an unseeded MLContext: runs differ; set FastAiCnnOptions.Seed to this value to repeat this one)."));
-        var dataOptions = new ImageDataOptions
-        {
-            BatchSize = o.BatchSize, ImageSize = o.ImageSize, ItemSize = o.ItemSize, Resize = o.Resize, Seed = seed,
-            OnBadImage = o.OnBadImage, Augmentation = o.Augmentation, Normalization = o.Normalization,
-            Cache = o.Cache, CacheFolder = o.CacheFolder, CacheSizeLimit = o.CacheSizeLimit, Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}"),
-            RefuseBeforeDecoding = Learner.ActivationCheckBeforeDecoding(new VisionLearnerOptions { Architecture = o.Architecture, MixedPrecision = o.MixedPrecision, Device = o.Device }, _context),
-        };
-        var data = WithOptionNames(streamable: kind == ImageColumnKind.Path, () => kind == ImageColumnKind.Path
+            : $"(drawn from an unseeded MLContext: runs differ; set {OptionKey.Seed} to this value to repeat this one)."));
+        var recipe = o.Recipe.Seeded(seed);
+        var dataOptions = recipe.LoadingOptions(_context) with { Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}") };
+        var data = kind == ImageColumnKind.Path
             ? LoadPaths(input, validation, classes, dataOptions, cancellation.Token)
-            : new ColumnImageLoader(_context, o.ImageColumn, kind, o.LabelColumnName, classes, cancellation).Load(input, validation, o.ValidationFraction, dataOptions));
+            : new ColumnImageLoader(_context, o.ImageColumn, kind, o.LabelColumnName, classes, cancellation).Load(input, validation, o.ValidationFraction, dataOptions);
         Learner? learner = null;
         try
         {
             Report(channel, data, classes);
             var early = o.EarlyStopping?.CreateCallback(o.Metrics);
-            var callbacks = new List<Callback> { cancellation.Callback, new FitReporter(channel, o.MetricsCallback, PlannedEpochs()) };
+            var callbacks = new List<Callback> { cancellation.Callback, new FitReporter(channel, o.MetricsCallback, recipe.Schedule.PlannedEpochs) };
             if (early is not null) callbacks.Add(early);
-            callbacks.AddRange(o.Callbacks);
-            learner = Learner.Vision(data, new VisionLearnerOptions
-            {
-                Architecture = o.Architecture, Pretrained = o.Pretrained, WeightsFile = o.WeightsFile, Dropout = o.Dropout,
-                Metrics = o.Metrics, Callbacks = callbacks, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay,
-                LabelSmoothing = o.LabelSmoothing, Device = o.Device, Seed = seed, ShowProgress = o.ShowProgress,
-                MixedPrecision = o.MixedPrecision, ChannelsLast = o.ChannelsLast,
-            }, _context);
+            learner = recipe.NewLearner(data, callbacks, _context);
             channel.Info(MessageSensitivity.None, "{0}", $"Training {o.Architecture} on {data.Train.Count} images ({data.Valid.Count} for validation), {classes.Count} classes, {data.Pipeline}, on {learner.Device}.");
             cancellation.ThrowIfCancellationRequested();
-            RunSchedule(learner, cancellation.Token);
+            recipe.Train(learner, cancellation.Token);
             if (early?.StoppedAtEpoch is { } stopped)
                 channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: early stopping: no improvement in {early.Monitor} for {early.Patience} epoch(s); the last stage stopped after its epoch {stopped}.");
             var chain = StockScoringChain.Fit(_context, input, o.ImageColumn, o.ImageFolder, data.Pipeline, learner.CnnModel, learner.Normalization, classes,
@@ -57,25 +46,6 @@ public sealed partial class FastAiCnnEstimator
             learner?.Dispose();
             data.Dispose();
             throw;
-        }
-    }
-
-    private int PlannedEpochs() => Options.Schedule == TrainingSchedule.FineTune ? Options.FreezeEpochs + Options.Epochs : Options.Epochs;
-
-    private void RunSchedule(Learner learner, CancellationToken cancellation)
-    {
-        var o = Options;
-        switch (o.Schedule)
-        {
-            case TrainingSchedule.FineTune:
-                learner.FineTune(o.Epochs, o.BaseLearningRate, o.FreezeEpochs, cancellation: cancellation);
-                break;
-            case TrainingSchedule.OneCycle:
-                learner.FitOneCycle(o.Epochs, o.LearningRate, cancellation: cancellation);
-                break;
-            default:
-                learner.Fit(o.Epochs, o.LearningRate, cancellation: cancellation);
-                break;
         }
     }
 
@@ -91,39 +61,6 @@ public sealed partial class FastAiCnnEstimator
         if (data.Valid.Count == 0)
             channel.Info(MessageSensitivity.None, "{0}", "FastAiCnn: training without validation (ValidationFraction = 0, no validation data): " +
                 "epochs report the training loss only; there is no validation loss or metric.");
-    }
-
-    /// <summary>
-    /// Runs the data path; its refusals name <see cref="ImageDataOptions"/>' options, which this estimator's users set on
-    /// <see cref="FastAiCnnOptions"/>. Images from a column cannot be streamed (their view is read once), so advice
-    /// to stream them becomes advice to keep them in memory.
-    /// </summary>
-    private static ImageDataLoaders WithOptionNames(bool streamable, Func<ImageDataLoaders> load)
-    {
-        string Renamed(string message)
-        {
-            message = message.Replace("ImageDataOptions.", "FastAiCnnOptions.", StringComparison.Ordinal);
-            return streamable
-                ? message
-                : message.Replace("FastAiCnnOptions.Cache to Stream", "FastAiCnnOptions.Cache to Memory", StringComparison.Ordinal)
-                    .Replace(" or Stream (decoded every epoch)", "", StringComparison.Ordinal);
-        }
-        try
-        {
-            return load();
-        }
-        catch (ArgumentException e) when (e.Message.Contains("ImageDataOptions.", StringComparison.Ordinal))
-        {
-            throw new ArgumentException(Renamed(e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal)), e.ParamName, e);
-        }
-        catch (InsufficientMemoryException e)
-        {
-            throw new InsufficientMemoryException(Renamed(e.Message), e);
-        }
-        catch (ImageCacheUnavailableException e)
-        {
-            throw new ImageCacheUnavailableException(Renamed(e.Message), e);
-        }
     }
 
     /// <summary>The images of a path column through the package's data path (checked, decoded once, cached per its policy).</summary>

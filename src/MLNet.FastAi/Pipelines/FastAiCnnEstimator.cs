@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNet.FastAi.Data;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Pipelines;
 
@@ -68,7 +69,8 @@ public sealed partial class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer
     private int? ContextSeed { get; }
 
     /// <summary>Trains on <paramref name="input"/>, validating on <see cref="FastAiCnnOptions.ValidationSet"/> or a held-out fraction.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range, or a column is missing or of the wrong type (named in the message).</exception>
+    /// <exception cref="OptionException">An option is out of range or does not fit this input (<see cref="OptionException.Option"/> says which).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or of the wrong type (named in the message).</exception>
     /// <exception cref="InvalidDataException">A row lacks a label, or an image cannot be read (named in the message).</exception>
     /// <exception cref="OperationCanceledException">The MLContext was cancelled.</exception>
     public FastAiCnnTransformer Fit(IDataView input) => Fit(input, null, CancellationToken.None);
@@ -92,6 +94,7 @@ public sealed partial class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer
     public FastAiCnnTransformer Fit(IDataView input, IDataView? validationData, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var door = OptionText.Speak(OptionDoor.Estimator);
         var o = Options;
         // The options are a mutable class checked when the estimator was made; they may have changed since.
         o.Validate();
@@ -121,17 +124,15 @@ public sealed partial class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer
     private void RefuseOptionsThatDoNotFit(ImageColumnKind kind, bool validates)
     {
         var o = Options;
-        if (kind != ImageColumnKind.Path && !string.IsNullOrEmpty(o.ImageFolder))
-            throw new ArgumentOutOfRangeException(nameof(o.ImageFolder), o.ImageFolder,
-                $"FastAiCnnOptions.ImageFolder is for image paths; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}. Leave it empty.");
-        if (kind != ImageColumnKind.Path && o.Cache == ImageCacheMode.Stream)
-            throw new ArgumentOutOfRangeException(nameof(o.Cache), o.Cache,
-                $"FastAiCnnOptions.Cache = Stream decodes image files every epoch; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}, which an ML.NET view " +
-                "can only read in order, not by row as shuffled batches need. Use Auto, Memory or Disk.");
-        if (o.EarlyStopping is { NeedsValidation: true } stopping && !validates)
-            throw new ArgumentOutOfRangeException(nameof(o.EarlyStopping), stopping.Metric,
-                $"FastAiCnnOptions.EarlyStopping follows '{stopping.Metric}', a validation value, but there is no validation (ValidationFraction = 0 and no validation data). " +
-                "Follow 'train_loss', or give validation data.");
+        bool paths = kind == ImageColumnKind.Path;
+        OptionChecks.Refuse(paths || string.IsNullOrEmpty(o.ImageFolder), OptionKey.ImageFolder, o.ImageFolder,
+            $"{OptionKey.ImageFolder} is for image paths; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}. Leave it empty.");
+        OptionChecks.Refuse(paths || o.Cache != ImageCacheMode.Stream, OptionKey.Cache, o.Cache, OptionText.Concat(
+            $"{OptionKey.Cache} = Stream decodes image files every epoch; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}, which an ML.NET view ",
+            $"can only read in order, not by row as shuffled batches need. Use Auto, Memory or Disk."));
+        OptionChecks.Refuse(o.EarlyStopping is not { NeedsValidation: true } || validates, OptionKey.EarlyStopping, o.EarlyStopping?.Metric, OptionText.Concat(
+            $"{OptionKey.EarlyStopping} follows '{o.EarlyStopping?.Metric}', a validation value, but there is no validation ({OptionKey.ValidationFraction} = 0 and no validation data). ",
+            $"Follow 'train_loss', or give validation data."));
     }
 
     /// <summary>The output schema: the input plus the score and predicted-label columns; checks the input columns.</summary>

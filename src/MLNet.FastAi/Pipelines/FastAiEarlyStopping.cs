@@ -1,5 +1,6 @@
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Training.Metrics;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Pipelines;
 
@@ -22,14 +23,12 @@ public sealed class FastAiEarlyStopping
     /// <summary>Checks the settings against the metrics the estimator reports, naming the one at fault.</summary>
     internal void Validate(IReadOnlyList<Func<Metric>> metrics)
     {
-        const string Option = nameof(FastAiCnnOptions.EarlyStopping);
-        if (Patience < 1)
-            throw new ArgumentOutOfRangeException(Option, Patience, $"FastAiCnnOptions.EarlyStopping.Patience must be at least 1; got {Patience}.");
-        if (!(MinDelta >= 0) || double.IsInfinity(MinDelta))
-            throw new ArgumentOutOfRangeException(Option, MinDelta, $"FastAiCnnOptions.EarlyStopping.MinDelta must be zero or positive, and finite; got {MinDelta}.");
+        OptionChecks.Refuse(Patience >= 1, OptionKey.EarlyStopping, Patience, $"{OptionKey.EarlyStopping}.Patience must be at least 1; got {Patience}.");
+        OptionChecks.Refuse(MinDelta >= 0 && double.IsFinite(MinDelta), OptionKey.EarlyStopping, MinDelta,
+            $"{OptionKey.EarlyStopping}.MinDelta must be zero or positive, and finite; got {MinDelta}.");
         var known = new[] { "valid_loss", "train_loss" }.Concat(MetricNames(metrics)).ToList();
-        if (!known.Contains(Metric))
-            throw new ArgumentOutOfRangeException(Option, Metric, $"FastAiCnnOptions.EarlyStopping.Metric '{Metric}' is not reported by this estimator; choose one of: {string.Join(", ", known)}.");
+        OptionChecks.Refuse(known.Contains(Metric), OptionKey.EarlyStopping, Metric,
+            $"{OptionKey.EarlyStopping}.Metric '{Metric}' is not reported by this estimator; choose one of: {string.Join(", ", known)}.");
     }
 
     /// <summary>True when the followed value comes from validation (everything but <c>train_loss</c>).</summary>

@@ -1,4 +1,5 @@
 using MLNet.FastAi.Data.Caching;
+using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Vision;
 using TorchSharp;
@@ -12,11 +13,11 @@ public sealed partial class Learner
     /// process may still use on the CPU: the kernel would otherwise end the process mid-epoch without a word. (On a GPU
     /// libtorch raises its own out-of-memory error, which names the allocation.)
     /// </summary>
-    /// <exception cref="InsufficientMemoryException">The estimate exceeds what is available; the message names the settings to lower.</exception>
+    /// <exception cref="OptionException">The estimate exceeds what is available; keyed <see cref="OptionKey.BatchSize"/>, with the largest batch that fits.</exception>
     private void RefuseTrainingThatCannotFit()
     {
         if (Device.type != DeviceType.CPU) return;
-        if (ActivationRefusal(Options, Data.Pipeline.Width, Data.BatchSize) is { } refusal) throw new InsufficientMemoryException(refusal);
+        RefuseActivations(Options, Data.Pipeline.Width, Data.BatchSize);
     }
 
     /// <summary>
@@ -24,16 +25,20 @@ public sealed partial class Learner
     /// ML.NET estimator): handed to the loaders, it runs before any image is decoded. Null when training will not run
     /// on the CPU.
     /// </summary>
-    internal static Func<int, int, string?>? ActivationCheckBeforeDecoding(VisionLearnerOptions options, Microsoft.ML.MLContext? context = null) =>
-        TorchRuntime.ResolveDevice(options.Device, context).type == DeviceType.CPU ? (size, batch) => ActivationRefusal(options, size, batch) : null;
+    internal static Action<int, int>? ActivationCheckBeforeDecoding(VisionLearnerOptions options, Microsoft.ML.MLContext? context = null) =>
+        TorchRuntime.ResolveDevice(options.Device, context).type == DeviceType.CPU ? (size, batch) => RefuseActivations(options, size, batch) : null;
 
-    private static string? ActivationRefusal(VisionLearnerOptions options, int size, int batch)
+    private static void RefuseActivations(VisionLearnerOptions options, int size, int batch)
     {
-        if (AvailableMemory.Read() is not { } available) return null;
-        long needed = ActivationMemory.TrainingBytes(options.Architecture, size, batch, options.MixedPrecision ? 2 : sizeof(float));
-        if (needed <= available.Bytes) return null;
-        return $"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs at least {Bytes.Format(needed)} " +
-               $"for the activations kept for the backward pass, but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). " +
-               "Lower the batch size (ImageDataOptions.BatchSize) or the image size (ImageDataOptions.ImageSize).";
+        if (AvailableMemory.Read() is not { } available) return;
+        int bytesPerValue = options.MixedPrecision ? 2 : sizeof(float);
+        long needed = ActivationMemory.TrainingBytes(options.Architecture, size, batch, bytesPerValue);
+        if (needed <= available.Bytes) return;
+        long fits = available.Bytes / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture, size, 1, bytesPerValue));
+        throw new OptionException(OptionKey.BatchSize, batch,
+            OptionText.Concat($"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs at least {Bytes.Format(needed)} ",
+            $"for the activations kept for the backward pass, but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). ",
+            $"Lower {OptionKey.BatchSize} ({(fits > 0 ? $"at most {fits} fit" : "not even 1 fits")}) or {OptionKey.ImageSize}."),
+            fits: fits > 0 ? (int)Math.Min(fits, int.MaxValue) : null);
     }
 }

@@ -4,6 +4,12 @@ namespace MLNet.FastAi.Training;
 
 public sealed partial class Learner
 {
+    /// <summary>fastai's <c>fine_tune</c> default <c>base_lr</c>.</summary>
+    public const double DefaultBaseLearningRate = 2e-3;
+
+    /// <summary>fastai's <c>fine_tune</c> default <c>freeze_epochs</c>.</summary>
+    public const int DefaultFreezeEpochs = 1;
+
     /// <summary>
     /// One-cycle training (fastai's <c>fit_one_cycle</c>): per batch, the learning rate rises on a cosine from
     /// <c>lrMax/div</c> to <c>lrMax</c> over <paramref name="pctStart"/> of training, then falls on a cosine to
@@ -46,7 +52,7 @@ public sealed partial class Learner
     /// <c>slice(baseLr)</c> with <c>pctStart=0.99</c>; halve <paramref name="baseLr"/>; unfreeze; one-cycle for
     /// <paramref name="epochs"/> at <c>slice(baseLr/lrMult, baseLr)</c> with <paramref name="pctStart"/> and <paramref name="div"/>.
     /// </summary>
-    public void FineTune(int epochs, double baseLr = 2e-3, int freezeEpochs = 1, double lrMult = 100, double pctStart = 0.3, double div = 5.0,
+    public void FineTune(int epochs, double baseLr = DefaultBaseLearningRate, int freezeEpochs = DefaultFreezeEpochs, double lrMult = 100, double pctStart = 0.3, double div = 5.0,
         double? weightDecay = null, IEnumerable<Callback>? callbacks = null, CancellationToken cancellation = default)
     {
         // All checked here, before Freeze changes the learner: the fits below would only find a bad value later.

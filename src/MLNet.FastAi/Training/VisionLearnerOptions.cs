@@ -1,3 +1,4 @@
+using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Training.Metrics;
@@ -82,15 +83,17 @@ public sealed record VisionLearnerOptions
     public bool ShowProgress { get; init; } = true;
 
     /// <summary>Checks every value is in range (NaN never is).</summary>
-    /// <exception cref="ArgumentException">Names the option at fault.</exception>
+    /// <exception cref="OptionException">Names the option at fault (<see cref="OptionException.Option"/>).</exception>
     public void Validate()
     {
-        ArgumentChecks.HalfOpenFraction(Dropout, nameof(Dropout));
-        ArgumentChecks.PositiveFinite(LearningRate, nameof(LearningRate));
-        ArgumentChecks.NonNegativeFinite(WeightDecay, nameof(WeightDecay));
-        ArgumentChecks.HalfOpenFraction(LabelSmoothing, nameof(LabelSmoothing));
-        if (Pretrained == PretrainedSource.File && string.IsNullOrWhiteSpace(WeightsFile))
-            throw new ArgumentException("Pretrained = File needs WeightsFile.", nameof(WeightsFile));
-        ArgumentChecks.Momentums(Momentums, nameof(Momentums));
+        OptionChecks.HalfOpenFraction(OptionKey.Dropout, Dropout);
+        OptionChecks.PositiveFinite(OptionKey.LearningRate, LearningRate);
+        OptionChecks.NonNegativeFinite(OptionKey.WeightDecay, WeightDecay);
+        OptionChecks.HalfOpenFraction(OptionKey.LabelSmoothing, LabelSmoothing);
+        OptionChecks.Refuse(Pretrained != PretrainedSource.File || !string.IsNullOrWhiteSpace(WeightsFile), OptionKey.WeightsFile, WeightsFile,
+            $"{OptionKey.WeightsFile} must name a file when {OptionKey.Pretrained} = File.");
+        OptionChecks.Refuse(Pretrained is null || Enum.IsDefined(Pretrained.Value), OptionKey.Pretrained, Pretrained, $"{OptionKey.Pretrained} must be None, MLNetImageNet or File; got {Pretrained}.");
+        OptionChecks.Refuse(Enum.IsDefined(Device), OptionKey.Device, Device, $"{OptionKey.Device} must be Auto, Cpu or Cuda; got {Device}.");
+        OptionChecks.Momentums(OptionKey.Momentums, Momentums);
     }
 }

@@ -4,6 +4,7 @@ using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Tests.Interpretation.Plots;
 using MLNet.FastAi.Tests.Support;
 using static TorchSharp.torch;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Tests.Data;
 
@@ -216,7 +217,9 @@ public sealed class CacheModeTests : IDisposable
         PhotoFolder.Write(Root, perClass: 6);
         using (AvailableMemory.Pretend(20_000))
         {
-            var memory = Assert.Throws<InsufficientMemoryException>(() => Load(Options(ImageCacheMode.Memory)));
+            var memory = Assert.Throws<OptionException>(() => Load(Options(ImageCacheMode.Memory)));
+            Assert.Equal(OptionKey.Cache, memory.Option);
+            Assert.Equal(ImageCacheMode.Disk, memory.Fits);
             Assert.Contains("ImageDataOptions.Cache", memory.Message);
             Assert.Contains("Disk", memory.Message);
             Assert.Contains("may use only 20 KiB", memory.Message);
@@ -227,7 +230,7 @@ public sealed class CacheModeTests : IDisposable
         using (AvailableMemory.Pretend(22_000))
         {
             _log.Clear();
-            var both = Assert.Throws<InsufficientMemoryException>(() => Load(Options(ImageCacheMode.Memory)));
+            var both = Assert.Throws<OptionException>(() => Load(Options(ImageCacheMode.Memory)));
             Assert.Contains("train and valid", both.Message);
             Assert.DoesNotContain(_log, line => line.StartsWith("Train images:", StringComparison.Ordinal));
         }
@@ -239,7 +242,10 @@ public sealed class CacheModeTests : IDisposable
         });
         using (AvailableMemory.Pretend(1 << 20))
         {
-            var training = Assert.Throws<InsufficientMemoryException>(() => learner.Fit(1, 1e-3));
+            var training = Assert.Throws<OptionException>(() => learner.Fit(1, 1e-3));
+            Assert.Equal(OptionKey.BatchSize, training.Option);
+            Assert.Equal(8, training.Value);
+            Assert.True(training.Fits is int fits && fits is >= 1 and < 8, $"the largest batch that fits: {training.Fits}");
             Assert.Contains("ImageDataOptions.BatchSize", training.Message);
             Assert.Contains("batches of 8 images of 24×24 pixels", training.Message);
         }
@@ -252,8 +258,8 @@ public sealed class CacheModeTests : IDisposable
     public void MixedSizes_WithoutAnImageSize_AreRefusedNamingTheOption_UniformOnesSetTheSize()
     {
         PhotoFolder.Write(Root, perClass: 4);
-        var e = Assert.Throws<ArgumentException>(() => ImageDataLoaders.FromFolder(Root, valid: null, validPct: 0.25, options: new ImageDataOptions { Log = _ => { } }));
-        Assert.Equal("ImageSize", e.ParamName);
+        var e = Assert.Throws<OptionException>(() => ImageDataLoaders.FromFolder(Root, valid: null, validPct: 0.25, options: new ImageDataOptions { Log = _ => { } }));
+        Assert.Equal(OptionKey.ImageSize, e.Option);
         Assert.Contains("different sizes", e.Message);
         Assert.Contains("ImageDataOptions.ImageSize", e.Message);
         Assert.Contains("224", e.Message);

@@ -8,6 +8,7 @@ using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Tests.Data;
 
@@ -56,7 +57,8 @@ public sealed class ResizeSmoothnessTests(ITestOutputHelper output) : IDisposabl
         File.WriteAllBytes(wide, HandMadeImages.RgbPng(40, Source, (x, y) => ((byte)x, (byte)y, 0)));
         string cache = Path.Combine(_temp.Path, "cache");
         var options = new ImageDataOptions { ImageSize = Target, Resize = ResizeMethod.Squish, BatchSize = 4, Seed = 1, Cache = ImageCacheMode.Disk, CacheFolder = cache, Log = _ => { } };
-        var refusal = Assert.Throws<ArgumentException>(() => ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: options));
+        var refusal = Assert.Throws<OptionException>(() => ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: options));
+        Assert.Equal(OptionKey.Resize, refusal.Option);
         output.WriteLine(refusal.Message);
         Assert.Contains(wide, refusal.Message);
         Assert.Contains("40×28", refusal.Message);

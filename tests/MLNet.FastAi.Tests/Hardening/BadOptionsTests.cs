@@ -6,6 +6,7 @@ using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Tests.Hardening;
 
@@ -99,9 +100,16 @@ public sealed class BadOptionsTests(TinyDigitsFixture fixture) : IClassFixture<T
         var (paths, labels) = WriteFolderWithAnUnreadableImage();
         File.WriteAllLines(Path.Combine(_root, "labels.csv"), paths.Zip(labels, (p, l) => $"{Path.GetRelativePath(_root, p)},{l}").Prepend("file,label"));
 
-        Assert.Equal("validPct", Assert.ThrowsAny<ArgumentException>(() => ImageDataLoaders.FromFolder(_root, validPct: validPct)).ParamName);
-        Assert.Equal("validPct", Assert.ThrowsAny<ArgumentException>(() => ImageDataLoaders.FromLists(paths, labels, validPct)).ParamName);
-        Assert.Equal("validPct", Assert.ThrowsAny<ArgumentException>(() => ImageDataLoaders.FromCsv(_root, validPct: validPct)).ParamName);
+        foreach (var refusal in new[]
+                 {
+                     Assert.Throws<OptionException>(() => ImageDataLoaders.FromFolder(_root, validPct: validPct)),
+                     Assert.Throws<OptionException>(() => ImageDataLoaders.FromLists(paths, labels, validPct)),
+                     Assert.Throws<OptionException>(() => ImageDataLoaders.FromCsv(_root, validPct: validPct)),
+                 })
+        {
+            Assert.Equal(OptionKey.ValidationFraction, refusal.Option);
+            Assert.Contains("validPct", refusal.Message);
+        }
     }
 
     public static TheoryData<string, string> LearnerOptionCases() => new()

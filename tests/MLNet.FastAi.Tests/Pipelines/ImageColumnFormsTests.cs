@@ -7,6 +7,7 @@ using MLNet.FastAi.Tests.Interpretation.Plots;
 using MLNet.FastAi.Tests.Support;
 using Xunit.Abstractions;
 using static MLNet.FastAi.Tests.Pipelines.TinyPipelines;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Tests.Pipelines;
 
@@ -152,7 +153,7 @@ public sealed class ImageColumnFormsTests : IDisposable
         var refused = Assert.Throws<ImageCacheUnavailableException>(() => ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(train));
 
         Assert.Contains("FastAiCnnOptions.CacheFolder", refused.Message);
-        Assert.Contains("FastAiCnnOptions.Cache to Memory", refused.Message);
+        Assert.Contains("set FastAiCnnOptions.Cache = ImageCacheMode.Memory", refused.Message);
         Assert.DoesNotContain("ImageDataOptions", refused.Message);
         Assert.DoesNotContain("Stream", refused.Message);
     }
@@ -250,8 +251,8 @@ public sealed class ImageColumnFormsTests : IDisposable
         options.ImageSize = null;
         options.ValidationFraction = 0.34;
 
-        var e = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(data));
-        Assert.Equal("ImageSize", e.ParamName);
+        var e = Assert.Throws<OptionException>(() => ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(data));
+        Assert.Equal(OptionKey.ImageSize, e.Option);
         Assert.Contains("FastAiCnnOptions.ImageSize", e.Message);
         Assert.Contains("row 0 of the training data is 20×20, row 1 of the training data 24×20", e.Message);
     }

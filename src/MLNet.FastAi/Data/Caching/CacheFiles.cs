@@ -1,4 +1,5 @@
 using MLNet.FastAi.Data.Download;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data.Caching;
 
@@ -12,8 +13,9 @@ namespace MLNet.FastAi.Data.Caching;
 /// </summary>
 internal static class CacheFiles
 {
-    /// <summary>The advice of every refusal for disk space, upfront or while writing.</summary>
-    public const string DiskAdvice = "Set ImageDataOptions.CacheFolder to a folder on a larger disk, or ImageDataOptions.Cache to Stream.";
+    /// <summary>The advice of every refusal for disk space, upfront or while writing; images from an ML.NET column cannot be streamed.</summary>
+    public static string DiskAdvice(bool canStream = true) =>
+        $"Set {OptionKey.CacheFolder} to a folder on a larger disk, or {OptionKey.Cache.Set(canStream ? ImageCacheMode.Stream : ImageCacheMode.Memory)}.";
 
     private const string TemporarySuffix = ".tmp";
 
@@ -36,7 +38,7 @@ internal static class CacheFiles
     /// <summary>The refusal when the disk fills while a cache is written (another process took the space checked upfront).</summary>
     public static ImageCacheUnavailableException DiskFull(string folder, long bytes, Exception inner) =>
         new($"The disk cache's folder '{folder}' ran out of space while {Bytes.Format(bytes)} of decoded images were written (something else " +
-            $"filled the disk meanwhile); what was written is not kept as cached. {DiskAdvice}", inner);
+            $"filled the disk meanwhile); what was written is not kept as cached. {DiskAdvice()}", inner);
 
     /// <summary>
     /// Removes from <paramref name="folder"/> the temporaries of builds that ended without finishing, then, while the
@@ -71,7 +73,7 @@ internal static class CacheFiles
                     TryDeleteUnused(orphan, out _);
             if (total > sizeLimit)
                 log($"The disk cache folder '{folder}' holds {Bytes.Format(total)}, over its limit of {Bytes.Format(sizeLimit)} " +
-                    "(ImageDataOptions.CacheSizeLimit), in caches that are in use.");
+                    $"({OptionKey.CacheSizeLimit}), in caches that are in use.");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -1,5 +1,6 @@
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Data.Download;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data.Caching;
 
@@ -19,12 +20,13 @@ internal sealed class CachePolicy
     public CachePolicy(ImageDataOptions options)
     {
         _mode = options.Cache;
+        CanStream = options.CanStream;
         Folder = Path.GetFullPath(options.CacheFolder ?? DefaultFolder());
         var available = AvailableMemory.Read();
         if (options.MemoryBudget is { } budget)
         {
             Budget = budget;
-            _budgetReason = "ImageDataOptions.MemoryBudget";
+            _budgetReason = OptionKey.MemoryBudget.ToString();
         }
         else if (available is { } a)
         {
@@ -37,6 +39,13 @@ internal sealed class CachePolicy
             _budgetReason = "a fixed 2 GiB: this system does not say how much memory is available";
         }
     }
+
+    /// <summary>Whether the images can be decoded every epoch instead (files can; an ML.NET column's cannot).</summary>
+    public bool CanStream { get; }
+
+    /// <summary>The advice when the cache folder cannot be written.</summary>
+    public static string UnwritableAdvice(bool canStream) =>
+        $"Set {OptionKey.CacheFolder} to a folder this process can write, or {OptionKey.Cache.Set(canStream ? ImageCacheMode.Stream : ImageCacheMode.Memory)}.";
 
     /// <summary>The disk cache's folder.</summary>
     public string Folder { get; }
@@ -62,16 +71,16 @@ internal sealed class CachePolicy
             case ImageCacheMode.Memory:
                 RefuseIfMemoryShort(splitName, bytes, size);
                 _heldInMemory += bytes;
-                return (ImageCacheMode.Memory, $"{size}; asked for (ImageDataOptions.Cache)");
+                return (ImageCacheMode.Memory, $"{size}; asked for ({OptionKey.Cache})");
             case ImageCacheMode.Disk:
                 if (!diskCacheExists())
                 {
                     RefuseIfNotWritable(splitName);
                     RefuseIfDiskShort(splitName, bytes, size);
                 }
-                return (ImageCacheMode.Disk, $"{size}; asked for (ImageDataOptions.Cache)");
+                return (ImageCacheMode.Disk, $"{size}; asked for ({OptionKey.Cache})");
             case ImageCacheMode.Stream:
-                return (ImageCacheMode.Stream, $"{size}; asked for (ImageDataOptions.Cache)");
+                return (ImageCacheMode.Stream, $"{size}; asked for ({OptionKey.Cache})");
         }
         if (_heldInMemory + bytes <= Budget && !MemoryShort(bytes))
         {
@@ -129,10 +138,10 @@ internal sealed class CachePolicy
         if (AvailableMemory.Read() is not { } available) return;
         // Training needs room beside the images: a ResNet batch's activations at photo sizes take gigabytes.
         if (!MemoryShort(bytes)) return;
-        throw new InsufficientMemoryException(
-            $"Keeping the {splitName} images in memory needs {size}, but this process may use only {Bytes.Format(available.Bytes)} more " +
-            $"({available.Source}). Set ImageDataOptions.Cache to Disk (decoded once into {Folder}) or Stream (decoded every epoch), " +
-            "or a smaller ImageSize/ItemSize.");
+        throw new OptionException(OptionKey.Cache, ImageCacheMode.Memory,
+            OptionText.Concat($"Keeping the {splitName} images in memory needs {size}, but this process may use only {Bytes.Format(available.Bytes)} more ",
+            $"({available.Source}). Set {OptionKey.Cache} to Disk (decoded once into {Folder}){(CanStream ? " or Stream (decoded every epoch)" : "")}, ",
+            $"or a smaller {OptionKey.ImageSize}/{OptionKey.ItemSize}."), fits: ImageCacheMode.Disk);
     }
 
     private void RefuseIfNotWritable(string splitName)
@@ -140,7 +149,7 @@ internal sealed class CachePolicy
         if (WriteProblem(Folder) is not { } problem) return;
         throw new ImageCacheUnavailableException(
             $"The disk cache of the {splitName} images cannot be written to its folder: {problem.TrimEnd('.')}. " +
-            "Set ImageDataOptions.CacheFolder to a folder this process can write, or ImageDataOptions.Cache to Stream.");
+            UnwritableAdvice(CanStream));
     }
 
     /// <summary>
@@ -167,7 +176,7 @@ internal sealed class CachePolicy
         long free = FreeSpace(Folder);
         if (free >= bytes + bytes / 20) return;
         throw new ImageCacheUnavailableException(
-            $"The disk cache of the {splitName} images needs {size}, but its folder '{Folder}' has {Bytes.Format(free)} free. {CacheFiles.DiskAdvice}");
+            $"The disk cache of the {splitName} images needs {size}, but its folder '{Folder}' has {Bytes.Format(free)} free. {CacheFiles.DiskAdvice(CanStream)}");
     }
 
     /// <summary>Free bytes on the disk that holds <paramref name="folder"/> (or its nearest existing parent).</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data.Caching;
 
@@ -21,8 +22,11 @@ internal sealed class PixelPool : IDisposable
     private SafeFileHandle? _file;
     private string? _temporary;
 
-    private PixelPool(string path, string key, ImagePipeline pipeline, Action<string> log, CacheFileLock fileLock)
+    private readonly bool _canStream;
+
+    private PixelPool(string path, string key, ImagePipeline pipeline, Action<string> log, CacheFileLock fileLock, bool canStream)
     {
+        _canStream = canStream;
         _path = path;
         _key = key;
         _pipeline = pipeline;
@@ -101,15 +105,15 @@ internal sealed class PixelPool : IDisposable
     /// said in the log), a new one is started under a temporary name.
     /// </summary>
     public static PixelPool Open(string path, string key, long slotCount, IReadOnlyCollection<long> needed, ImagePipeline pipeline, Action<string> log,
-        CancellationToken cancellation)
+        CancellationToken cancellation, bool canStream = true)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var reader = new PixelPool(path, key, pipeline, log, CacheFileLock.None);
+        var reader = new PixelPool(path, key, pipeline, log, CacheFileLock.None, canStream);
         // A torn read (another process rewriting the tables) fails the checksum and lands in the locked path below.
         if (reader.TryOpenExisting(slotCount, writable: true, quiet: true) is null && reader._file is not null && Holds(reader.Contents, needed)) return reader;
         reader.Dispose();
 
-        var pool = new PixelPool(path, key, pipeline, log, CacheFileLock.Acquire(path, log, cancellation));
+        var pool = new PixelPool(path, key, pipeline, log, CacheFileLock.Acquire(path, log, cancellation), canStream);
         try
         {
             if (pool.TryOpenExisting(slotCount, writable: pool._lock.Held, quiet: false) is { } problem)
@@ -176,7 +180,7 @@ internal sealed class PixelPool : IDisposable
     {
         if (!_lock.Held)
             throw new ImageCacheUnavailableException($"The disk cache's folder '{Path.GetDirectoryName(_path)}' cannot be written, and it holds no cache of " +
-                "these images. Set ImageDataOptions.CacheFolder to a folder this process can write, or ImageDataOptions.Cache to Stream.");
+                $"these images. {CachePolicy.UnwritableAdvice(_canStream)}");
         var layout = PixelCacheFile.Plan(new PixelCacheFile.Header(_key, slotCount, _pipeline.Height, _pipeline.Width));
         _temporary = CacheFiles.TemporaryFor(_path);
         // Exclusive: the open handle is what tells other processes' housekeeping that this build is alive. Not
@@ -188,8 +192,7 @@ internal sealed class PixelPool : IDisposable
     /// <summary>A writer of the given slots (position k of the writer is slot <paramref name="slots"/>[k]).</summary>
     public SlotWriter Writer(long[] slots, (int Width, int Height)[] sourceSizes)
     {
-        if (ReadOnly) throw new ImageCacheUnavailableException($"The disk cache '{_path}' is read-only and lacks some of these images. " +
-            "Set ImageDataOptions.CacheFolder to a folder this process can write, or ImageDataOptions.Cache to Stream.");
+        if (ReadOnly) throw new ImageCacheUnavailableException($"The disk cache '{_path}' is read-only and lacks some of these images. {CachePolicy.UnwritableAdvice(_canStream)}");
         return new SlotWriter(this, slots, sourceSizes);
     }
 

@@ -97,9 +97,7 @@ internal static class PixelStoreBuilder
         throw new InvalidDataException($"None of the {count} images of the {splitName} set could be decoded; the first, '{failed[0].Path}': {failed[0].Reason}.");
     }
 
-    private static InvalidDataException Undecodable(string path, string splitName, string reason) =>
-        new($"Could not decode image '{path}' ({splitName} set): {reason}. " +
-            "Remove or replace the file, or set BadImageHandling.Skip to leave unreadable images out.");
+    private static InvalidDataException Undecodable(string path, string splitName, string reason) => BadImage.Refusal($"'{path}' ({splitName} set)", reason);
 
     private static BuiltStore Built(SplitPixels built, IReadOnlyList<string> paths, (int Width, int Height)[] sizes) =>
         new(built.Store, built.Kept, built.Failed.Select(f => new BadImage(paths[f.Position], f.Reason)).ToList(),

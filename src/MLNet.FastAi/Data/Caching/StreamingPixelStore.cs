@@ -1,4 +1,5 @@
 using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data.Caching;
 
@@ -34,7 +35,7 @@ internal sealed class StreamingPixelStore : PixelStore
             throw new InvalidDataException(
                 $"Could not decode image '{_paths[(int)indices[k]]}' ({_splitName} set) while streaming: {reason}. The file passed the checks made " +
                 "before training, so it changed since or is damaged inside its compressed data; replace or remove it and start again " +
-                "(with ImageDataOptions.Cache = Disk or Memory, images are decoded once up front, where BadImageHandling.Skip can leave it out).");
+                $"(with {OptionKey.Cache} = Disk or Memory, images are decoded once up front, where {OptionKey.OnBadImage} = Skip can leave it out).");
         }
     }
 }

@@ -1,11 +1,20 @@
 using SkiaSharp;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data.Decoding;
 
 /// <summary>A file the decoder could not read, and why.</summary>
 /// <param name="Path">The image file.</param>
 /// <param name="Reason">The decoder's message.</param>
-public sealed record BadImage(string Path, string Reason);
+public sealed record BadImage(string Path, string Reason)
+{
+    /// <summary>
+    /// The refusal of an image that cannot be decoded when unreadable images are not to be skipped: names the image
+    /// (<paramref name="image"/>: a quoted path and its split, or a row) and the setting that would leave it out.
+    /// </summary>
+    internal static InvalidDataException Refusal(string image, string reason) =>
+        new($"{ImageHeaders.Refusal(image, reason)} Remove or replace it, or {OptionKey.OnBadImage.Set(BadImageHandling.Skip)} to leave unreadable images out.");
+}
 
 /// <summary>What an image's header says: its size, or why the file cannot be used.</summary>
 internal readonly record struct ImageHeader(int Width, int Height, string? Problem)
@@ -25,8 +34,8 @@ internal static class ImageHeaders
 
     private const string CouldNotRead = "the file could not be read";
 
-    /// <summary>The one wording of a refused image, wherever it is refused.</summary>
-    public static string Refusal(string path, string problem) => $"Could not decode image '{path}': {problem}.";
+    /// <summary>The one wording of a refused image, wherever it is refused (<paramref name="image"/>: a quoted path, with its split, or a row).</summary>
+    public static string Refusal(string image, string problem) => $"Could not decode image {image}: {problem}.";
 
     /// <summary>Reads the headers of <paramref name="paths"/> in parallel, in order.</summary>
     public static ImageHeader[] Scan(IReadOnlyList<string> paths, long maxPixels, int workers, CancellationToken cancellation = default)
@@ -72,7 +81,7 @@ internal static class ImageHeaders
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width < 1 || height < 1) return new(width, height, $"its header claims {width}×{height} pixels");
         if ((long)width * height > maxPixels)
-            return new(width, height, $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed (ImageDataOptions.MaxImagePixels); refused before decoding");
+            return new(width, height, $"its header claims {width}×{height} pixels, more than the {maxPixels:N0} allowed ({OptionKey.MaxImagePixels}); refused before decoding");
         return new(width, height, completeness(codec));
     }
 }

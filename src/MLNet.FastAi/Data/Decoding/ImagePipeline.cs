@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Data.Decoding;
 
@@ -91,8 +92,6 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
     internal const double SquishAspectTolerance = 0.01;
 
     /// <summary>The advice when training images would be stretched, naming the option to change.</summary>
-    internal static string SquishAdvice(string resizeOption) =>
-        $"Set {resizeOption} to Crop (fastai's default) or Pad, or make the images square first.";
 
     /// <summary>
     /// Refuses, before anything is decoded, images that <see cref="ResizeMethod.Squish"/> would have to stretch:
@@ -101,19 +100,24 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
     /// </summary>
     /// <param name="images">Each image as messages name it (a quoted path, a row) and its size.</param>
     /// <param name="subject">What messages call the images, e.g. "The images".</param>
-    /// <param name="advice">What to do instead, a sentence.</param>
-    /// <exception cref="ArgumentException">Some image's proportions differ from the target's.</exception>
-    internal void RefuseStretching(IEnumerable<(string Name, int Width, int Height)> images, string subject, string advice)
+    /// <exception cref="OptionException">Some image's proportions differ from the target's.</exception>
+    /// <param name="modelAdvice">
+    /// For images a trained model is asked about: what to do instead, and the refusal is of the images (an
+    /// <see cref="ArgumentException"/>). Null while choosing how to train: the refusal is of <see cref="OptionKey.Resize"/>.
+    /// </param>
+    internal void RefuseStretching(IEnumerable<(string Name, int Width, int Height)> images, string subject, string? modelAdvice = null)
     {
         if (Resize != ResizeMethod.Squish || IsTrainingStretch) return;
         double target = (double)Width / Height;
         var stretched = images.Where(i => i.Width > 0 && i.Height > 0 && Math.Abs(Math.Log((double)i.Width / i.Height / target)) > Math.Log(1 + SquishAspectTolerance)).ToList();
         if (stretched.Count == 0) return;
         var (name, width, height) = stretched[0];
-        throw new ArgumentException(
-            $"{subject}: {stretched.Count:N0} image(s) have other proportions than the {Width}×{Height} target, e.g. {name} ({width}×{height}). " +
-            "Squishing them would resample nearest-neighbour (ML.NET's only stretching resize, ImageAnalytics' Fill, which the saved model " +
-            $"would replay) and train a less accurate model than fastai's bilinear squish. {advice}", "Resize");
+        var why = OptionText.Concat($"{subject}: {stretched.Count:N0} image(s) have other proportions than the {Width}×{Height} target, e.g. {name} ({width}×{height}). ",
+            $"Squishing them would resample nearest-neighbour (ML.NET's only stretching resize, ImageAnalytics' Fill, which the saved model ",
+            $"would replay) and train a less accurate model than fastai's bilinear squish. ");
+        if (modelAdvice is not null) throw new ArgumentException(OptionText.Say(why) + modelAdvice, "images");
+        throw new OptionException(OptionKey.Resize, Resize,
+            OptionText.Concat(why, $"Set {OptionKey.Resize} to Crop (fastai's default) or Pad, or make the images square first."), fits: ResizeMethod.Crop);
     }
 
     /// <inheritdoc/>
@@ -128,18 +132,18 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
     /// <param name="sizeOption">The option to set, e.g. "ImageDataOptions.ImageSize".</param>
     /// <param name="mixedSizeAdvice">What to set it to when sizes are mixed.</param>
     /// <exception cref="ArgumentException">Mixed sizes, or images larger than <see cref="MaxSide"/>.</exception>
-    internal static int UniformSide(IReadOnlyList<(string Name, int Width, int Height)> images, string subject, string sizeOption, string mixedSizeAdvice)
+    internal static int UniformSide(IReadOnlyList<(string Name, int Width, int Height)> images, string subject, FormattableString mixedSizeAdvice)
     {
         var first = images[0];
         foreach (var other in images)
             if (other.Width != first.Width || other.Height != first.Height)
-                throw new ArgumentException(
-                    $"{subject} have different sizes ({first.Name} is {first.Width}×{first.Height}, {other.Name} {other.Width}×{other.Height}), " +
-                    $"so they need a common size: set {sizeOption} ({mixedSizeAdvice}).", "ImageSize");
+                throw new OptionException(OptionKey.ImageSize, null,
+                    OptionText.Concat($"{subject} have different sizes ({first.Name} is {first.Width}×{first.Height}, {other.Name} {other.Width}×{other.Height}), ",
+                    $"so they need a common size: set {OptionKey.ImageSize} ({mixedSizeAdvice})."));
         int side = Math.Max(first.Width, first.Height);
         if (side > MaxSide)
-            throw new ArgumentException($"{subject} are {first.Width}×{first.Height}; images are resized to at most {MaxSide} pixels a side. " +
-                                        $"Set {sizeOption} (e.g. 224).", "ImageSize");
+            throw new OptionException(OptionKey.ImageSize, null, OptionText.Concat($"{subject} are {first.Width}×{first.Height}; images are resized to at most {MaxSide} pixels a side. ",
+                                                                 $"Set {OptionKey.ImageSize} (e.g. 224)."));
         return side;
     }
 }

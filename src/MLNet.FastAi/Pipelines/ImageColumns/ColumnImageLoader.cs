@@ -5,6 +5,7 @@ using Microsoft.ML.Transforms.Image;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Recipes;
 
 namespace MLNet.FastAi.Pipelines;
 
@@ -31,6 +32,7 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
     /// </summary>
     public ImageDataLoaders Load(IDataView training, IDataView? validation, double validationFraction, ImageDataOptions options)
     {
+        options = options with { CanStream = false };
         var seed = options.Seed ?? throw new ArgumentException("The seed must be decided before loading.", nameof(options));
         int? declared = kind == ImageColumnKind.Image ? InputSchema.DeclaredImageSide(training.Schema, imageColumn) : null;
         bool declaredSquare = kind == ImageColumnKind.Image && training.Schema[imageColumn].Type is ImageDataViewType { Height: > 0 } image && image.Height == image.Width;
@@ -41,11 +43,11 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
         if (validation is not null) scans.Add(Scan(validation, "validation data", readSizes, options));
         RefuseBadRows(scans, options.OnBadImage);
         int side = options.ImageSize ?? declared ?? UniformSide(scans);
-        if (options.RefuseBeforeDecoding?.Invoke(side, options.BatchSize) is { } refusal) throw new InsufficientMemoryException(refusal);
+        options.RefuseBeforeDecoding?.Invoke(side, options.BatchSize);
         if (readSizes)
             new ImagePipeline(side, side, options.Resize).RefuseStretching(
                 scans.SelectMany(s => Enumerable.Range(0, s.Count).Where(r => s.Problems[r] is null).Select(r => (s.RowName(r), s.Sizes[r].Width, s.Sizes[r].Height))),
-                $"FastAiCnn: the images in column '{imageColumn}'", ImagePipeline.SquishAdvice("FastAiCnnOptions.Resize"));
+                $"FastAiCnn: the images in column '{imageColumn}'");
 
         var data = ImageDataLoaders.ForPrebuiltPixels(classes, side, options);
         var splits = new List<Split>();
@@ -87,16 +89,14 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
         }
     }
 
-    private InvalidDataException BadRow(string row, string reason) =>
-        new($"FastAiCnn: could not decode the image in {row} (column '{imageColumn}'): {reason}. " +
-            "Remove or fix the row, or set FastAiCnnOptions.OnBadImage = BadImageHandling.Skip to leave unreadable images out.");
+    private InvalidDataException BadRow(string row, string reason) => BadImage.Refusal($"in {row} (column '{imageColumn}')", reason);
 
     /// <summary>The side when none is set and the column does not declare one: every usable image must share one size, as for files.</summary>
     private int UniformSide(IEnumerable<ColumnRowScan> scans)
     {
         var usable = scans.SelectMany(s => Enumerable.Range(0, s.Count).Where(r => s.Problems[r] is null)
             .Select(r => (s.RowName(r), s.Sizes[r].Width, s.Sizes[r].Height))).ToList();
-        return ImagePipeline.UniformSide(usable, $"FastAiCnn: the images in column '{imageColumn}'", "FastAiCnnOptions.ImageSize", "fastai's usual is 224");
+        return ImagePipeline.UniformSide(usable, $"FastAiCnn: the images in column '{imageColumn}'", $"fastai's usual is 224");
     }
 
     /// <summary>One split being built: its rows (view, row) in order, its store or writer, and how that was decided.</summary>
@@ -166,10 +166,10 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
                 split.Where = $"in a disk cache for this fit only ({path}; loaded images cannot be recognised without decoding them, so it is not reused)";
                 break;
             default:
-                throw new InsufficientMemoryException(
-                    $"FastAiCnn: the {name} images of column '{imageColumn}' fit neither in memory nor in the disk cache's folder ({reason}), and images " +
-                    "from an ML.NET column cannot be streamed (a view has no random access to its rows). Set FastAiCnnOptions.CacheFolder to a folder " +
-                    "on a larger disk, or a smaller ImageSize/ItemSize.");
+                throw new OptionException(OptionKey.CacheFolder, data.CachePolicy.Folder,
+                    OptionText.Concat($"FastAiCnn: the {name} images of column '{imageColumn}' fit neither in memory nor in the disk cache's folder ({reason}), and images ",
+                    $"from an ML.NET column cannot be streamed (a view has no random access to its rows). Set {OptionKey.CacheFolder} to a folder ",
+                    $"on a larger disk, or a smaller {OptionKey.ImageSize}/{OptionKey.ItemSize}."));
         }
         return split;
     }
@@ -203,7 +203,7 @@ internal sealed class ColumnImageLoader(MLContext context, string imageColumn, I
 
         /// <summary>Opens the file (under its lock unless it holds every image already), once for all splits.</summary>
         public PixelPool Open(ImageDataLoaders data, CancellationToken cancellation) =>
-            Opened ??= PixelPool.Open(file, key, SlotCount, Enumerable.Range(0, nameOf.Count).Select(i => (long)i).ToList(), pipeline, data.LogLine, cancellation);
+            Opened ??= PixelPool.Open(file, key, SlotCount, Enumerable.Range(0, nameOf.Count).Select(i => (long)i).ToList(), pipeline, data.LogLine, cancellation, canStream: false);
     }
 
     private static (int, int)[] SizesOf(IReadOnlyList<(int View, int Row)> rows, IReadOnlyList<ColumnRowScan> scans, ImagePipeline pipeline) =>
