@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MLNet.FastAi.Cli.Infrastructure;
-using MLNet.FastAi.Cli.Reports;
+using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Cli.Scoring;
 using MLNet.FastAi.Interpretation.Plots;
 

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using MLNet.FastAi.Cli.Infrastructure;
-using MLNet.FastAi.Cli.Reports;
+using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Cli.Training;
 using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Training;
@@ -98,7 +98,10 @@ internal static class TrainCommand
             if (checkpointPath is not null) console.WriteLine($"Saved the checkpoint: {InputPaths.Display(learner.Save(Path.GetFileName(checkpointPath)))}");
             if (reportPath is not null)
             {
-                TrainingReport.Build(learner, history, parse.GetValue(data.Data)!, scheduleText, clock.Elapsed).Save(reportPath);
+                string dataset = Path.GetFullPath(parse.GetValue(data.Data)!);
+                TrainingReport.Build(learner, ClassificationInterpretation.FromLearner(learner),
+                    $"Training report: {recipe.Model.Architecture.Name} on {Path.GetFileName(dataset.TrimEnd(Path.DirectorySeparatorChar))}",
+                    new TrainingReport.Run(dataset, scheduleText, clock.Elapsed, history)).Save(reportPath);
                 console.WriteLine($"Saved the training report: {InputPaths.Display(reportPath)}");
             }
             return ExitCodes.Success;

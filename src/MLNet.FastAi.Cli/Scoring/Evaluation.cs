@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using MLNet.FastAi.Interpretation;
+using MLNet.FastAi.Pipelines;
 
 namespace MLNet.FastAi.Cli.Scoring;
 
@@ -9,7 +10,7 @@ internal sealed record Evaluation(MulticlassClassificationMetrics Metrics, Class
     /// <summary>Checks the labels, scores the images once and interprets the scores.</summary>
     public static Evaluation Run(StockModel model, IReadOnlyList<(string Path, string Label)> images)
     {
-        LabelledImageOptions.RequireKnownLabels(images, model.Classes, model.FilePath);
+        LabelCheck.RefuseUnknown(images, model.Classes, $"the model '{model.FilePath}'");
         var (scores, metrics) = model.Evaluate(images);
         var classIndex = model.Classes.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i, StringComparer.Ordinal);
         var interpretation = ClassificationInterpretation.FromProbabilities(model.Classes, scores,

@@ -54,50 +54,8 @@ internal sealed class LabelledImageOptions
         return images;
     }
 
-    /// <summary>Fails, naming an image, when a label is not one of the model's classes; ML.NET's evaluator would skip such rows silently.</summary>
-    public static void RequireKnownLabels(IReadOnlyList<(string Path, string Label)> images, IReadOnlyList<string> classes, string modelPath)
-    {
-        var known = classes.ToHashSet(StringComparer.Ordinal);
-        var unknown = images.Where(i => !known.Contains(i.Label)).ToList();
-        if (unknown.Count == 0) return;
-        var labels = unknown.Select(i => i.Label).Distinct(StringComparer.Ordinal).ToList();
-        throw CliException.Input(
-            $"{unknown.Count} image(s) have labels the model '{modelPath}' does not know: {string.Join(", ", labels.Take(10).Select(l => $"'{l}'"))}" +
-            $"{(labels.Count > 10 ? ", ..." : "")} (first: '{unknown[0].Path}'). The model's classes are: {string.Join(", ", classes)}." +
-            (unknown.Count == images.Count ? " Is <data> a folder whose subfolders are the classes (e.g. mnist_sample/testing)?" : ""));
-    }
-
-    private List<(string, string)> ReadCsv(string csv, ParseResult parse)
-    {
-        var rows = CsvTable.Read(csv);
-        bool hasHeader = !parse.GetValue(NoHeader);
-        if (rows.Count == 0 || (hasHeader && rows.Count == 1)) throw CliException.Input($"CSV file '{csv}' has no data rows.");
-        var header = hasHeader ? rows[0] : null;
-        int Column(Option<string?> option, string role)
-        {
-            string nameOrIndex = parse.GetValue(option)!;
-            if (header is not null && Array.IndexOf(header, nameOrIndex) is >= 0 and var byName) return byName;
-            if (int.TryParse(nameOrIndex, out int index) && index >= 0 && index < rows[0].Length) return index;
-            throw CliException.Input($"CSV file '{csv}' has no {role} column '{nameOrIndex}' ({option.Name})" +
-                                     (header is null ? $"; rows have {rows[0].Length} columns." : $"; its columns are: {string.Join(", ", header)}."));
-        }
-        int fileColumn = Column(FileNameColumn, "file name"), labelColumn = Column(LabelColumn, "label");
-        string folder = Path.Combine(Path.GetDirectoryName(csv)!, parse.GetValue(ImageFolder) ?? "");
-        string suffix = parse.GetValue(Suffix) ?? "";
-        var images = new List<(string, string)>();
-        for (int r = hasHeader ? 1 : 0; r < rows.Count; r++)
-        {
-            var row = rows[r];
-            int line = r + 1;
-            if (row.Length <= Math.Max(fileColumn, labelColumn))
-                throw CliException.Input($"CSV file '{csv}', line {line}: {row.Length} columns, but column {Math.Max(fileColumn, labelColumn)} is needed.");
-            string file = row[fileColumn].Trim(), label = row[labelColumn].Trim();
-            if (file.Length == 0 || label.Length == 0)
-                throw CliException.Input($"CSV file '{csv}', line {line}: empty {(file.Length == 0 ? "file name" : "label")}.");
-            string image = Path.GetFullPath(Path.Combine(folder, file + suffix));
-            if (!File.Exists(image)) throw CliException.Input($"CSV file '{csv}', line {line} names '{file + suffix}', but '{image}' does not exist.");
-            images.Add((image, label));
-        }
-        return images;
-    }
+    private List<(string, string)> ReadCsv(string csv, ParseResult parse) =>
+        LabelledCsv.Read(csv, Path.Combine(Path.GetDirectoryName(csv)!, parse.GetValue(ImageFolder) ?? ""), parse.GetValue(FileNameColumn)!,
+                parse.GetValue(LabelColumn)!, hasHeader: !parse.GetValue(NoHeader), parse.GetValue(Suffix) ?? "")
+            .Select(row => (row.Path, row.Label)).ToList();
 }

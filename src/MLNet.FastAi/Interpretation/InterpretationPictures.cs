@@ -1,13 +1,12 @@
 using System.Globalization;
 using System.Text;
 using MLNet.FastAi.Internal;
-using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Interpretation.Plots;
 
-namespace MLNet.FastAi.Cli.Reports;
+namespace MLNet.FastAi.Interpretation;
 
 /// <summary>
-/// What <c>evaluate --report-dir</c>, <c>interpret</c> and <c>train --report</c> show of a classifier's mistakes: the
+/// What the training report, <c>evaluate --report-dir</c> and <c>interpret</c> show of a classifier's mistakes: the
 /// confusion matrix, the top losses, the classification report and the most confused pairs, as PNG bytes and text.
 /// </summary>
 internal sealed class InterpretationPictures(ClassificationInterpretation interpretation, int topLosses)

@@ -1,7 +1,7 @@
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 
-namespace MLNet.FastAi.Cli.Training;
+namespace MLNet.FastAi.Interpretation;
 
 /// <summary>
 /// Keeps what every fit recorded. The learner's <see cref="Recorder"/> starts afresh with each fit, so fine-tuning's
