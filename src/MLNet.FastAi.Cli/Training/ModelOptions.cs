@@ -16,12 +16,24 @@ internal sealed class ModelOptions
     public Option<bool> NoPretrained { get; } = Options.Flag("--no-pretrained", "Start from random weights.");
     public Option<string?> Device { get; } = Options.Choice(OptionKey.Device.Flag!, $"Where to train: CUDA when available (auto), or always cpu or cuda. The tool package carries the CPU libtorch only; for CUDA run the tool built without it (-p:FastAiTorchBackend=none) with {TorchRuntime.LibTorchEnvironmentVariable} set to a CUDA libtorch folder (a CUDA PyTorch's torch/lib).", "auto", "auto", "cpu", "cuda");
 
-    public Option<bool> MixedPrecision { get; } = Options.Flag(OptionKey.MixedPrecision, "bfloat16 convolutions with float32 master weights (fastai's to_fp16); for GPUs with tensor cores and CPUs with bfloat16 instructions.");
-    public Option<bool> ChannelsLast { get; } = Options.Flag(OptionKey.ChannelsLast, "Channels-last (NHWC) activations, the layout tensor cores prefer.");
+    /// <summary>Flags that set one learner setting each.</summary>
+    private readonly RecipeFlags<VisionLearnerOptions> _settings = new();
+
+    public ModelOptions()
+    {
+        _settings.Switch(OptionKey.MixedPrecision, "bfloat16 convolutions with float32 master weights (fastai's to_fp16); for GPUs with tensor cores and CPUs with bfloat16 instructions.", (o, on) => o with { MixedPrecision = on });
+        _settings.Switch(OptionKey.ChannelsLast, "Channels-last (NHWC) activations, the layout tensor cores prefer.", (o, on) => o with { ChannelsLast = on });
+        _settings.Number(OptionKey.WeightDecay, $"Decoupled weight decay (fastai's wd) [default: {Defaults.WeightDecay}].", (o, wd) => o with { WeightDecay = wd });
+        _settings.Number(OptionKey.LabelSmoothing, "Label smoothing of the loss (fastai's LabelSmoothingCrossEntropy eps) [default: 0, plain cross-entropy].", (o, eps) => o with { LabelSmoothing = eps });
+    }
+
+    /// <summary>The learner's defaults, which the flags' defaults show.</summary>
+    private static readonly VisionLearnerOptions Defaults = new();
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Arch, Weights, Pretrained, NoPretrained, Device, MixedPrecision, ChannelsLast }) command.Add(option);
+        foreach (var option in new Option[] { Arch, Weights, Pretrained, NoPretrained, Device }) command.Add(option);
+        _settings.AddTo(command);
     }
 
     /// <summary>The learner options the command line asks for; conflicting choices are usage errors.</summary>
@@ -50,15 +62,13 @@ internal sealed class ModelOptions
             throw CliException.Failure("--device cuda: no CUDA device is usable. The tool package carries the CPU libtorch only; for CUDA run " +
                                        $"the tool built with -p:FastAiTorchBackend=none and {TorchRuntime.LibTorchEnvironmentVariable} set to a CUDA PyTorch's torch/lib folder, or use --device cpu.");
         }
-        return new VisionLearnerOptions
+        return _settings.Apply(Defaults, parse) with
         {
             Architecture = architecture,
             Pretrained = source,
             WeightsFile = weights is null ? null : InputPaths.RequireFile(weights, "weights file"),
             Device = device,
             ShowProgress = false,
-            MixedPrecision = parse.GetValue(MixedPrecision),
-            ChannelsLast = parse.GetValue(ChannelsLast),
         };
     }
 }

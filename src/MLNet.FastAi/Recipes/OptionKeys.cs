@@ -58,15 +58,15 @@ public sealed partial class OptionKey
     /// <summary>The learning rate of fit and fit_one_cycle (fastai's <c>lr</c>).</summary>
     public static readonly OptionKey LearningRate = Both(nameof(LearningRate), Model, "--lr", "the learning rate");
     /// <summary>Decoupled weight decay.</summary>
-    public static readonly OptionKey WeightDecay = Both(nameof(WeightDecay), Model, null, "the weight decay");
+    public static readonly OptionKey WeightDecay = Both(nameof(WeightDecay), Model, "--wd", "the weight decay");
     /// <summary>fastai's <c>wd_bn_bias</c>.</summary>
-    public static readonly OptionKey WeightDecayOnNormAndBias = Both(nameof(WeightDecayOnNormAndBias), Model, null, "weight decay on BatchNorm and bias");
+    public static readonly OptionKey WeightDecayOnNormAndBias = new(nameof(WeightDecayOnNormAndBias), Model + nameof(WeightDecayOnNormAndBias), null, null, "weight decay on BatchNorm and bias");
     /// <summary>fastai's <c>train_bn</c>.</summary>
     public static readonly OptionKey TrainBatchNorm = Both(nameof(TrainBatchNorm), Model, null, "training frozen BatchNorm layers");
     /// <summary>fastai's <c>moms</c>.</summary>
     public static readonly OptionKey Momentums = Both(nameof(Momentums), Model, null, "the momentums");
     /// <summary>Label smoothing of the loss.</summary>
-    public static readonly OptionKey LabelSmoothing = Both(nameof(LabelSmoothing), Model, null, "the label smoothing");
+    public static readonly OptionKey LabelSmoothing = Both(nameof(LabelSmoothing), Model, "--label-smoothing", "the label smoothing");
     /// <summary>Where training runs.</summary>
     public static readonly OptionKey Device = Both(nameof(Device), Model, "--device", "the device");
     /// <summary>bfloat16 convolutions.</summary>
