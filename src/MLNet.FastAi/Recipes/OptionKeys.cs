@@ -74,6 +74,9 @@ public sealed partial class OptionKey
     /// <summary>NHWC activations.</summary>
     public static readonly OptionKey ChannelsLast = Both(nameof(ChannelsLast), Model, "--channels-last", "channels-last activations");
 
+    /// <summary>fastai's progress table on the console.</summary>
+    public static readonly OptionKey ShowProgress = Both(nameof(ShowProgress), Model, null, "the progress table");
+
     // The schedule: Learner's FineTune/FitOneCycle/Fit arguments.
     /// <summary>fine_tune, fit_one_cycle or fit.</summary>
     public static readonly OptionKey Schedule = new(nameof(Schedule), "the schedule (FineTune, FitOneCycle or Fit)", Estimator + nameof(Schedule), "--schedule", "the schedule");
