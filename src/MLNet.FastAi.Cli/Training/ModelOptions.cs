@@ -24,6 +24,7 @@ internal sealed class ModelOptions
         _settings.Switch(OptionKey.MixedPrecision, "bfloat16 convolutions with float32 master weights (fastai's to_fp16); for GPUs with tensor cores and CPUs with bfloat16 instructions.", (o, on) => o with { MixedPrecision = on });
         _settings.Switch(OptionKey.ChannelsLast, "Channels-last (NHWC) activations, the layout tensor cores prefer.", (o, on) => o with { ChannelsLast = on });
         _settings.Number(OptionKey.WeightDecay, $"Decoupled weight decay (fastai's wd) [default: {Defaults.WeightDecay}].", (o, wd) => o with { WeightDecay = wd });
+        _settings.Switch(OptionKey.WeightDecayOnNormAndBias, "Weight decay on BatchNorm and bias parameters too (fastai's wd_bn_bias).", (o, on) => o with { WeightDecayOnNormAndBias = on });
         _settings.Number(OptionKey.LabelSmoothing, "Label smoothing of the loss (fastai's LabelSmoothingCrossEntropy eps) [default: 0, plain cross-entropy].", (o, eps) => o with { LabelSmoothing = eps });
     }
 

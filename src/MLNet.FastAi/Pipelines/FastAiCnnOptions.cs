@@ -121,6 +121,8 @@ public sealed class FastAiCnnOptions
     public double Dropout { get => Model.Dropout; set => Model = Model with { Dropout = value }; }
     /// <summary><see cref="VisionLearnerOptions.WeightDecay"/>: decoupled weight decay (fastai 0.01).</summary>
     public double WeightDecay { get => Model.WeightDecay; set => Model = Model with { WeightDecay = value }; }
+    /// <summary><see cref="VisionLearnerOptions.WeightDecayOnNormAndBias"/>: fastai's <c>wd_bn_bias</c> (off).</summary>
+    public bool WeightDecayOnNormAndBias { get => Model.WeightDecayOnNormAndBias; set => Model = Model with { WeightDecayOnNormAndBias = value }; }
     /// <summary><see cref="VisionLearnerOptions.TrainBatchNorm"/>: fastai's <c>train_bn</c>.</summary>
     public bool TrainBatchNorm { get => Model.TrainBatchNorm; set => Model = Model with { TrainBatchNorm = value }; }
     /// <summary><see cref="VisionLearnerOptions.Momentums"/>: fastai's <c>moms</c> (0.95, 0.85, 0.95).</summary>

@@ -60,7 +60,7 @@ public sealed partial class OptionKey
     /// <summary>Decoupled weight decay.</summary>
     public static readonly OptionKey WeightDecay = Both(nameof(WeightDecay), Model, "--wd", "the weight decay");
     /// <summary>fastai's <c>wd_bn_bias</c>.</summary>
-    public static readonly OptionKey WeightDecayOnNormAndBias = new(nameof(WeightDecayOnNormAndBias), Model + nameof(WeightDecayOnNormAndBias), null, null, "weight decay on BatchNorm and bias");
+    public static readonly OptionKey WeightDecayOnNormAndBias = Both(nameof(WeightDecayOnNormAndBias), Model, "--wd-bn-bias", "weight decay on BatchNorm and bias");
     /// <summary>fastai's <c>train_bn</c>.</summary>
     public static readonly OptionKey TrainBatchNorm = Both(nameof(TrainBatchNorm), Model, null, "training frozen BatchNorm layers");
     /// <summary>fastai's <c>moms</c>.</summary>
