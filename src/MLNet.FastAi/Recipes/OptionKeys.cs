@@ -91,11 +91,11 @@ public sealed partial class OptionKey
 
     // The ML.NET trainer's columns.
     /// <summary>The image column.</summary>
-    public static readonly OptionKey ImageColumnName = new(nameof(ImageColumnName), "the image column", Estimator + nameof(ImageColumnName), "--fn-col", "the image column");
+    public static readonly OptionKey ImageColumnName = new(nameof(ImageColumnName), "fnCol", Estimator + nameof(ImageColumnName), "--fn-col", "the image column");
     /// <summary>The image column, by ML.NET's name for a trainer's input.</summary>
-    public static readonly OptionKey FeatureColumnName = new(nameof(FeatureColumnName), "the image column", Estimator + nameof(FeatureColumnName), "--fn-col", "the image column");
+    public static readonly OptionKey FeatureColumnName = new(nameof(FeatureColumnName), "fnCol", Estimator + nameof(FeatureColumnName), "--fn-col", "the image column");
     /// <summary>The label column.</summary>
-    public static readonly OptionKey LabelColumnName = new(nameof(LabelColumnName), "the label column", Estimator + nameof(LabelColumnName), "--label-col", "the label column");
+    public static readonly OptionKey LabelColumnName = new(nameof(LabelColumnName), "labelCol", Estimator + nameof(LabelColumnName), "--label-col", "the label column");
     /// <summary>The output column of class probabilities.</summary>
     public static readonly OptionKey ScoreColumnName = new(nameof(ScoreColumnName), "the score column", Estimator + nameof(ScoreColumnName), null, "the score column");
     /// <summary>The output column of the predicted class.</summary>
