@@ -291,6 +291,7 @@ public sealed class BadOptionsTests(TinyDigitsFixture fixture) : IClassFixture<T
         var options = new FastAiCnnOptions { Device = ComputeDevice.Cpu };
         Apply(options, change);
         var e = Assert.ThrowsAny<ArgumentException>(() => context.MulticlassClassification.Trainers.FastAiCnn(options));
+        Assert.Equal(option, Assert.IsType<OptionException>(e).Option.Name);
         Assert.Equal(option, e.ParamName);
         Assert.Contains($"FastAiCnnOptions.{option}", e.Message);
 
