@@ -98,7 +98,7 @@ internal static class DataBench
         return () =>
         {
             using var scope = NewDisposeScope();
-            learner.ComputeLoss(learner.Model.call(images), labels).backward();
+            learner.LossFunction(learner.Model.call(images), labels, TorchSharp.torch.nn.Reduction.Mean).backward();
             optimizer.Step();
             optimizer.ZeroGrad();
         };

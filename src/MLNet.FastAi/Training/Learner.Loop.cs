@@ -35,11 +35,21 @@ public sealed partial class Learner
     /// <summary>True while a fit is running.</summary>
     public bool IsFitting { get; private set; }
 
-    /// <summary>The current batch's inputs (normalized, augmented).</summary>
-    public Tensor? Images { get; private set; }
+    /// <summary>
+    /// The current batch's inputs (normalized, augmented): fastai's <c>xb</c>. A callback may replace them in
+    /// <see cref="Callback.BeforeBatch"/> (the loop disposes the batch's tensors when it ends).
+    /// </summary>
+    public Tensor? Images { get; set; }
 
-    /// <summary>The current batch's class indices.</summary>
-    public Tensor? Targets { get; private set; }
+    /// <summary>The current batch's class indices: fastai's <c>yb</c>; a callback may replace them in <see cref="Callback.BeforeBatch"/>.</summary>
+    public Tensor? Targets { get; set; }
+
+    /// <summary>
+    /// The loss of predictions against targets (fastai's <c>loss_func</c>): cross-entropy with
+    /// <see cref="VisionLearnerOptions.LabelSmoothing"/> unless a callback replaces it, as <see cref="MixUp"/> does for
+    /// its training phases. Validation, <c>GetPreds</c> and interpretation use it too.
+    /// </summary>
+    public LossFunction LossFunction { get; set; }
 
     /// <summary>The current batch's logits.</summary>
     public Tensor? Predictions { get; set; }
@@ -118,7 +128,10 @@ public sealed partial class Learner
                     RunPhase(train, training: true);
                     if (valid is not null) RunPhase(valid, training: false);
                 }
-                catch (CancelEpochException) { }
+                catch (CancelEpochException)
+                {
+                    Raise(c => c.AfterCancelEpoch());
+                }
                 Raise(c => c.AfterEpoch());
             }
         }
@@ -179,8 +192,14 @@ public sealed partial class Learner
             if (!training)
                 foreach (var m in Metrics) _metricValues[m.Name] = m.Compute();
         }
-        catch (CancelTrainException) when (training) { }
-        catch (CancelValidateException) when (!training) { }
+        catch (CancelTrainException) when (training)
+        {
+            Raise(c => c.AfterCancelTrain());
+        }
+        catch (CancelValidateException) when (!training)
+        {
+            Raise(c => c.AfterCancelValidate());
+        }
         finally
         {
             ClearBatchState();
@@ -196,26 +215,19 @@ public sealed partial class Learner
         try
         {
             Raise(c => c.BeforeBatch());
-            Predictions = _model.call(Images);
+            Predictions = _model.call(Images!);
             Raise(c => c.AfterPred());
-            Loss = ComputeLoss(Predictions, Targets);
+            Loss = LossFunction(Predictions, Targets!, nn.Reduction.Mean);
             LossToBackpropagate = Loss;
             Raise(c => c.AfterLoss());
-            if (training)
-            {
-                Raise(c => c.BeforeBackward());
-                (LossToBackpropagate ?? Loss).backward();
-                Raise(c => c.BeforeStep());
-                Optimizer.Step();
-                Raise(c => c.AfterStep());
-                Optimizer.ZeroGrad();
-            }
+            if (training) BackwardAndStep();
             else
-            {
-                foreach (var m in Metrics) m.Accumulate(Predictions, Targets);
-            }
+                foreach (var m in Metrics) m.Accumulate(Predictions, Targets!);
         }
-        catch (CancelBatchException) { }
+        catch (CancelBatchException)
+        {
+            Raise(c => c.AfterCancelBatch());
+        }
         Raise(c => c.AfterBatch());
         if (training)
         {
@@ -224,8 +236,33 @@ public sealed partial class Learner
         }
     }
 
-    /// <summary>Cross-entropy (with the configured label smoothing), mean over the batch.</summary>
-    internal Tensor ComputeLoss(Tensor logits, Tensor targets, nn.Reduction reduction = nn.Reduction.Mean) =>
+    private void BackwardAndStep()
+    {
+        try
+        {
+            Raise(c => c.BeforeBackward());
+            (LossToBackpropagate ?? Loss)!.backward();
+        }
+        catch (CancelBackwardException)
+        {
+            Raise(c => c.AfterCancelBackward());
+            return;
+        }
+        try
+        {
+            Raise(c => c.BeforeStep());
+            Optimizer.Step();
+            Raise(c => c.AfterStep());
+        }
+        catch (CancelStepException)
+        {
+            Raise(c => c.AfterCancelStep());
+        }
+        Optimizer.ZeroGrad();
+    }
+
+    /// <summary>Cross-entropy with the configured label smoothing: the default <see cref="LossFunction"/>.</summary>
+    private Tensor CrossEntropy(Tensor logits, Tensor targets, nn.Reduction reduction) =>
         nn.functional.cross_entropy(logits, targets, reduction: reduction, label_smoothing: Options.LabelSmoothing);
 
     private void Raise(Action<Callback> handler)

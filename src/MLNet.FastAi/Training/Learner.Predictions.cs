@@ -150,7 +150,7 @@ public sealed partial class Learner
                 for (int r = 0; r < rows; r++) probabilities.Add(flat.AsSpan(r * classes, classes).ToArray());
                 targets.AddRange(batch.Labels.cpu().data<long>().ToArray().Select(t => (int)t));
                 if (losses is not null)
-                    losses.AddRange(ComputeLoss(logits, batch.Labels, nn.Reduction.None).cpu().data<float>().ToArray());
+                    losses.AddRange(LossFunction(logits, batch.Labels, nn.Reduction.None).cpu().data<float>().ToArray());
             }
         }
         finally

@@ -11,6 +11,9 @@ public sealed partial class Learner
     /// </summary>
     private readonly Generator _generator;
 
+    /// <summary>The learner's generator, for callbacks that draw (MixUp, CutMix): their draws repeat with the seed.</summary>
+    internal Generator Generator => _generator;
+
     /// <summary>
     /// A generator seeded with <paramref name="seed"/>; without one, seeded from libtorch's process-wide generator,
     /// so <c>torch.manual_seed</c> still makes unseeded learners repeatable.

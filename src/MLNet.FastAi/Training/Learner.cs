@@ -41,6 +41,7 @@ public sealed partial class Learner : IDisposable
         Data = data;
         _model = model;
         _generator = generator;
+        LossFunction = CrossEntropy;
         Options = options;
         Device = device;
         Normalization = normalization;

@@ -4,7 +4,11 @@ namespace MLNet.FastAi.Training.Callbacks;
 /// The extension point of the training loop (fastai's <c>Callback</c>): override the events you need. The learner
 /// calls every callback's handler for an event in ascending <see cref="Order"/>. A handler may stop part of the loop by
 /// throwing <see cref="CancelFitException"/>, <see cref="CancelEpochException"/>, <see cref="CancelTrainException"/>,
-/// <see cref="CancelValidateException"/> or <see cref="CancelBatchException"/>.
+/// <see cref="CancelValidateException"/>, <see cref="CancelBatchException"/>, <see cref="CancelBackwardException"/> or
+/// <see cref="CancelStepException"/>; the part's <c>AfterCancel…</c> event follows, then its <c>After…</c> event, as in
+/// fastai. In <see cref="BeforeBatch"/> a callback may replace the batch (<see cref="Learner.Images"/>,
+/// <see cref="Learner.Targets"/>: fastai's <c>xb</c>, <c>yb</c>), and at any time the loss
+/// (<see cref="Learner.LossFunction"/>), as <see cref="MixUp"/> and <see cref="CutMix"/> do.
 /// </summary>
 /// <remarks>
 /// Batch-level events run on the training thread between GPU kernels; keep them cheap and avoid reading tensor values
@@ -59,6 +63,18 @@ public abstract class Callback
     public virtual void AfterFit() { }
     /// <summary>When the fit stopped early by <see cref="CancelFitException"/> or cancellation.</summary>
     public virtual void AfterCancelFit() { }
+    /// <summary>When an epoch was cut short by <see cref="CancelEpochException"/>; <see cref="AfterEpoch"/> follows.</summary>
+    public virtual void AfterCancelEpoch() { }
+    /// <summary>When a training phase was cut short by <see cref="CancelTrainException"/>; <see cref="AfterTrain"/> follows.</summary>
+    public virtual void AfterCancelTrain() { }
+    /// <summary>When a validation phase was cut short by <see cref="CancelValidateException"/>; <see cref="AfterValidate"/> follows.</summary>
+    public virtual void AfterCancelValidate() { }
+    /// <summary>When a batch was cut short by <see cref="CancelBatchException"/>; <see cref="AfterBatch"/> follows.</summary>
+    public virtual void AfterCancelBatch() { }
+    /// <summary>When <c>backward()</c> was skipped by <see cref="CancelBackwardException"/> (thrown in <see cref="BeforeBackward"/>).</summary>
+    public virtual void AfterCancelBackward() { }
+    /// <summary>When the optimizer step was skipped by <see cref="CancelStepException"/> (thrown in <see cref="BeforeStep"/>).</summary>
+    public virtual void AfterCancelStep() { }
 }
 
 /// <summary>Stops the whole fit (fastai's <c>CancelFitException</c>).</summary>
@@ -94,4 +110,18 @@ public sealed class CancelBatchException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public CancelBatchException(string reason = "batch cancelled") : base(reason) { }
+}
+
+/// <summary>Skips <c>backward()</c> for the current batch (and so its step); thrown in <see cref="Callback.BeforeBackward"/>.</summary>
+public sealed class CancelBackwardException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public CancelBackwardException(string reason = "backward cancelled") : base(reason) { }
+}
+
+/// <summary>Skips the optimizer step for the current batch (gradients are still cleared); thrown in <see cref="Callback.BeforeStep"/>.</summary>
+public sealed class CancelStepException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public CancelStepException(string reason = "step cancelled") : base(reason) { }
 }
