@@ -5,6 +5,7 @@ using MLNet.FastAi.Pipelines;
 using MLNet.FastAi.Recipes;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
+using MLNet.FastAi.Training.Callbacks;
 using TorchSharp;
 
 namespace MLNet.FastAi.Cli.Tests;
@@ -21,8 +22,10 @@ public sealed class ThreeDoorsTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    [Fact]
-    public void TheSameRun_ThroughEachDoor_GivesIdenticalWeights()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheSameRun_ThroughEachDoor_GivesIdenticalWeights(bool mixUp)
     {
         string data = TestData.MnistSlice(_folder["data"], [3, 7, 8], trainPerDigit: 8, testPerDigit: 3);
         torch.set_num_threads(1);
@@ -34,6 +37,7 @@ public sealed class ThreeDoorsTests : IDisposable
         {
             Pretrained = PretrainedSource.None, Device = ComputeDevice.Cpu, Seed = Seed, ShowProgress = false,
         });
+        if (mixUp) learner.AddCallback(new MixUp(0.4));
         var initial = Weights(learner);
         learner.FitOneCycle(1);
         var fastAi = Weights(learner);
@@ -47,7 +51,7 @@ public sealed class ThreeDoorsTests : IDisposable
         var estimator = ml.MulticlassClassification.Trainers.FastAiCnn(new FastAiCnnOptions
         {
             ImageSize = Size, BatchSize = Batch, Seed = Seed, Pretrained = PretrainedSource.None, Device = ComputeDevice.Cpu,
-            Schedule = TrainingSchedule.OneCycle, Epochs = 1,
+            Schedule = TrainingSchedule.OneCycle, Epochs = 1, MixUp = mixUp ? 0.4 : null,
         });
         using var model = estimator.Fit(keys.Transform(train), keys.Transform(valid));
         Assert.Equal(learner.Data.Classes, model.Classes);
@@ -55,9 +59,10 @@ public sealed class ThreeDoorsTests : IDisposable
 
         // The command line, whose checkpoint is read back into a learner of the same shape.
         string checkpoint = _folder["cli.ckpt"];
-        var run = Cli.Run("train", data, "--train", "training", "--valid", "testing", "--no-pretrained", "--device", "cpu",
+        string[] arguments = ["train", data, "--train", "training", "--valid", "testing", "--no-pretrained", "--device", "cpu",
             "--image-size", $"{Size}", "--batch-size", $"{Batch}", "--seed", $"{Seed}", "--schedule", "one-cycle", "--epochs", "1",
-            "--out", _folder["cli.zip"], "--checkpoint", checkpoint);
+            "--out", _folder["cli.zip"], "--checkpoint", checkpoint];
+        var run = Cli.Run(mixUp ? [.. arguments, "--mixup"] : arguments);
         Assert.True(run.ExitCode == 0, run.ToString());
         using var reader = Learner.Vision(loaders, new VisionLearnerOptions { Pretrained = PretrainedSource.None, Device = ComputeDevice.Cpu, ShowProgress = false });
         reader.Load(checkpoint, withOptimizer: false);

@@ -92,6 +92,8 @@ public sealed class UsageTests
     [InlineData("--no-pretrained", "--valid", "testing", "--pretrained", "--no-pretrained")]
     [InlineData("--pretrained", "--valid", "testing", "--arch", "resnet34", "--pretrained")]
     [InlineData("--fn-col", "--valid", "testing", "--fn-col", "name")]
+    [InlineData("--cutmix", "--valid", "testing", "--mixup", "--cutmix")]
+    [InlineData("--mixup", "--valid", "testing", "--mixup", "-1")]
     public void OptionsThatDoNotGoTogether_AreAUsageError_NamingOneOfThem(string named, params string[] options)
     {
         var run = Cli.Run(["train", TestData.MnistSample, "--train", "training", .. options]);

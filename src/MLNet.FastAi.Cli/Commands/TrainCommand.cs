@@ -34,6 +34,10 @@ internal static class TrainCommand
         var checkpoint = Options.Text("--checkpoint", "Also save the learner checkpoint (weights, optimizer state, classes, image size, normalization) to this file (.ckpt added when missing); export-onnx reads it.", helpName: "file");
         var report = Options.Text("--report", "Write a self-contained HTML training report (epoch table, loss, schedule and metric plots, confusion matrix, top losses).", helpName: "file.html");
 
+        var mixing = new RecipeFlags<TrainingRecipe>();
+        mixing.OptionalNumber(OptionKey.MixUp, "Train with fastai's MixUp: images and targets blended in pairs, at this alpha [default: 0.4].", 0.4, (r, alpha) => r with { MixUp = alpha });
+        mixing.OptionalNumber(OptionKey.CutMix, "Train with fastai's CutMix: a rectangle of another image pasted in, at this alpha [default: 1].", 1.0, (r, alpha) => r with { CutMix = alpha });
+
         var command = new Command("train",
             "Train an image classifier the fastai way (pretrained ResNet, fine_tune) on a folder of class subfolders or a CSV file, " +
             "print the epoch table and the validation accuracy, and save an ML.NET model zip.");
@@ -41,6 +45,7 @@ internal static class TrainCommand
         model.AddTo(command);
         foreach (var option in new Option[] { schedule, epochs, freezeEpochs, lr, baseLr, unfreeze, earlyStopping, tensorBoard, output, onnx, checkpoint, report })
             command.Add(option);
+        mixing.AddTo(command);
 
         runner.SetAction(command, parse =>
         {
@@ -59,6 +64,7 @@ internal static class TrainCommand
                     Unfreeze = parse.WasGiven(unfreeze) ? parse.GetValue(unfreeze) : null,
                 },
             }.Seeded(parse.GetValue(data.Seed));
+            recipe = mixing.Apply(recipe, parse);
             recipe.Validate();
             string modelPath = InputPaths.PrepareOutputFile(parse.GetValue(output)!);
             string? onnxPath = parse.GetValue(onnx) is { } o ? InputPaths.PrepareOutputFile(o) : null;

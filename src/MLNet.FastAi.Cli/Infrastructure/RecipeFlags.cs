@@ -26,6 +26,17 @@ internal sealed class RecipeFlags<T>
         _flags.Add((option, (options, parse) => parse.GetValue(option) is { } value ? apply(options, value) : options));
     }
 
+    /// <summary>
+    /// A flag with an optional number (<c>--mixup</c> or <c>--mixup 0.2</c>): <paramref name="apply"/> sets the
+    /// setting to the number, or to <paramref name="bare"/> when none follows.
+    /// </summary>
+    public void OptionalNumber(OptionKey key, string description, double bare, Func<T, double, T> apply)
+    {
+        var option = Options.Number(key, description);
+        option.Arity = ArgumentArity.ZeroOrOne;
+        _flags.Add((option, (options, parse) => parse.WasGiven(option) ? apply(options, parse.GetValue(option) ?? bare) : options));
+    }
+
     public void AddTo(Command command)
     {
         foreach (var (option, _) in _flags) command.Add(option);

@@ -156,6 +156,11 @@ public sealed class FastAiCnnOptions
     /// <summary>One-cycle and constant schedules: train every layer of a pretrained model, not only the head.</summary>
     public bool Unfreeze { get => Plan.Unfreeze ?? false; set => Plan = Plan with { Unfreeze = value }; }
 
+    /// <summary>fastai's <see cref="Training.Callbacks.MixUp"/> at this alpha (fastai's default 0.4): training images and targets blended in pairs; null for none.</summary>
+    public double? MixUp { get => _recipe.MixUp; set => _recipe = _recipe with { MixUp = value }; }
+    /// <summary>fastai's <see cref="Training.Callbacks.CutMix"/> at this alpha (fastai's default 1.0): a rectangle of another training image pasted in; null for none.</summary>
+    public double? CutMix { get => _recipe.CutMix; set => _recipe = _recipe with { CutMix = value }; }
+
     /// <summary>Checks every option, naming the one at fault.</summary>
     /// <exception cref="OptionException">An option is out of range or does not go with another; <see cref="OptionException.Option"/> says which.</exception>
     public void Validate()

@@ -89,6 +89,12 @@ public sealed partial class OptionKey
     /// <summary>fit_one_cycle and fit on every layer of a pretrained model.</summary>
     public static readonly OptionKey Unfreeze = new(nameof(Unfreeze), "Unfreeze()", Estimator + nameof(Unfreeze), "--unfreeze", "unfreezing");
 
+    // Mixing training batches.
+    /// <summary>fastai's MixUp and its alpha.</summary>
+    public static readonly OptionKey MixUp = new(nameof(MixUp), "learn.AddCallback(new MixUp(alpha))", Estimator + nameof(MixUp), "--mixup", "MixUp");
+    /// <summary>fastai's CutMix and its alpha.</summary>
+    public static readonly OptionKey CutMix = new(nameof(CutMix), "learn.AddCallback(new CutMix(alpha))", Estimator + nameof(CutMix), "--cutmix", "CutMix");
+
     // The ML.NET trainer's columns.
     /// <summary>The image column.</summary>
     public static readonly OptionKey ImageColumnName = new(nameof(ImageColumnName), "fnCol", Estimator + nameof(ImageColumnName), "--fn-col", "the image column");

@@ -18,6 +18,12 @@ internal sealed record TrainingRecipe
 
     public FitSchedule Schedule { get; init; } = new();
 
+    /// <summary>Train with fastai's <see cref="MixUp"/> at this alpha (its default 0.4); null for none.</summary>
+    public double? MixUp { get; init; }
+
+    /// <summary>Train with fastai's <see cref="CutMix"/> at this alpha (its default 1.0); null for none.</summary>
+    public double? CutMix { get; init; }
+
     /// <summary>The same run with <paramref name="seed"/> for the data (split, shuffling, augmentation) and the learner (initialisation, dropout).</summary>
     public TrainingRecipe Seeded(int? seed) => this with { Data = Data with { Seed = seed }, Model = Model with { Seed = seed } };
 
@@ -27,6 +33,9 @@ internal sealed record TrainingRecipe
         Data.Validate();
         Model.Validate();
         Schedule.Validate();
+        OptionChecks.PositiveFinite(OptionKey.MixUp, MixUp);
+        OptionChecks.PositiveFinite(OptionKey.CutMix, CutMix);
+        OptionChecks.Refuse(MixUp is null || CutMix is null, OptionKey.CutMix, CutMix, $"{OptionKey.MixUp} and {OptionKey.CutMix} each mix every training batch; choose one.");
     }
 
     /// <summary>
@@ -37,8 +46,13 @@ internal sealed record TrainingRecipe
         Data with { RefuseBeforeDecoding = Learner.ActivationCheckBeforeDecoding(Model, context) };
 
     /// <summary>The learner for <paramref name="data"/>, with <paramref name="callbacks"/> after the recipe's own.</summary>
-    public Learner NewLearner(ImageDataLoaders data, IEnumerable<Callback> callbacks, MLContext? context) =>
-        Learner.Vision(data, Model with { Callbacks = Model.Callbacks.Concat(callbacks).ToList() }, context);
+    public Learner NewLearner(ImageDataLoaders data, IEnumerable<Callback> callbacks, MLContext? context)
+    {
+        var mixing = new List<Callback>();
+        if (MixUp is { } mixUp) mixing.Add(new MixUp(mixUp));
+        if (CutMix is { } cutMix) mixing.Add(new CutMix(cutMix));
+        return Learner.Vision(data, Model with { Callbacks = Model.Callbacks.Concat(mixing).Concat(callbacks).ToList() }, context);
+    }
 
     /// <summary>Trains <paramref name="learner"/> by the schedule.</summary>
     public void Train(Learner learner, CancellationToken cancellation) => Schedule.Run(learner, cancellation);
