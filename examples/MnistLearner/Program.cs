@@ -9,7 +9,7 @@ using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Training.Metrics;
-using MLNet.FastAi.Training.TensorBoard;
+using MLNet.FastAi.Interpretation.TensorBoard;
 
 var args_ = ExampleArguments.Parse(args);
 var clock = Stopwatch.StartNew();

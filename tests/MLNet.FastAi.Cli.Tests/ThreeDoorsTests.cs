@@ -2,7 +2,7 @@ using Microsoft.ML;
 using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Pipelines;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.FastAi.Scoring;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Pipelines;

@@ -3,6 +3,7 @@ using System.Globalization;
 using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Cli.Training;
 using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Training;
 

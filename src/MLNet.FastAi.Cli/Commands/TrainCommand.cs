@@ -6,9 +6,10 @@ using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Cli.Training;
 using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
-using MLNet.FastAi.Training.TensorBoard;
+using MLNet.FastAi.Interpretation.TensorBoard;
 
 namespace MLNet.FastAi.Cli.Commands;
 

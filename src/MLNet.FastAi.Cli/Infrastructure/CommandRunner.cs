@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using MLNet.FastAi.Data;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Cli.Infrastructure;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Cli.Infrastructure;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Cli.Infrastructure;
 

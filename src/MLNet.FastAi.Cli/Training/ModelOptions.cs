@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MLNet.FastAi.Cli.Infrastructure;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Vision;

@@ -3,6 +3,7 @@ using MLNet.FastAi.Cli.Infrastructure;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Training;
 
 namespace MLNet.FastAi.Cli.Training;

@@ -1,5 +1,5 @@
 using MLNet.FastAi.Data.Sources;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data;
 

@@ -5,7 +5,7 @@ using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Data.Sources;
 using MLNet.FastAi.Runtime;
 using static TorchSharp.torch;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data;
 

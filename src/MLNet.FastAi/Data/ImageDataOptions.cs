@@ -1,6 +1,6 @@
 using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Data.Decoding;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data;
 

@@ -1,8 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using MLNet.FastAi.Scoring;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Sources;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 

@@ -1,6 +1,7 @@
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.FastAi.Scoring;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Onnx;

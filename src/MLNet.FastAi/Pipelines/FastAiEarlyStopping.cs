@@ -1,6 +1,6 @@
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Training.Metrics;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Pipelines;
 

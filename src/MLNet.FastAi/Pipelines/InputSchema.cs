@@ -2,20 +2,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
+using MLNet.FastAi.Scoring;
+
 namespace MLNet.FastAi.Pipelines;
-
-/// <summary>The three forms an ML.NET pipeline hands an image to a trainer in.</summary>
-internal enum ImageColumnKind
-{
-    /// <summary>Text: image file paths (decoded by ImageAnalytics' LoadImages).</summary>
-    Path,
-
-    /// <summary><c>MLImage</c>: images already loaded by <c>LoadImages</c>, resized by <c>ResizeImages</c> or not.</summary>
-    Image,
-
-    /// <summary>A vector of bytes: encoded files, as <c>LoadRawImageBytes</c> makes them.</summary>
-    EncodedBytes,
-}
 
 /// <summary>The column checks of <see cref="FastAiCnnEstimator"/>, with messages that name the column and the fix.</summary>
 internal static class InputSchema

@@ -7,7 +7,7 @@ namespace Microsoft.ML;
 /// <see cref="MLContext"/>. This extension calls ML.NET's own mechanism, so it stops every component of the context
 /// that checks it: ML.NET's trainers and <c>FastAiCnn</c>, which stops within one batch.
 /// </summary>
-public static class MLContextCancellation
+internal static class MLContextCancellation
 {
     /// <summary>
     /// Cancels the work running on <paramref name="context"/>: a fit in progress throws

@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
+using MLNet.FastAi.Scoring;
+
 namespace MLNet.FastAi.Pipelines;
 
 /// <summary>

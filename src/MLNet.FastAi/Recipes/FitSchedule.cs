@@ -1,4 +1,5 @@
 using System.Globalization;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Training;
 
 namespace MLNet.FastAi.Recipes;

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNet.FastAi.Data;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Vision.Export;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;

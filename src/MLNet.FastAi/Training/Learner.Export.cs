@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using MLNet.FastAi.Internal;
-using MLNet.FastAi.Onnx;
-using MLNet.FastAi.Pipelines;
+using MLNet.FastAi.Vision.Export;
+using MLNet.FastAi.Scoring;
 
 namespace MLNet.FastAi.Training;
 

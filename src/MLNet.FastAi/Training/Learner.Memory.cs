@@ -1,5 +1,5 @@
 using MLNet.FastAi.Data.Caching;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Vision;
 using TorchSharp;

@@ -1,4 +1,4 @@
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Training.Metrics;

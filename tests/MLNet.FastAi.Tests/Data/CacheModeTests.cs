@@ -4,7 +4,7 @@ using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Tests.Interpretation.Plots;
 using MLNet.FastAi.Tests.Support;
 using static TorchSharp.torch;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Tests.Data;
 

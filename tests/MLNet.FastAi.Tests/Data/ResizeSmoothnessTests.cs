@@ -8,7 +8,7 @@ using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Tests.Data;
 

@@ -3,11 +3,13 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using MLNet.FastAi.Scoring;
+using MLNet.FastAi.Vision.Export;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Pipelines;
 using MLNet.FastAi.Tests.Hardening;
 using MLNet.FastAi.Training;
-using MLNet.FastAi.Training.TensorBoard;
+using MLNet.FastAi.Interpretation.TensorBoard;
 using static TorchSharp.torch;
 
 namespace MLNet.FastAi.Tests.Formats;

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Microsoft.ML;
+using MLNet.FastAi.Scoring;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;
@@ -9,7 +10,7 @@ using MLNet.FastAi.Tests.Hardening;
 using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Tests.Training.TensorBoard;
 using MLNet.FastAi.Training;
-using MLNet.FastAi.Training.TensorBoard;
+using MLNet.FastAi.Interpretation.TensorBoard;
 using MLNet.FastAi.Vision.Pretrained;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Vision.Export;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Onnx.Proto;
 

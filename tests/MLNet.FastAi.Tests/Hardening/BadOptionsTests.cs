@@ -6,7 +6,7 @@ using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Tests.Hardening;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using MLNet.FastAi.Vision.Export;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;

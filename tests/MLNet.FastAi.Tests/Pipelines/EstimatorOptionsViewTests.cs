@@ -2,7 +2,7 @@ using System.Reflection;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Pipelines;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Training.Metrics;

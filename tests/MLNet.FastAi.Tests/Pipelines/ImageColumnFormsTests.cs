@@ -7,7 +7,7 @@ using MLNet.FastAi.Tests.Interpretation.Plots;
 using MLNet.FastAi.Tests.Support;
 using Xunit.Abstractions;
 using static MLNet.FastAi.Tests.Pipelines.TinyPipelines;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Tests.Pipelines;
 

@@ -1,5 +1,5 @@
 using System.Reflection;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Tests.Pipelines;
 

@@ -1,3 +1,5 @@
+using MLNet.FastAi.Scoring;
+using MLNet.FastAi.Vision.Export;
 using MLNet.FastAi.Tests.Interpretation.Plots;
 using System.Text;
 using Microsoft.ML;

@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using MLNet.FastAi.Data.Decoding;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data.Caching;
 

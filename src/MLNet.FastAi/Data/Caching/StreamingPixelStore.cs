@@ -1,5 +1,5 @@
 using MLNet.FastAi.Data.Decoding;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data.Caching;
 

@@ -1,5 +1,5 @@
 using SkiaSharp;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data.Decoding;
 

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data.Decoding;
 

@@ -1,4 +1,4 @@
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Data.Sources;
 

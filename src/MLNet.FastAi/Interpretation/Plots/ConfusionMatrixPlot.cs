@@ -10,7 +10,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// The confusion matrix as a heat map in matplotlib's "Blues": rows are the actual classes, columns the predicted
 /// ones, each cell's count (or row fraction) written in it (fastai's <c>ClassificationInterpretation.plot_confusion_matrix</c>).
 /// </summary>
-public static class ConfusionMatrixPlot
+internal static class ConfusionMatrixPlot
 {
     /// <summary>Above this many classes the cells are too small for numbers unless asked for explicitly.</summary>
     public const int MaxClassesWithValues = 30;

@@ -17,7 +17,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// report.Save("report.html");
 /// </code>
 /// </example>
-public sealed class HtmlReport
+internal sealed class HtmlReport
 {
     private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
     private readonly List<string> _blocks = [];

@@ -12,7 +12,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// coordinates, each tile is drawn pixel for pixel at its own size, and ScottPlot would add a resampling pass and
 /// axis frames to hide.
 /// </remarks>
-public static class ImageGrid
+internal static class ImageGrid
 {
     /// <summary>The figure title fastai puts above top-loss grids.</summary>
     public const string TopLossesTitle = "Prediction/Actual/Loss/Probability";

@@ -8,7 +8,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// One picture of an <see cref="ImageGrid"/> with the title shown above it: a label for <c>show_batch</c>,
 /// "prediction/actual/loss/probability" for top losses. Immutable; the pixels are copied in.
 /// </summary>
-public sealed class ImageTile
+internal sealed class ImageTile
 {
     private readonly byte[] _rgba;
 

@@ -7,7 +7,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// Training loss per iteration with the validation loss at the end of each epoch on the same axes
 /// (fastai's <c>Recorder.plot_loss</c>).
 /// </summary>
-public static class LossPlot
+internal static class LossPlot
 {
     /// <summary>fastai skips the first iterations because the smoothed loss starts out noisy.</summary>
     public const int DefaultSkipStart = 5;

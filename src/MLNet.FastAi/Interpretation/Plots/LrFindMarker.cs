@@ -6,7 +6,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// <param name="Loss">
 /// The loss at that learning rate, where the marker sits; <see langword="null"/> reads it off the curve.
 /// </param>
-public sealed record LrFindMarker(string Name, double LearningRate, double? Loss = null)
+internal sealed record LrFindMarker(string Name, double LearningRate, double? Loss = null)
 {
     /// <summary>The legend text, fastai style: <c>valley: 1.32e-03</c>.</summary>
     public string Label => $"{Name}: {LearningRate.ToString("0.00e+00", System.Globalization.CultureInfo.InvariantCulture)}";

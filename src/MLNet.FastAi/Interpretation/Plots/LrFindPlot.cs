@@ -7,7 +7,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// The learning-rate finder's loss against the learning rate on a log scale, with each suggestion marked and
 /// named in the legend (fastai's <c>Recorder.plot_lr_find</c>).
 /// </summary>
-public static class LrFindPlot
+internal static class LrFindPlot
 {
     /// <summary>fastai hides the last iterations, where the loss shoots up and would flatten the rest of the curve.</summary>
     public const int DefaultSkipEnd = 5;

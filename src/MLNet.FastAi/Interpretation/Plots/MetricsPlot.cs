@@ -7,7 +7,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// Every metric per epoch, one panel each, with the training and validation losses together in a first panel
 /// (the figure of fastai's <c>Recorder.plot_metrics</c>).
 /// </summary>
-public static class MetricsPlot
+internal static class MetricsPlot
 {
     private const int PanelWidth = 380;
     private const int PanelHeight = 300;

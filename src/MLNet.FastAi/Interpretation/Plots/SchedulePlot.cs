@@ -7,7 +7,7 @@ namespace MLNet.FastAi.Interpretation.Plots;
 /// The hyper-parameter schedule of a training run, one panel per hyper-parameter against the iteration
 /// (fastai's <c>Recorder.plot_sched</c>): the one-cycle learning rate warming up and annealing, momentum mirroring it.
 /// </summary>
-public static class SchedulePlot
+internal static class SchedulePlot
 {
     private const int PanelWidth = 480;
     private const int PanelHeight = 340;

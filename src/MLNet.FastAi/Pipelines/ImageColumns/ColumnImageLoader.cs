@@ -2,10 +2,11 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MLNet.FastAi.Scoring;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Data.Decoding;
-using MLNet.FastAi.Recipes;
+using MLNet.FastAi.Settings;
 
 namespace MLNet.FastAi.Pipelines;
 

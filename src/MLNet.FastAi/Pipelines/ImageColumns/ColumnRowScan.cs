@@ -2,6 +2,8 @@ using System.IO.Hashing;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
+using MLNet.FastAi.Scoring;
+
 namespace MLNet.FastAi.Pipelines;
 
 /// <summary>

@@ -1,5 +1,5 @@
 using System.Text;
-using MLNet.FastAi.Training.TensorBoard;
+using MLNet.FastAi.Interpretation.TensorBoard;
 
 namespace MLNet.FastAi.Tests.Training.TensorBoard;
 

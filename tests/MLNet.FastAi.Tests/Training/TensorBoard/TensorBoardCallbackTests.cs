@@ -1,6 +1,6 @@
 using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
-using MLNet.FastAi.Training.TensorBoard;
+using MLNet.FastAi.Interpretation.TensorBoard;
 
 namespace MLNet.FastAi.Tests.Training.TensorBoard;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.RegularExpressions;
-using MLNet.FastAi.Training.TensorBoard;
+using MLNet.FastAi.Interpretation.TensorBoard;
 using WireType = Google.Protobuf.WireFormat.WireType;
 
 namespace MLNet.FastAi.Tests.Training.TensorBoard;

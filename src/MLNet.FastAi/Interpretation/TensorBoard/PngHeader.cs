@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>The size and colour type of a PNG, read from its IHDR chunk (the first chunk, required by the PNG spec).</summary>
 internal readonly record struct PngHeader(int Width, int Height, byte ColorType)

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Scoring;
 
 /// <summary>
 /// The stock ML.NET component that turns the exported graph's one-hot prediction into ML.NET's <c>PredictedLabel</c>:

@@ -1,13 +1,14 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MLNet.FastAi.Vision.Export;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Vision.Modules;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Scoring;
 
 /// <summary>
 /// Builds the scoring model that <c>mlContext.Model.Save</c> writes: stock ML.NET transformers only, so the zip loads

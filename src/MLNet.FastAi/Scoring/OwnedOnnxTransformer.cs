@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Scoring;
 
 /// <summary>
 /// A stock ML.NET <c>OnnxTransformer</c> over in-memory model bytes that deletes its temporary copy of the model when it

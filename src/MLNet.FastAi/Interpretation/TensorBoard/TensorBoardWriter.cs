@@ -2,7 +2,7 @@ using System.Net;
 using Google.Protobuf;
 using Tensorboard;
 
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>
 /// Writes a TensorBoard event file (scalars, images, text) that <c>tensorboard --logdir</c> reads, without
@@ -16,7 +16,7 @@ namespace MLNet.FastAi.Training.TensorBoard;
 /// ignores an incomplete last record, so a partially written file is never mistaken for a corrupt one.</para>
 /// <para>Use the tags of <see cref="TensorBoardTags"/> to match fastai's <c>TensorBoardCallback</c>.</para>
 /// </remarks>
-public sealed class TensorBoardWriter : IDisposable
+internal sealed class TensorBoardWriter : IDisposable
 {
     private static int s_fileCounter = -1;
 

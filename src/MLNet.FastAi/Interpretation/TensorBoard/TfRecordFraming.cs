@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>
 /// TFRecord framing, the container of TensorBoard event files: <c>uint64 length</c>, <c>uint32 masked_crc32c(length

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>
 /// CRC-32C (Castagnoli) and the TFRecord masking TensorFlow applies to every stored checksum

@@ -1,4 +1,4 @@
-namespace MLNet.FastAi.Recipes;
+namespace MLNet.FastAi.Settings;
 
 /// <summary>
 /// A setting refused: out of range, at odds with another, or more than memory or the disk can hold. Thrown before any

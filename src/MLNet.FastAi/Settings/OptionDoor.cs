@@ -1,4 +1,4 @@
-namespace MLNet.FastAi.Recipes;
+namespace MLNet.FastAi.Settings;
 
 /// <summary>
 /// The three ways into the engine. Each names the same setting in its own words (<c>ImageDataOptions.ItemSize</c>,

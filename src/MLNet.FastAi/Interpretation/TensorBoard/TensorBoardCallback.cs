@@ -1,7 +1,7 @@
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Training.Callbacks;
 
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>
 /// Logs training to TensorBoard event files in <c>baseDirectory/runName</c> (the blog's

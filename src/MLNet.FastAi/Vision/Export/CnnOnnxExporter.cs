@@ -5,8 +5,9 @@ using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Vision.Modules;
 using static TorchSharp.torch;
+using MLNet.FastAi.Onnx;
 
-namespace MLNet.FastAi.Onnx;
+namespace MLNet.FastAi.Vision.Export;
 
 /// <summary>
 /// Exports a <see cref="CnnModel"/> as it predicts in eval mode (batch norm on running statistics, dropout off) to an

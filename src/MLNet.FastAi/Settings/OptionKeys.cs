@@ -1,6 +1,4 @@
-using MLNet.FastAi.Data;
-
-namespace MLNet.FastAi.Recipes;
+namespace MLNet.FastAi.Settings;
 
 // The one table of a training run's settings: each row says how the fastai API, the ML.NET trainer and the command
 // line name the setting. Doors expose a setting by one line of their own; messages name it through its key.
@@ -24,7 +22,7 @@ public sealed partial class OptionKey
     public static readonly OptionKey Resize = Both(nameof(Resize), Data, "--resize", "the resize method");
     /// <summary>What to do with unreadable images.</summary>
     public static readonly OptionKey OnBadImage = Both(nameof(OnBadImage), Data, "--skip-bad-images", "the bad-image handling",
-        value => Equals(value, BadImageHandling.Skip) ? "pass --skip-bad-images" : "leave out --skip-bad-images");
+        value => value.ToString() == "Skip" ? "pass --skip-bad-images" : "leave out --skip-bad-images");
     /// <summary>The decode gate's pixel limit.</summary>
     public static readonly OptionKey MaxImagePixels = Both(nameof(MaxImagePixels), Data, "--max-image-pixels", "the image pixel limit");
     /// <summary>Where decoded images are kept.</summary>

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Tensorboard;
 
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>
 /// Builds <c>tensorboard.Event</c> messages with the generated classes TorchSharp ships (namespace

@@ -1,4 +1,4 @@
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>
 /// The scalar tags fastai v2's <c>TensorBoardCallback</c> writes, so runs from this package and from fastai can be
@@ -12,7 +12,7 @@ namespace MLNet.FastAi.Training.TensorBoard;
 /// After each epoch: <see cref="ValidLoss"/> and each metric under its own name (for example <c>accuracy</c>,
 /// <c>error_rate</c>), plus a figure of sample predictions under <see cref="SampleResults"/>.
 /// </remarks>
-public static class TensorBoardTags
+internal static class TensorBoardTags
 {
     /// <summary>The smoothed training loss, logged after every batch.</summary>
     public const string TrainLoss = "train_loss";

@@ -3,8 +3,9 @@ using MLNet.FastAi.Vision.Modules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNet.FastAi.Onnx;
 
-namespace MLNet.FastAi.Onnx;
+namespace MLNet.FastAi.Vision.Export;
 
 /// <summary>
 /// Writes the ResNet body and fastai head into an ONNX graph with every batch norm folded away (see

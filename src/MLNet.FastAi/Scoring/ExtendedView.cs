@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Scoring;
 
 /// <summary>A column computed from the other columns of the same row.</summary>
 /// <param name="Name">The new column's name.</param>

@@ -1,4 +1,4 @@
-namespace MLNet.FastAi.Recipes;
+namespace MLNet.FastAi.Settings;
 
 /// <summary>The range checks of settings, each refusal worded once: "{setting} must be at least 1; got 0."</summary>
 internal static class OptionChecks

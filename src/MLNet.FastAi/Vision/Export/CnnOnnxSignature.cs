@@ -1,4 +1,6 @@
-namespace MLNet.FastAi.Onnx;
+using MLNet.FastAi.Onnx;
+
+namespace MLNet.FastAi.Vision.Export;
 
 /// <summary>
 /// The names and shapes an exported classifier graph presents. Input: FLOAT planar RGB pixels in 0..255, what ML.NET's

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Google.Protobuf;
 using Tensorboard;
 
-namespace MLNet.FastAi.Training.TensorBoard;
+namespace MLNet.FastAi.Interpretation.TensorBoard;
 
 /// <summary>One TFRecord of an event file, as stored: where it starts, its length, its two checksums and its data.</summary>
 internal sealed record TfRecord(int Index, long Offset, ulong Length, uint MaskedLengthCrc, uint MaskedDataCrc, byte[] Data);

@@ -4,8 +4,9 @@ using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Vision.Modules;
 using static TorchSharp.torch;
+using MLNet.FastAi.Onnx;
 
-namespace MLNet.FastAi.Onnx;
+namespace MLNet.FastAi.Vision.Export;
 
 /// <summary>
 /// Exports a trained image classifier to ONNX, to run with ONNX Runtime (or ML.NET's <c>ApplyOnnxModel</c>) without
@@ -27,7 +28,7 @@ namespace MLNet.FastAi.Onnx;
 /// ML.NET's <c>ApplyOnnxModel</c> shows them as the <c>Score</c> column's slot names.
 /// </para>
 /// </remarks>
-public static class CnnOnnxExport
+internal static class CnnOnnxExport
 {
     /// <summary>Writes the ONNX model to <paramref name="path"/> (atomically: beside it first, then moved over it).</summary>
     /// <param name="model">The trained network (a learner's <c>Model</c>): a ResNet body with fastai's head.</param>

@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using SkiaSharp;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Scoring;
 
 /// <summary>
 /// Decodes a column of encoded image bytes (what <c>LoadRawImageBytes</c> makes) into an <c>MLImage</c> column, in

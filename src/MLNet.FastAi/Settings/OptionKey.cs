@@ -1,4 +1,4 @@
-namespace MLNet.FastAi.Recipes;
+namespace MLNet.FastAi.Settings;
 
 /// <summary>
 /// One setting of a training run, as every way in names it: the fastai-style API, the ML.NET trainer's options and

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 
-namespace MLNet.FastAi.Recipes;
+namespace MLNet.FastAi.Settings;
 
 /// <summary>
 /// Renders messages that name settings in the words of the door the engine was entered by, the way a UI culture
