@@ -21,6 +21,19 @@ public sealed class NamespaceLayersTests
                 edges.Where(e => c.Contains(e.Key.From) && c.Contains(e.Key.To)).Select(e => $"{e.Key.From} → {e.Key.To} ({e.Value})")))));
     }
 
+    /// <summary>The layers as README's "How it fits together" lists them: each uses only layers before it.</summary>
+    private static readonly string[] Layers =
+        ["Internal", "Settings", "Runtime", "Data", "Onnx", "Vision", "Scoring", "Training", "Interpretation", "Recipes", "Pipelines", "Microsoft.ML"];
+
+    [Fact]
+    public void EachLayer_UsesOnlyTheLayersBeforeIt()
+    {
+        var edges = Dependencies();
+        Assert.All(edges.Keys.SelectMany(e => new[] { e.From, e.To }).Distinct(), n => Assert.Contains(n, Layers));
+        var upward = edges.Where(e => Array.IndexOf(Layers, e.Key.To) > Array.IndexOf(Layers, e.Key.From)).ToList();
+        Assert.True(upward.Count == 0, string.Join("\n", upward.Select(e => $"{e.Key.From} → {e.Key.To}: {e.Value}")));
+    }
+
     [Fact]
     public void TheReadingFindsDependencies()
     {
