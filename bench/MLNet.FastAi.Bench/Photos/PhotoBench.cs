@@ -6,6 +6,7 @@ using MLNet.FastAi.Data.Augmentation;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
 using MLNet.FastAi.Vision;
+using MLNet.FastAi.Runtime;
 
 namespace MLNet.FastAi.Bench.Photos;
 

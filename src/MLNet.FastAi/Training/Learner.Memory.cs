@@ -3,6 +3,7 @@ using MLNet.FastAi.Settings;
 using MLNet.FastAi.Runtime;
 using MLNet.FastAi.Vision;
 using TorchSharp;
+using MLNet.FastAi.Internal;
 
 namespace MLNet.FastAi.Training;
 
@@ -32,9 +33,9 @@ public sealed partial class Learner
     {
         if (AvailableMemory.Read() is not { } available) return;
         int bytesPerValue = options.MixedPrecision ? 2 : sizeof(float);
-        long needed = ActivationMemory.TrainingBytes(options.Architecture, size, batch, bytesPerValue);
+        long needed = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, batch, bytesPerValue);
         if (needed <= available.Bytes) return;
-        long fits = available.Bytes / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture, size, 1, bytesPerValue));
+        long fits = available.Bytes / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 1, bytesPerValue));
         throw new OptionException(OptionKey.BatchSize, batch,
             OptionText.Concat($"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs at least {Bytes.Format(needed)} ",
             $"for the activations kept for the backward pass, but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). ",

@@ -1,3 +1,4 @@
+using MLNet.FastAi.Runtime;
 namespace MLNet.FastAi.Vision;
 
 /// <summary>The residual block a ResNet is built from.</summary>
@@ -47,4 +48,7 @@ public sealed record ResNetArchitecture(string Name, ResidualBlockKind Block, IR
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name} ({Block}, [{string.Join(", ", BlocksPerStage)}])";
+
+    /// <summary>The body's shape, for the activation-memory estimate.</summary>
+    internal ActivationMemory.BodyShape Shape => new(BlocksPerStage, Block == ResidualBlockKind.Bottleneck, Expansion);
 }

@@ -1,5 +1,6 @@
 using MLNet.FastAi.Data.Caching;
 using MLNet.FastAi.Tests.Interpretation.Plots;
+using MLNet.FastAi.Runtime;
 
 namespace MLNet.FastAi.Tests.Data;
 

@@ -5,6 +5,7 @@ using MLNet.FastAi.Tests.Interpretation.Plots;
 using MLNet.FastAi.Tests.Support;
 using static TorchSharp.torch;
 using MLNet.FastAi.Settings;
+using MLNet.FastAi.Runtime;
 
 namespace MLNet.FastAi.Tests.Data;
 

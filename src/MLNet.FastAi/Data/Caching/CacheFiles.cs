@@ -1,5 +1,6 @@
 using MLNet.FastAi.Data.Download;
 using MLNet.FastAi.Settings;
+using MLNet.FastAi.Internal;
 
 namespace MLNet.FastAi.Data.Caching;
 

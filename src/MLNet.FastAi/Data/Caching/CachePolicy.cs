@@ -1,6 +1,9 @@
 using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Data.Download;
 using MLNet.FastAi.Settings;
+using MLNet.FastAi.Internal;
+
+using MLNet.FastAi.Runtime;
 
 namespace MLNet.FastAi.Data.Caching;
 

@@ -1,6 +1,7 @@
+using MLNet.FastAi.Internal;
 using System.Globalization;
 
-namespace MLNet.FastAi.Data.Caching;
+namespace MLNet.FastAi.Runtime;
 
 /// <summary>
 /// How much more memory this process may take before the kernel's OOM killer ends it: the control group's limit
@@ -151,16 +152,4 @@ internal static class AvailableMemory
                     reclaimable = long.Parse(line[(inactiveKey.Length + 1)..], CultureInfo.InvariantCulture);
         return (Math.Max(0, limit - usage + reclaimable), $"the control group's limit {Bytes.Format(limit)} ({limitPath})");
     }
-}
-
-/// <summary>Byte counts for people.</summary>
-internal static class Bytes
-{
-    public static string Format(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GiB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0} MiB",
-        >= 1L << 10 => $"{bytes / 1024.0:0} KiB",
-        _ => $"{bytes} bytes",
-    };
 }

@@ -1,4 +1,4 @@
-namespace MLNet.FastAi.Vision;
+namespace MLNet.FastAi.Runtime;
 
 /// <summary>
 /// An estimate of the memory a ResNet's training step takes for one batch, before anything is allocated: the
@@ -7,17 +7,20 @@ namespace MLNet.FastAi.Vision;
 /// </summary>
 internal static class ActivationMemory
 {
+    /// <summary>What the estimate needs of a ResNet body: blocks per stage, and whether its blocks are bottlenecks (and their expansion).</summary>
+    internal readonly record struct BodyShape(IReadOnlyList<int> BlocksPerStage, bool Bottleneck, int Expansion);
+
     /// <summary>
     /// The bytes of the activations one training step of <paramref name="batch"/> images of <paramref name="size"/>
     /// pixels keeps for the backward pass (2 bytes a value in bfloat16). The process needs more than this (gradients
     /// in flight, allocator slack: ResNet-18 at 224 px, batch 64, peaked at 1.8 GB with glibc's defaults and settled at
     /// 3.5 GB with memory retention, against 2.2 GB here), so a configuration refused for this much cannot train.
     /// </summary>
-    public static long TrainingBytes(ResNetArchitecture architecture, int size, int batch, int bytesPerValue = sizeof(float)) =>
+    public static long TrainingBytes(BodyShape architecture, int size, int batch, int bytesPerValue = sizeof(float)) =>
         (long)(bytesPerValue * FloatsPerImage(architecture, size) * batch);
 
     /// <summary>The float values autograd keeps for one image.</summary>
-    internal static double FloatsPerImage(ResNetArchitecture architecture, int size)
+    internal static double FloatsPerImage(BodyShape architecture, int size)
     {
         static double Area(double side) => side * side;
         double stem = Area(Math.Ceiling(size / 2.0));
@@ -31,7 +34,7 @@ internal static class ActivationMemory
             double area = Area(side);
             for (int block = 0; block < architecture.BlocksPerStage[stage]; block++)
             {
-                total += architecture.Block == ResidualBlockKind.Basic
+                total += !architecture.Bottleneck
                     ? width * area * 7                                   // conv, bn, relu, conv, bn, sum, relu
                     : (width * 6 + width * architecture.Expansion * 4) * area;  // two conv-bn-relu, conv-bn, sum, relu
                 if (block == 0 && (stage > 0 || architecture.Expansion > 1))
