@@ -23,6 +23,10 @@ internal static class Program
               Learner.Fit epochs (body frozen, then unfrozen) against a bare TorchSharp loop on the same batches with the
               same FlatAdamW, and the bare loop with torch.optim.AdamW; resident memory after every epoch (target: ≥ 95%).
 
+          estimator-memory --folder <dir> [--size 224] [--epochs 1] [--batch 64] [--keep]
+              Resident memory after FastAiCnn's Fit (fine_tune unfrozen epochs only, images cached in memory) and after
+              the fitted model scored the validation images: training state released (the default) or kept (--keep).
+
           predict --folder <dir> [--model <zip>] [--save <zip>] [--device cpu|cuda] [--epochs 1] [--limit N]
                   [--latency-images 200] [--repeats 3] (and the train options that shape the learner)
               A saved ML.NET zip: batch Transform and PredictionEngine throughput and latency, next to Learner.GetPreds
@@ -102,6 +106,7 @@ internal static class Program
             {
                 "data" => DataBench.Run(args, report),
                 "train" => TrainBench.Run(args, report),
+                "estimator-memory" => EstimatorMemoryBench.Run(args, report),
                 "predict" => PredictBench.Run(args, report),
                 "gpu-smoke" => GpuSmoke.Run(args, report),
                 "photos-make" => Photos.SyntheticPhotos.Run(args, report),

@@ -44,7 +44,11 @@ public sealed partial class ImageDataLoaders
         }
         Train = train;
         Valid = valid;
+        _prebuilt = true;
     }
+
+    /// <summary>Whether the images came decoded from an ML.NET column: released, they cannot be decoded again.</summary>
+    private bool _prebuilt;
 
     /// <summary>An empty split's pixels, without a cache decision or a log line: nothing is decoded.</summary>
     private void HoldNoPixels(ImageSplit split)

@@ -234,6 +234,10 @@ public sealed partial class ImageDataLoaders : IDisposable
 
     private ImageSplit Decode(ImageSplit split)
     {
+        if (_prebuilt)
+            throw new InvalidOperationException(
+                $"The {split.Name} images came decoded from an ML.NET column and were released (FastAiCnn releases the training data when Fit ends); " +
+                "they cannot be read again. Fit again, or set FastAiCnnOptions.KeepTrainingState = true to keep them with the model.");
         var pipeline = ReferenceEquals(split, Train) ? TrainPipeline : Pipeline;
         PixelDecoder decoder;
         lock (_decoders)
@@ -391,7 +395,10 @@ public sealed partial class ImageDataLoaders : IDisposable
         return index;
     }
 
-    /// <summary>Frees the decoded images (and closes disk caches, which stay on disk for later runs).</summary>
+    /// <summary>
+    /// Frees the decoded images (and closes disk caches, which stay on disk for later runs). The loaders keep their
+    /// classes, splits and settings: images from files are decoded again if they are used again.
+    /// </summary>
     public void Dispose()
     {
         lock (_decoded)

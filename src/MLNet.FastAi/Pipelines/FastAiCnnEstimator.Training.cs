@@ -40,6 +40,7 @@ public sealed partial class FastAiCnnEstimator
                 channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: early stopping: no improvement in {early.Monitor} for {early.Patience} epoch(s); the last stage stopped after its epoch {stopped}.");
             var chain = StockScoringChain.Fit(_context, input, o.ImageColumn, o.ImageFolder, data.Pipeline, learner.CnnModel, learner.Normalization, classes,
                 o.ScoreColumnName, o.PredictedLabelColumnName);
+            if (!o.KeepTrainingState) learner.ReleaseTrainingState();
             return new FastAiCnnTransformer(learner, chain, o.ImageColumn, o.ScoreColumnName, o.PredictedLabelColumnName);
         }
         catch

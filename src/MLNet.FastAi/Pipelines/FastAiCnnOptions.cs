@@ -73,6 +73,14 @@ public sealed class FastAiCnnOptions
     /// </summary>
     public Action<FastAiCnnEpochMetrics>? MetricsCallback { get; set; }
 
+    /// <summary>
+    /// Keep the decoded training and validation images and the optimizer's state with the fitted model (for
+    /// <c>Learner.GetPreds</c>, <c>ShowResults</c> or more training on it). Off by default: when Fit ends the model keeps
+    /// the network, classes and transforms, and frees the rest (<see cref="Learner.ReleaseTrainingState"/>), so an app
+    /// that fits and then serves does not hold its training set.
+    /// </summary>
+    public bool KeepTrainingState { get; set; }
+
     /// <summary>Stop when a value stops improving (ImageClassificationTrainer's <c>EarlyStoppingCriteria</c>); null trains every epoch.</summary>
     public FastAiEarlyStopping? EarlyStopping { get; set; }
 

@@ -93,6 +93,9 @@ public sealed partial class OptionKey
     /// <summary>fastai's CutMix and its alpha.</summary>
     public static readonly OptionKey CutMix = new(nameof(CutMix), "learn.AddCallback(new CutMix(alpha))", Estimator + nameof(CutMix), "--cutmix", "CutMix");
 
+    /// <summary>Whether a fitted ML.NET model keeps its training images and optimizer state.</summary>
+    public static readonly OptionKey KeepTrainingState = new(nameof(KeepTrainingState), "kept until learn.ReleaseTrainingState()", Estimator + nameof(KeepTrainingState), null, "keeping the training state");
+
     // The ML.NET trainer's columns.
     /// <summary>The image column.</summary>
     public static readonly OptionKey ImageColumnName = new(nameof(ImageColumnName), "fnCol", Estimator + nameof(ImageColumnName), "--fn-col", "the image column");

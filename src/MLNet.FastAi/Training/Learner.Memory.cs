@@ -42,4 +42,23 @@ public sealed partial class Learner
             $"Lower {OptionKey.BatchSize} ({(fits > 0 ? $"at most {fits} fit" : "not even 1 fits")}) or {OptionKey.ImageSize}."),
             fits: fits > 0 ? (int)Math.Min(fits, int.MaxValue) : null);
     }
+
+    /// <summary>Whether the optimizer's state (gradients, moments) is allocated; false after <see cref="ReleaseTrainingState"/> until the next fit.</summary>
+    internal bool HoldsOptimizerState => _optimizer is not null;
+
+    /// <summary>
+    /// Frees what only training needs, keeping what predicting needs: the decoded images of <see cref="Data"/> (which
+    /// keeps its classes, splits and sizes) and the optimizer's state. Training again is an explicit choice that costs
+    /// the decoding again: a fit decodes image files anew and starts the optimizer afresh (as a new fit_one_cycle
+    /// stage of fine_tune does); images that came from an ML.NET column cannot be decoded again. The ML.NET estimator
+    /// calls this when its Fit ends.
+    /// </summary>
+    public void ReleaseTrainingState()
+    {
+        using var use = Use(nameof(ReleaseTrainingState));
+        RefuseNestedFit();
+        _optimizer?.Dispose();
+        _optimizer = null;
+        Data.Dispose();
+    }
 }

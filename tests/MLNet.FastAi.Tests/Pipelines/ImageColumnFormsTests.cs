@@ -58,6 +58,7 @@ public sealed class ImageColumnFormsTests : IDisposable
         var options = Options();
         options.FeatureColumnName = column;
         options.ImageSize = imageSize;
+        options.KeepTrainingState = true;  // GetPreds below reads the validation images the learner decoded
 
         using var model = ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(train, valid);
 
@@ -108,6 +109,7 @@ public sealed class ImageColumnFormsTests : IDisposable
         options.Cache = ImageCacheMode.Disk;
         options.CacheFolder = Path.Combine(_temp.Path, "cache");
         options.ValidationFraction = 0.25;
+        options.KeepTrainingState = true;  // the two fits' decoded images are compared below
 
         using var first = ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(train);
         using var second = ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(train);
@@ -171,12 +173,18 @@ public sealed class ImageColumnFormsTests : IDisposable
         options.CacheFolder = Path.Combine(_temp.Path, "cache");
         options.ValidationFraction = 0.2;
 
+        // Kept with the model (KeepTrainingState), the fit's files last until the model is disposed ...
+        options.KeepTrainingState = true;
         var model = ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(images);
         Assert.Contains(messages, m => m.Contains("in a disk cache for this fit only"));
         Assert.Equal(2, Directory.GetFiles(options.CacheFolder).Length);
         model.Dispose();
-
         Assert.Empty(Directory.GetFiles(options.CacheFolder));
+
+        // ... and by default until Fit ends, when the training images are released.
+        options.KeepTrainingState = false;
+        using (ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(images))
+            Assert.Empty(Directory.GetFiles(options.CacheFolder));
     }
 
     [Fact]
