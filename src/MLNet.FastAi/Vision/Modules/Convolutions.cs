@@ -27,13 +27,32 @@ internal static class Convolutions
     /// <summary><c>norm(conv(input))</c>.</summary>
     public static Tensor WithNorm(Conv2d conv, BatchNorm2d norm, Tensor input)
     {
-        if (norm.training) return norm.call(Apply(conv, input));
+        if (norm.training) return TrainingNorm(norm, Apply(conv, input));
         using var epsilon = norm.eps.ToScalar();
         var scale = norm.weight! / norm.running_var!.add(epsilon, KeptScalars.One).sqrt();
         var weight = conv.weight! * scale.view(-1, 1, 1, 1);
         var bias = norm.bias!.sub(norm.running_mean! * scale);
         if (conv.bias is { } convBias) bias = bias.add(convBias * scale, KeptScalars.One);
         return Convolve(conv, input, weight.to(input.dtype), bias.to(input.dtype));
+    }
+
+    /// <summary>
+    /// TorchSharp's <c>BatchNorm.forward</c> in training mode, with the batch count incremented by a kept Scalar: its own
+    /// <c>num_batches_tracked.add_(1)</c> makes an implicit Scalar nobody keeps alive, whose finalizer can free it while
+    /// libtorch still reads it (seen under load: "Expected false to be true", from <c>c10::Scalar::toLong</c>).
+    /// The same sums otherwise.
+    /// </summary>
+    private static Tensor TrainingNorm(BatchNorm2d norm, Tensor input)
+    {
+        double factor = norm.momentum ?? 0;
+        if (norm.track_running_stats && norm.num_batches_tracked is { } count)
+        {
+            count.add_(KeptScalars.One);
+            if (factor == 0) factor = 1.0 / count.item<long>();
+        }
+        bool tracked = norm.track_running_stats;
+        return nn.functional.batch_norm(input, tracked ? norm.running_mean : null, tracked ? norm.running_var : null, norm.weight, norm.bias,
+            training: true, momentum: factor, eps: norm.eps);
     }
 
     /// <summary><c>conv(input)</c> in the input's precision.</summary>
