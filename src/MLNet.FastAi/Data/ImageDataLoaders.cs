@@ -25,21 +25,25 @@ public sealed partial class ImageDataLoaders : IDisposable
 {
     private readonly Dictionary<ImageSplit, PixelSet> _decoded = new();
     private readonly Dictionary<ImageSplit, ImageSplit> _survivors = new();
-    private readonly Dictionary<string, ImageHeader> _headers = new(StringComparer.Ordinal);
-    private readonly Dictionary<ImagePipeline, PixelDecoder> _decoders = new();
     private readonly List<BadImage> _skipped = new();
     private readonly List<string> _diskCaches = new();
     private readonly Dictionary<ImagePipeline, DatasetPool> _pools = new();
 
-    /// <summary>Every file of the training, validation and test splits, in ordinal order: the slots of the disk caches.</summary>
-    private IReadOnlyList<string> _datasetPaths = [];
+    /// <summary>
+    /// What identifies every image of the training, validation and test splits (paths in ordinal order, or content
+    /// hashes): the slots of the disk caches; null when the images cannot be recognised without decoding them.
+    /// </summary>
+    private IReadOnlyList<string>? _datasetImages = [];
+
+    /// <summary>The key of the dataset's disk cache at a pipeline: its images (files' sizes and times, or contents) and their decoding.</summary>
+    private Func<ImagePipeline, string> _datasetKey = _ => "";
     private readonly ImageDataOptions _options;
     private readonly CachePolicy _cache;
     private readonly Action<string> _log;
     private readonly DeviceCopyBudget _deviceBudget = new(DeviceCopyBudget.Default);
 
-    /// <summary>Stops checking and decoding (the ML.NET estimator's fit cancellation); none for the public factories.</summary>
-    private CancellationToken _cancellation;
+    /// <summary>Limits, workers, cancellation (the ML.NET estimator's fit cancellation; none for the public factories), and what was read.</summary>
+    private ImageReading _reading;
 
     private ImageDataLoaders(IReadOnlyList<string> classes, ImagePipeline pipeline, ImageDataOptions options, int seed)
     {
@@ -53,6 +57,7 @@ public sealed partial class ImageDataLoaders : IDisposable
         _options = options;
         _cache = new CachePolicy(options);
         _log = options.Log ?? Console.WriteLine;
+        _reading = new ImageReading(options.MaxImagePixels, options.DecodeWorkers ?? Environment.ProcessorCount, options.OnBadImage, default);
         Seed = seed;
         Normalization = options.Normalization;
         Augmentation = options.Augmentation;
@@ -234,58 +239,52 @@ public sealed partial class ImageDataLoaders : IDisposable
 
     private ImageSplit Decode(ImageSplit split)
     {
-        if (_prebuilt)
-            throw new InvalidOperationException(
-                $"The {split.Name} images came decoded from an ML.NET column and were released (FastAiCnn releases the training data when Fit ends); " +
-                "they cannot be read again. Fit again, or set FastAiCnnOptions.KeepTrainingState = true to keep them with the model.");
+        var source = split.Source;
         var pipeline = ReferenceEquals(split, Train) ? TrainPipeline : Pipeline;
-        PixelDecoder decoder;
-        lock (_decoders)
-        {
-            if (!_decoders.TryGetValue(pipeline, out decoder!)) _decoders[pipeline] = decoder = new PixelDecoder(pipeline);
-        }
-        int workers = _options.DecodeWorkers ?? Environment.ProcessorCount;
         // One-off splits (a learner's Predict) never go to disk, where each call would leave a file, nor count against
         // the budget of the splits the loaders keep.
         bool named = ReferenceEquals(split, Train) || ReferenceEquals(split, Valid) || ReferenceEquals(split, Test);
         if (!named && pipeline.Resize == ResizeMethod.Squish)
-            pipeline.RefuseStretching(split.Paths.Zip(Headers(split, workers)).Where(h => h.Second.IsUsable).Select(h => ($"'{h.First}'", h.Second.Width, h.Second.Height)),
+            pipeline.RefuseStretching(source.Headers(_reading).Select((h, i) => (h, i)).Where(h => h.h.IsUsable).Select(h => (source.Quote(h.i), h.h.Width, h.h.Height)),
                 "The images to predict", "This model was trained with ResizeMethod.Squish: crop or pad the images to square proportions first, or train with Crop or Pad.");
         var (mode, reason) = named ? _cache.Choose(split.Name, split.Count, pipeline, () => DiskCacheHolds(split, pipeline)) : _cache.ChooseForOneOff(split.Count, pipeline);
         var started = System.Diagnostics.Stopwatch.StartNew();
 
         BuiltStore built;
         string file = "";
+        var pool = mode == ImageCacheMode.Disk ? PoolOf(pipeline) : null;
         switch (mode)
         {
             case ImageCacheMode.Memory:
-                built = PixelStoreBuilder.ToMemory(split.Paths, Headers(split, workers), decoder, split.Name, _options.OnBadImage, workers, _cancellation);
+                built = PixelStoreBuilder.ToMemory(source, source.Headers(_reading), pipeline, split.Name, _reading);
+                break;
+            case ImageCacheMode.Disk when pool is null:
+                file = Path.Combine(_cache.Folder, $"{split.Name}-column-{Guid.NewGuid():N}.pixels");
+                built = ForThisFit(split, pipeline, file);
                 break;
             case ImageCacheMode.Disk:
-                var pool = PoolOf(pipeline);
                 file = pool.File;
                 try
                 {
-                    built = PixelStoreBuilder.ToDisk(split.Paths, pool.SlotsOf(split), () => Headers(split, workers), decoder, split.Name, pool.File, pool.Key,
-                        pool.Paths.Count, slot => pool.Paths[(int)slot], _options.OnBadImage, workers, _log, _cancellation);
+                    built = PixelStoreBuilder.ToDisk(source, pool.SlotsOf(split), () => source.Headers(_reading), pipeline, split.Name, pool.File, pool.Key,
+                        pool.Images.Count, slot => pool.Images[(int)slot], _reading, _log);
                 }
-                catch (ImageCacheUnavailableException e) when (_options.Cache == ImageCacheMode.Auto)
+                catch (ImageCacheUnavailableException e) when (_options.Cache == ImageCacheMode.Auto && source.CanStream)
                 {
                     // Auto chose the disk; a cache this process cannot add to, or a disk filled meanwhile, leaves streaming.
                     mode = ImageCacheMode.Stream;
                     reason += $"; the disk cache could not take them ({e.Message}) so they are decoded every epoch";
-                    built = Streamed(split, decoder, workers);
+                    built = Streamed(split, pipeline);
                     break;
                 }
                 if (built.Reused) CacheFiles.Touch(file);
                 lock (_diskCaches) _diskCaches.Add(file);
                 break;
             default:
-                built = Streamed(split, decoder, workers);
+                built = Streamed(split, pipeline);
                 break;
         }
-        var survivor = built.Kept.Length == split.Count ? split
-            : new ImageSplit(split.Name, built.Kept.Select(i => split.Paths[i]).ToList(), built.Kept.Select(i => split.LabelIndices[i]).ToList(), Classes);
+        var survivor = built.Kept.Length == split.Count ? split : split.Subset(built.Kept);
         var set = new PixelSet(built.Store, survivor.LabelIndices.Select(l => (long)l).ToArray(), built.SourceSizes);
         lock (_decoded)
         {
@@ -297,18 +296,38 @@ public sealed partial class ImageDataLoaders : IDisposable
         if (ReferenceEquals(split, Train)) Train = survivor;
         else if (ReferenceEquals(split, Valid)) Valid = survivor;
         else if (ReferenceEquals(split, Test)) Test = survivor;
+        string decoded = $"decoded in {started.Elapsed.TotalSeconds:0.0} s";
         string where = mode switch
         {
-            ImageCacheMode.Memory => $"in memory (decoded in {started.Elapsed.TotalSeconds:0.0} s)",
+            ImageCacheMode.Memory => $"in memory ({decoded})",
+            ImageCacheMode.Disk when _datasetImages is null => $"in a disk cache for this fit only ({file}; {decoded}; loaded images cannot be recognised " +
+                                                               "without decoding them, so it is not reused)",
             ImageCacheMode.Disk => $"in the disk cache {file} " + (built.Reused ? "(reused)"
-                : built.Kept.Length > built.Decoded ? $"(decoded in {started.Elapsed.TotalSeconds:0.0} s: {built.Decoded:N0} images new to it, {built.Kept.Length - built.Decoded:N0} read from it)"
-                : $"(decoded in {started.Elapsed.TotalSeconds:0.0} s)"),
+                : built.Kept.Length > built.Decoded ? $"({decoded}: {built.Decoded:N0} images new to it, {built.Kept.Length - built.Decoded:N0} read from it)"
+                : $"({decoded})"),
             _ => "streamed: decoded every epoch",
         };
         // One-off splits (a learner's Predict) are not worth a line each.
-        if (named) _log($"{Capitalized(split.Name)} images: {where}; {reason}." +
-                                  (built.Failed.Count > 0 ? $" {built.Failed.Count} unreadable image(s) left out." : ""));
+        if (named) _log($"{Capitalized(split.Name)} images{source.Description}: {where}; {reason}." +
+                        (built.Failed.Count > 0 ? $" {built.Failed.Count} unreadable image(s) left out." : ""));
         return survivor;
+    }
+
+    /// <summary>
+    /// A split's images in a disk file of their own, deleted when its store closes: images that nothing identifies
+    /// short of decoding them (loaded images) could not be found by a later fit in the dataset's cache.
+    /// </summary>
+    private BuiltStore ForThisFit(ImageSplit split, ImagePipeline pipeline, string file)
+    {
+        var source = split.Source;
+        var headers = source.Headers(_reading);
+        var sizes = headers.Select(h => h.SizeOr(pipeline)).ToArray();
+        using var writer = new DiskSplitWriter(file, sizes, pipeline, slot => source.NameOf((int)slot), _log);
+        source.Decode(Enumerable.Range(0, source.Count).ToList(), headers, pipeline, writer, split.Name, _reading);
+        var built = writer.Finish();
+        PixelStoreBuilder.RefuseAllFailed(source, built.Failed, split.Name);
+        return new BuiltStore(built.Store, built.Kept, built.Failed.Select(f => new BadImage(source.NameOf(f.Position), f.Reason)).ToList(),
+            built.Kept.Select(i => sizes[i]).ToArray(), built.Reused) { Decoded = built.Kept.Length };
     }
 
     /// <summary>The forced cache mode's checks over every split at once, so that no split is decoded before a later one is refused.</summary>
@@ -323,67 +342,53 @@ public sealed partial class ImageDataLoaders : IDisposable
     }
 
     /// <summary>Whether the dataset's disk cache at <paramref name="pipeline"/> already holds every image of <paramref name="split"/>.</summary>
-    private bool DiskCacheHolds(ImageSplit split, ImagePipeline pipeline)
-    {
-        var pool = PoolOf(pipeline);
-        return PixelPool.Covers(pool.File, pool.Key, pool.Paths.Count, pool.SlotsOf(split));
-    }
+    private bool DiskCacheHolds(ImageSplit split, ImagePipeline pipeline) =>
+        PoolOf(pipeline) is { } pool && PixelPool.Covers(pool.File, pool.Key, pool.Images.Count, pool.SlotsOf(split));
 
     /// <summary>
-    /// The dataset's disk cache at a pipeline: one file for the images of every split (in path order), keyed by all of
-    /// them, so that another split of the same files — a new random validation split — finds its images there.
+    /// The dataset's disk cache at a pipeline: one file for the images of every split (in the order of what identifies
+    /// them), keyed by all of them, so that another split of the same images — a new random validation split — finds
+    /// them there. None when the images cannot be recognised without decoding them.
     /// </summary>
-    private DatasetPool PoolOf(ImagePipeline pipeline)
+    private DatasetPool? PoolOf(ImagePipeline pipeline)
     {
+        if (_datasetImages is null) return null;
         lock (_pools)
         {
             if (_pools.TryGetValue(pipeline, out var pool)) return pool;
-            string key = PixelCacheKey.Compute(_datasetPaths, pipeline, _options.MaxImagePixels);
-            return _pools[pipeline] = new DatasetPool(Path.Combine(_cache.Folder, PixelPool.FileName(key)), key, _datasetPaths);
+            string key = _datasetKey(pipeline);
+            return _pools[pipeline] = new DatasetPool(Path.Combine(_cache.Folder, PixelPool.FileName(key)), key, _datasetImages);
         }
     }
 
-    /// <summary>A dataset's disk cache file at one pipeline, its key, and the file of each slot.</summary>
-    private sealed class DatasetPool(string file, string key, IReadOnlyList<string> paths)
+    /// <summary>A dataset's disk cache file at one pipeline, its key, and what identifies the image of each slot.</summary>
+    private sealed class DatasetPool(string file, string key, IReadOnlyList<string> images)
     {
-        private readonly Dictionary<string, long> _slots = paths.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => (long)x.i, StringComparer.Ordinal);
+        private readonly Dictionary<string, long> _slots = images.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => (long)x.i, StringComparer.Ordinal);
 
         public string File => file;
 
         public string Key => key;
 
-        public IReadOnlyList<string> Paths => paths;
+        public IReadOnlyList<string> Images => images;
 
-        public long[] SlotsOf(ImageSplit split) => split.Paths.Select(p => _slots[p]).ToArray();
+        public long[] SlotsOf(ImageSplit split) => Enumerable.Range(0, split.Count).Select(i => _slots[split.Source.CacheIdentity(i)!]).ToArray();
     }
 
     private static string Capitalized(string name) => name.Length == 0 ? name : char.ToUpperInvariant(name[0]) + name[1..];
 
-    /// <summary>The headers of a split's files, read once per file for the life of the loaders.</summary>
-    private ImageHeader[] Headers(ImageSplit split, int workers)
+    /// <summary>A streaming store over the files whose checks pass; with Fail, the first that does not is refused by name.</summary>
+    private BuiltStore Streamed(ImageSplit split, ImagePipeline pipeline)
     {
-        string[] missing;
-        lock (_headers) missing = split.Paths.Where(p => !_headers.ContainsKey(p)).Distinct().ToArray();
-        var read = ImageHeaders.Scan(missing, _options.MaxImagePixels, workers, _cancellation);
-        lock (_headers)
-        {
-            for (int i = 0; i < missing.Length; i++) _headers[missing[i]] = read[i];
-            return split.Paths.Select(p => _headers[p]).ToArray();
-        }
-    }
-
-    /// <summary>A streaming store over the images whose checks pass; with Fail, the first that does not is refused by name.</summary>
-    private BuiltStore Streamed(ImageSplit split, PixelDecoder decoder, int workers)
-    {
-        var headers = Headers(split, workers);
+        var files = (FileImages)split.Source;
+        var headers = files.Headers(_reading);
         var failed = Enumerable.Range(0, split.Count).Where(i => !headers[i].IsUsable).ToList();
         if (failed.Count > 0 && _options.OnBadImage == BadImageHandling.Fail)
-            throw BadImage.Refusal($"'{split.Paths[failed[0]]}' ({split.Name} set)", headers[failed[0]].Problem!);
-        if (failed.Count == split.Count && split.Count > 0)
-            throw new InvalidDataException($"None of the {split.Count} images of the {split.Name} set could be decoded; the first, '{split.Paths[0]}': {headers[0].Problem}.");
+            throw BadImage.Refusal(files.Subject(failed[0], split.Name), headers[failed[0]].Problem!);
+        PixelStoreBuilder.RefuseAllFailed(files, failed.Select(i => (i, headers[i].Problem!)).ToList(), split.Name);
         var kept = Enumerable.Range(0, split.Count).Where(i => headers[i].IsUsable).ToArray();
-        var store = new StreamingPixelStore(kept.Select(i => split.Paths[i]).ToList(), decoder, split.Name);
-        return new BuiltStore(store, kept, failed.Select(i => new BadImage(split.Paths[i], headers[i].Problem!)).ToList(),
+        var store = new StreamingPixelStore(kept.Select(i => files.Paths[i]).ToList(), _reading.DecoderFor(pipeline), split.Name);
+        return new BuiltStore(store, kept, failed.Select(i => new BadImage(files.Paths[i], headers[i].Problem!)).ToList(),
             kept.Select(i => (headers[i].Width, headers[i].Height)).ToArray(), Reused: false);
     }
 
@@ -459,31 +464,41 @@ public sealed partial class ImageDataLoaders : IDisposable
         var data = new ImageDataLoaders(classes, pipeline, options, options.Seed ?? Random.Shared.Next())
         {
             IgnoredNonImageFiles = ignoredFiles,
-            _cancellation = cancellation,
+            _reading = new ImageReading(options.MaxImagePixels, options.DecodeWorkers ?? Environment.ProcessorCount, options.OnBadImage, cancellation),
         };
-        if (headers is not null)
-            foreach (var (path, header) in headers) data._headers[path] = header;
+        if (headers is not null) data._reading.Remember(headers);
         data.Train = new ImageSplit("train", train.Select(t => t.Path).ToList(), train.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
         data.Valid = new ImageSplit("valid", valid.Select(t => t.Path).ToList(), valid.Select(t => data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
-        data._datasetPaths = train.Select(t => t.Path).Concat(valid.Select(v => v.Path)).Concat(test?.Select(t => t.Path) ?? [])
+        var datasetPaths = train.Select(t => t.Path).Concat(valid.Select(v => v.Path)).Concat(test?.Select(t => t.Path) ?? [])
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        data._datasetImages = datasetPaths;
+        data._datasetKey = pipeline => PixelCacheKey.Compute(datasetPaths, pipeline, options.MaxImagePixels);
         if (test is not null)
             data.Test = new ImageSplit("test", test.Select(t => t.Path).ToList(), test.Select(t => t.Label is null ? -1 : data.IndexOfClass(t.Label, t.Path)).ToList(), classes);
+        data.DecodeEverySplit();
+        return data;
+    }
+
+    /// <summary>
+    /// Decodes the splits up front, so that what cannot be read or cannot fit is refused before any training, and
+    /// tidies the cache folder; the loaders are disposed if that fails.
+    /// </summary>
+    private void DecodeEverySplit()
+    {
         try
         {
-            data.RefuseCachesThatCannotFit();
-            data.Decode(data.Train);
-            if (data.Valid.Count > 0) data.Decode(data.Valid);
-            else data.HoldNoPixels(data.Valid);
-            if (data.Test is not null) data.Decode(data.Test);
-            CacheFiles.Tidy(data._cache.Folder, options.CacheSizeLimit, data._diskCaches, data._log);
+            RefuseCachesThatCannotFit();
+            Decode(Train);
+            if (Valid.Count > 0) Decode(Valid);
+            else HoldNoPixels(Valid);
+            if (Test is not null) Decode(Test);
+            CacheFiles.Tidy(_cache.Folder, _options.CacheSizeLimit, _diskCaches, _log);
         }
         catch
         {
-            data.Dispose();
+            Dispose();
             throw;
         }
-        return data;
     }
 
     /// <summary>The headers of every file, read up front when the image size must come from the images.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MLNet.FastAi.Data.Sources;
 using System.Text;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Interpretation.Plots;
@@ -52,14 +53,17 @@ public sealed record ClassificationReportTable(IReadOnlyList<ClassReportRow> Cla
 /// </summary>
 public sealed class ClassificationInterpretation
 {
-    private ClassificationInterpretation(IReadOnlyList<string> classes, float[][] probabilities, int[] targets, int[] predicted, float[] losses, IReadOnlyList<string>? paths)
+    private readonly ImageSource? _images;
+
+    private ClassificationInterpretation(IReadOnlyList<string> classes, float[][] probabilities, int[] targets, int[] predicted, float[] losses, ImageSource? images)
     {
+        _images = images;
         Classes = classes;
         Probabilities = probabilities;
         Targets = targets;
         Predicted = predicted;
         Losses = losses;
-        ImagePaths = paths;
+        ImagePaths = images is null ? null : images is FileImages files ? files.Paths : Enumerable.Range(0, images.Count).Select(images.NameOf).ToList();
     }
 
     /// <summary>Interprets a learner's predictions on a labelled split (the validation set by default).</summary>
@@ -67,7 +71,7 @@ public sealed class ClassificationInterpretation
     {
         var preds = learner.GetPreds(split, withLoss: true);
         if (preds.Losses is null) throw new InvalidOperationException($"The {preds.Split.Name} set has no labels to interpret against.");
-        return new ClassificationInterpretation(preds.Classes, preds.Probabilities, preds.Targets, preds.Decoded, preds.Losses, preds.Split.Paths);
+        return new ClassificationInterpretation(preds.Classes, preds.Probabilities, preds.Targets, preds.Decoded, preds.Losses, preds.Split.Source);
     }
 
     /// <summary>
@@ -77,8 +81,14 @@ public sealed class ClassificationInterpretation
     /// <exception cref="ArgumentException">Mismatched lengths, a row of the wrong width, or a target outside the classes.</exception>
     public static ClassificationInterpretation FromProbabilities(IReadOnlyList<string> classes, float[][] probabilities, int[] targets, IReadOnlyList<string>? imagePaths = null)
     {
-        if (probabilities.Length != targets.Length) throw new ArgumentException($"{probabilities.Length} probability rows but {targets.Length} targets.", nameof(targets));
         if (imagePaths is not null && imagePaths.Count != targets.Length) throw new ArgumentException($"{imagePaths.Count} image paths but {targets.Length} targets.", nameof(imagePaths));
+        return FromProbabilities(classes, probabilities, targets, imagePaths is null ? null : new FileImages(imagePaths));
+    }
+
+    /// <summary>The interpretation of probabilities whose images come from any source (files, or rows of an ML.NET column).</summary>
+    internal static ClassificationInterpretation FromProbabilities(IReadOnlyList<string> classes, float[][] probabilities, int[] targets, ImageSource? images)
+    {
+        if (probabilities.Length != targets.Length) throw new ArgumentException($"{probabilities.Length} probability rows but {targets.Length} targets.", nameof(targets));
         for (int i = 0; i < targets.Length; i++)
         {
             if (probabilities[i].Length != classes.Count) throw new ArgumentException($"Row {i} has {probabilities[i].Length} probabilities for {classes.Count} classes.", nameof(probabilities));
@@ -86,7 +96,7 @@ public sealed class ClassificationInterpretation
         }
         var predicted = probabilities.Select(ArgMax).ToArray();
         var losses = probabilities.Select((p, i) => (float)-Math.Log(Math.Max(p[targets[i]], 1e-12))).ToArray();
-        return new ClassificationInterpretation(classes, probabilities, targets, predicted, losses, imagePaths);
+        return new ClassificationInterpretation(classes, probabilities, targets, predicted, losses, images);
     }
 
     /// <summary>Class names, in index order.</summary>
@@ -104,7 +114,10 @@ public sealed class ClassificationInterpretation
     /// <summary>Cross-entropy loss per image.</summary>
     public float[] Losses { get; }
 
-    /// <summary>Image files, when known.</summary>
+    /// <summary>
+    /// The images' names, when known: their files, or for images from an ML.NET column (loaded images or encoded
+    /// bytes) their rows ("row 4 of the data"); the pictures find either.
+    /// </summary>
     public IReadOnlyList<string>? ImagePaths { get; }
 
     /// <summary>Fraction predicted right.</summary>
@@ -162,10 +175,14 @@ public sealed class ClassificationInterpretation
     public string PlotTopLosses(string path, int k = 9, ImageGridOptions? options = null) =>
         ImageGrid.Save(path, TopLossTiles(k), options ?? new ImageGridOptions { Title = ImageGrid.TopLossesTitle });
 
-    private List<ImageTile> TopLossTiles(int k)
+    /// <summary>The top-loss pictures, titled as fastai's; refused when the images are unknown.</summary>
+    internal List<ImageTile> TopLossTiles(int k)
     {
-        if (ImagePaths is null) throw new InvalidOperationException("The image files are unknown, so the top losses cannot be drawn.");
-        return TopLosses(k).Select(t => ImageTile.FromFile(t.ImagePath!).WithTopLossTitle(t.Predicted, t.Actual, t.Loss, t.Probability)).ToList();
+        if (_images is null)
+            throw new InvalidOperationException("The images are unknown, so the top losses cannot be drawn: interpret with the image column (imageColumnName), or give the image paths.");
+        var top = TopLosses(k);
+        return ImageTile.FromSource(_images, top.Select(t => t.Index).ToList())
+            .Select((tile, i) => tile.WithTopLossTitle(top[i].Predicted, top[i].Actual, top[i].Loss, top[i].Probability)).ToList();
     }
 
     private static int ArgMax(float[] row)

@@ -25,10 +25,7 @@ internal sealed class InterpretationPictures(ClassificationInterpretation interp
 
     /// <summary>The images with the largest losses, titled prediction/actual/loss/probability (fastai's plot_top_losses).</summary>
     public byte[] TopLossesPng => _topLosses ??= ImageGrid.ToPng(
-        interpretation.TopLosses(Math.Min(topLosses, interpretation.Losses.Length))
-            .Select(t => ImageTile.FromFile(t.ImagePath!).WithTopLossTitle(t.Predicted, t.Actual, t.Loss, t.Probability))
-            .ToList(),
-        new ImageGridOptions { Title = ImageGrid.TopLossesTitle });
+        interpretation.TopLossTiles(Math.Min(topLosses, interpretation.Losses.Length)), new ImageGridOptions { Title = ImageGrid.TopLossesTitle });
 
     /// <summary>The classification report followed by the most confused pairs, as printed text.</summary>
     public string ReportText()

@@ -70,8 +70,9 @@ public static class TrainingPlots
     public static string ShowResults(this Learner learner, string path, int maxCount = 9, ImageSplit? split = null)
     {
         var preds = learner.GetPreds(split);
-        var tiles = Enumerable.Range(0, Math.Min(maxCount, preds.Count))
-            .Select(i => ImageTile.FromFile(preds.Split.Paths[i]).WithResultTitle(preds.Split.LabelOf(i) ?? "?", preds.PredictedLabel(i)))
+        var shown = Enumerable.Range(0, Math.Min(maxCount, preds.Count)).ToList();
+        var tiles = ImageTile.FromSource(preds.Split.Source, shown)
+            .Select((tile, i) => tile.WithResultTitle(preds.Split.LabelOf(i) ?? "?", preds.PredictedLabel(i)))
             .ToList();
         return ImageGrid.Save(path, tiles);
     }

@@ -3,6 +3,7 @@ using Microsoft.ML.Runtime;
 using MLNet.FastAi.Scoring;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Data.Sources;
+using MLNet.FastAi.Data.Sources.Columns;
 using MLNet.FastAi.Settings;
 using MLNet.FastAi.Training;
 using MLNet.FastAi.Training.Callbacks;
@@ -24,7 +25,8 @@ public sealed partial class FastAiCnnEstimator
         var dataOptions = recipe.LoadingOptions(_context) with { Log = line => channel.Info(MessageSensitivity.UserData, "{0}", $"FastAiCnn: {line}") };
         var data = kind == ImageColumnKind.Path
             ? LoadPaths(input, validation, classes, dataOptions, cancellation.Token)
-            : new ColumnImageLoader(_context, o.ImageColumn, kind, o.LabelColumnName, classes, cancellation).Load(input, validation, o.ValidationFraction, dataOptions);
+            : new ColumnImageLoader(_context, o.ImageColumn, kind, o.LabelColumnName, classes, cancellation.ThrowIfCancellationRequested, cancellation.Token)
+                .Load(input, validation, o.ValidationFraction, dataOptions);
         Learner? learner = null;
         try
         {

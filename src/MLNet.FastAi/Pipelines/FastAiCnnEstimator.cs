@@ -4,6 +4,7 @@ using Microsoft.ML.Runtime;
 using MLNet.FastAi.Scoring;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Settings;
+using MLNet.FastAi.Data.Sources;
 
 namespace MLNet.FastAi.Pipelines;
 
@@ -127,9 +128,9 @@ public sealed partial class FastAiCnnEstimator : IEstimator<FastAiCnnTransformer
         var o = Options;
         bool paths = kind == ImageColumnKind.Path;
         OptionChecks.Refuse(paths || string.IsNullOrEmpty(o.ImageFolder), OptionKey.ImageFolder, o.ImageFolder,
-            $"{OptionKey.ImageFolder} is for image paths; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}. Leave it empty.");
+            $"{OptionKey.ImageFolder} is for image paths; column '{o.ImageColumn}' holds {kind.Describe()}. Leave it empty.");
         OptionChecks.Refuse(paths || o.Cache != ImageCacheMode.Stream, OptionKey.Cache, o.Cache, OptionText.Concat(
-            $"{OptionKey.Cache} = Stream decodes image files every epoch; column '{o.ImageColumn}' holds {InputSchema.Describe(kind)}, which an ML.NET view ",
+            $"{OptionKey.Cache} = Stream decodes image files every epoch; column '{o.ImageColumn}' holds {kind.Describe()}, which an ML.NET view ",
             $"can only read in order, not by row as shuffled batches need. Use Auto, Memory or Disk."));
         OptionChecks.Refuse(o.EarlyStopping is not { NeedsValidation: true } || validates, OptionKey.EarlyStopping, o.EarlyStopping?.Metric, OptionText.Concat(
             $"{OptionKey.EarlyStopping} follows '{o.EarlyStopping?.Metric}', a validation value, but there is no validation ({OptionKey.ValidationFraction} = 0 and no validation data). ",

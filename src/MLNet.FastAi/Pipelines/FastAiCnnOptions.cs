@@ -75,9 +75,10 @@ public sealed class FastAiCnnOptions
 
     /// <summary>
     /// Keep the decoded training and validation images and the optimizer's state with the fitted model (for
-    /// <c>Learner.GetPreds</c>, <c>ShowResults</c> or more training on it). Off by default: when Fit ends the model keeps
-    /// the network, classes and transforms, and frees the rest (<see cref="Learner.ReleaseTrainingState"/>), so an app
-    /// that fits and then serves does not hold its training set.
+    /// <c>Learner.GetPreds</c>, <c>ShowResults</c> or more training on it without decoding again). Off by default: when
+    /// Fit ends the model keeps the network, classes and transforms, and frees the rest
+    /// (<see cref="Learner.ReleaseTrainingState"/>), so an app that fits and then serves does not hold its training set;
+    /// the learner decodes the images again from their source if it is used again.
     /// </summary>
     public bool KeepTrainingState { get; set; }
 

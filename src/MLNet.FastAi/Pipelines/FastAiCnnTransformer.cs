@@ -5,6 +5,7 @@ using MLNet.FastAi.Data;
 using MLNet.FastAi.Interpretation;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Training;
+using MLNet.FastAi.Internal;
 
 namespace MLNet.FastAi.Pipelines;
 

@@ -18,11 +18,15 @@ internal sealed class FitCancellation : IDisposable
     {
         _host = host;
         _source = CancellationTokenSource.CreateLinkedTokenSource(token);
+        // Kept apart from the source: a token outlives its source's disposal, the source's Token property does not.
+        _token = _source.Token;
         Callback = new PollingCallback(this);
     }
 
     /// <summary>The token the learner and the decoding loops watch.</summary>
-    public CancellationToken Token => _source.Token;
+    public CancellationToken Token => _token;
+
+    private readonly CancellationToken _token;
 
     /// <summary>Polls the host before and after every training and validation batch.</summary>
     public Callback Callback { get; }
@@ -37,19 +41,28 @@ internal sealed class FitCancellation : IDisposable
         }
     }
 
-    /// <summary>Throws <see cref="OperationCanceledException"/> once the context or the caller cancelled.</summary>
+    /// <summary>
+    /// Throws <see cref="OperationCanceledException"/> once the context or the caller cancelled. After the fit (once
+    /// disposed) nothing is cancelled: a fitted model's learner that decodes its images again is not part of that fit.
+    /// </summary>
     public void ThrowIfCancellationRequested()
     {
         Poll();
-        _source.Token.ThrowIfCancellationRequested();
+        if (!_disposed) _token.ThrowIfCancellationRequested();
     }
 
     private void Poll()
     {
-        if (!_source.IsCancellationRequested && EnvironmentInternals.IsCanceled(_host)) _source.Cancel();
+        if (!_disposed && !_source.IsCancellationRequested && EnvironmentInternals.IsCanceled(_host)) _source.Cancel();
     }
 
-    public void Dispose() => _source.Dispose();
+    private volatile bool _disposed;
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _source.Dispose();
+    }
 
     private sealed class PollingCallback(FitCancellation owner) : Callback
     {

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
 using MLNet.FastAi.Scoring;
+using MLNet.FastAi.Data.Sources;
 
 namespace MLNet.FastAi.Pipelines;
 
@@ -35,10 +36,6 @@ internal static class InputSchema
         if (!scalarImage && !bytes)
             throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.ItemType}; it must hold {Accepted}.");
     }
-
-    /// <summary>The side of a square that holds the images of a resized <c>MLImage</c> column; null when the column does not say.</summary>
-    public static int? DeclaredImageSide(DataViewSchema schema, string name) =>
-        schema[name].Type is ImageDataViewType { Height: > 0, Width: > 0 } image ? Math.Max(image.Height, image.Width) : null;
 
     /// <summary>Checks the label column and returns its class names (the key values, in key order).</summary>
     public static IReadOnlyList<string> CheckLabelColumn(DataViewSchema schema, string name)
@@ -80,19 +77,11 @@ internal static class InputSchema
     {
         var kind = CheckImageColumn(validation, imageColumn);
         if (kind != trainingKind)
-            throw new ArgumentException($"FastAiCnn: the validation data's image column '{imageColumn}' holds {Describe(kind)}, the training data's {Describe(trainingKind)}; give both in the same form.");
+            throw new ArgumentException($"FastAiCnn: the validation data's image column '{imageColumn}' holds {kind.Describe()}, the training data's {trainingKind.Describe()}; give both in the same form.");
         var validClasses = CheckLabelColumn(validation, labelColumn);
         if (!validClasses.SequenceEqual(classes))
             throw new ArgumentException($"FastAiCnn: the validation set's label keys [{string.Join(", ", validClasses)}] differ from the training data's [{string.Join(", ", classes)}]; transform both with the same fitted MapValueToKey.");
     }
-
-    /// <summary>How the column form reads in a sentence.</summary>
-    public static string Describe(ImageColumnKind kind) => kind switch
-    {
-        ImageColumnKind.Path => "image file paths",
-        ImageColumnKind.Image => "loaded images (MLImage)",
-        _ => "encoded image bytes",
-    };
 
     private static string Names(DataViewSchema schema) => string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name));
 }

@@ -1,6 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.FastAi.Data.Sources;
+using MLNet.FastAi.Data.Sources.Columns;
 using MLNet.FastAi.Interpretation;
+using Microsoft.ML.Transforms.Image;
 
 namespace MLNet.FastAi.Pipelines;
 
@@ -9,7 +12,8 @@ public static class MLNetInterpretation
 {
     /// <summary>
     /// Interprets a loaded or trained ML.NET model on labelled data: scores <paramref name="data"/> with
-    /// <paramref name="model"/> and reads <c>Score</c>, the key label and, when given, the image-path column.
+    /// <paramref name="model"/> and reads <c>Score</c>, the key label and, when given, the image column — image paths
+    /// (text), loaded images (<c>MLImage</c>) or encoded bytes — which the top-loss pictures show.
     /// </summary>
     public static ClassificationInterpretation FromModel(ITransformer model, IDataView data, string labelColumnName = "Label", string? imageColumnName = null)
     {
@@ -26,37 +30,53 @@ public static class MLNetInterpretation
         var label = scored.Schema[labelColumnName];
         var columns = new List<DataViewSchema.Column> { score, label };
         DataViewSchema.Column? image = null;
+        ImageColumnKind? kind = null;
         if (imageColumnName is not null)
         {
             image = scored.Schema.GetColumnOrNull(imageColumnName) ?? throw new ArgumentException($"The data has no image column '{imageColumnName}'.", nameof(imageColumnName));
-            if (image.Value.Type is not TextDataViewType) throw new ArgumentException($"Image column '{imageColumnName}' must hold file paths (text).", nameof(imageColumnName));
-            columns.Add(image.Value);
+            kind = image.Value.Type switch
+            {
+                TextDataViewType => ImageColumnKind.Path,
+                ImageDataViewType => ImageColumnKind.Image,
+                VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
+                _ => throw new ArgumentException($"Image column '{imageColumnName}' holds {image.Value.Type}; it must hold image file paths (text), " +
+                    "loaded images (MLImage) or encoded image bytes (a byte vector).", nameof(imageColumnName)),
+            };
+            if (kind == ImageColumnKind.Path) columns.Add(image.Value);
         }
         var probabilities = new List<float[]>();
         var targets = new List<int>();
-        var paths = image is null ? null : new List<string>();
-        using var cursor = scored.GetRowCursor(columns);
-        var getScore = cursor.GetGetter<VBuffer<float>>(score);
-        var getLabel = cursor.GetGetter<uint>(label);
-        var getPath = image is null ? null : cursor.GetGetter<ReadOnlyMemory<char>>(image.Value);
-        VBuffer<float> s = default;
-        uint key = 0;
-        ReadOnlyMemory<char> path = default;
-        while (cursor.MoveNext())
+        var paths = kind == ImageColumnKind.Path ? new List<string>() : null;
+        using (var cursor = scored.GetRowCursor(columns))
         {
-            getScore(ref s);
-            getLabel(ref key);
-            probabilities.Add(s.DenseValues().ToArray());
-            targets.Add((int)key - 1);
-            if (getPath is not null)
+            var getScore = cursor.GetGetter<VBuffer<float>>(score);
+            var getLabel = cursor.GetGetter<uint>(label);
+            var getPath = paths is null ? null : cursor.GetGetter<ReadOnlyMemory<char>>(image!.Value);
+            VBuffer<float> s = default;
+            uint key = 0;
+            ReadOnlyMemory<char> path = default;
+            while (cursor.MoveNext())
             {
-                getPath(ref path);
-                paths!.Add(path.ToString());
+                getScore(ref s);
+                getLabel(ref key);
+                probabilities.Add(s.DenseValues().ToArray());
+                targets.Add((int)key - 1);
+                if (getPath is not null)
+                {
+                    getPath(ref path);
+                    paths!.Add(path.ToString());
+                }
             }
         }
-        return ClassificationInterpretation.FromProbabilities(classes, probabilities.ToArray(), targets.ToArray(), paths);
+        // Loaded images and bytes are not copied here: the pictures read the rows they show, when they are drawn.
+        ImageSource? images = kind switch
+        {
+            ImageColumnKind.Path => new FileImages(paths!),
+            ImageColumnKind k => new ColumnImages(new ImageColumn(scored, imageColumnName!, k, "data"), Enumerable.Range(0, targets.Count).ToList()),
+            null => null,
+        };
+        return ClassificationInterpretation.FromProbabilities(classes, probabilities.ToArray(), targets.ToArray(), images);
     }
-
     /// <summary>The <c>Score</c> column, checked to be what multiclass classifiers output: one probability per class.</summary>
     private static DataViewSchema.Column ScoreColumn(DataViewSchema schema, string parameter, string name = "Score")
     {

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 
 using MLNet.FastAi.Scoring;
+using MLNet.FastAi.Internal;
 
 namespace MLNet.FastAi.Pipelines;
 

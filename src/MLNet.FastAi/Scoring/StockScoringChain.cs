@@ -7,6 +7,8 @@ using MLNet.FastAi.Data.Decoding;
 using MLNet.FastAi.Onnx;
 using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Vision.Modules;
+using MLNet.FastAi.Internal;
+using MLNet.FastAi.Data.Sources;
 
 namespace MLNet.FastAi.Scoring;
 

@@ -49,8 +49,8 @@ public sealed partial class Learner
     /// <summary>
     /// Frees what only training needs, keeping what predicting needs: the decoded images of <see cref="Data"/> (which
     /// keeps its classes, splits and sizes) and the optimizer's state. Training again is an explicit choice that costs
-    /// the decoding again: a fit decodes image files anew and starts the optimizer afresh (as a new fit_one_cycle
-    /// stage of fine_tune does); images that came from an ML.NET column cannot be decoded again. The ML.NET estimator
+    /// the decoding again: a fit decodes the images anew from their source (files, or the rows of the ML.NET view they
+    /// came from) and starts the optimizer afresh (as a new fit_one_cycle stage of fine_tune does). The ML.NET estimator
     /// calls this when its Fit ends.
     /// </summary>
     public void ReleaseTrainingState()

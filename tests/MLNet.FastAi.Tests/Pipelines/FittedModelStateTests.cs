@@ -45,7 +45,7 @@ public sealed class FittedModelStateTests
     }
 
     [Fact]
-    public void ImagesFromAColumn_ReleasedAtTheEndOfFit_AreNotReadAgain_AndTheErrorSaysHowToKeepThem()
+    public void ImagesFromAColumn_ReleasedAtTheEndOfFit_AreDecodedAgainFromTheirView()
     {
         var ml = new MLContext(seed: 1);
         var keyed = KeyMapping(ml).Transform(ml.Data.LoadFromEnumerable(Rows(6)));
@@ -55,8 +55,10 @@ public sealed class FittedModelStateTests
         using var model = ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(bytes);
 
         Assert.Equal(18, ml.MulticlassClassification.Evaluate(model.Transform(bytes)).ConfusionMatrix.Counts.Sum(row => row.Sum()));
-        var refused = Assert.Throws<InvalidOperationException>(() => model.Learner.Fit(1, 1e-3));
-        Assert.Contains("FastAiCnnOptions.KeepTrainingState", refused.Message);
-        Assert.Single(model.Learner.Recorder.History);  // the refused fit trained nothing
+        Assert.Equal(0, model.Learner.Data.DecodedSplitCount);
+        model.Learner.Fit(1, 1e-3);
+        Assert.Equal(2, model.Learner.Recorder.History.Count);
+        Assert.Equal(2, model.Learner.Data.DecodedSplitCount);
+        Assert.All(model.Learner.Data.Train.Paths, name => Assert.Matches("^row [0-9]+ of the training data$", name));
     }
 }

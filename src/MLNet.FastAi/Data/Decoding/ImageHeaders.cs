@@ -20,6 +20,9 @@ public sealed record BadImage(string Path, string Reason)
 internal readonly record struct ImageHeader(int Width, int Height, string? Problem)
 {
     public bool IsUsable => Problem is null;
+
+    /// <summary>The image's size, or the pipeline's where the source could not tell it without decoding (loaded images).</summary>
+    public (int Width, int Height) SizeOr(ImagePipeline pipeline) => Width > 0 ? (Width, Height) : (pipeline.Width, pipeline.Height);
 }
 
 /// <summary>

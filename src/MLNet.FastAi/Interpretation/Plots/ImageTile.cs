@@ -1,6 +1,7 @@
 using System.Drawing;
 using System.Globalization;
 using SkiaSharp;
+using MLNet.FastAi.Data.Sources;
 
 namespace MLNet.FastAi.Interpretation.Plots;
 
@@ -142,6 +143,28 @@ internal sealed class ImageTile
         if (!File.Exists(path))
             throw new FileNotFoundException($"Image file '{path}' does not exist.", path);
         return Decode(File.ReadAllBytes(path), title, $"'{path}' is not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP).");
+    }
+
+    /// <summary>Tiles of images as their source holds them (files, loaded images, encoded bytes).</summary>
+    internal static IEnumerable<ImageTile> FromSource(ImageSource source, IReadOnlyList<int> positions) =>
+        source.Show(positions).Select((shown, k) => shown.Format switch
+        {
+            ShownImageFormat.Encoded => Decode(shown.Bytes, null, $"{source.Quote(positions[k])} is not an image SkiaSharp can decode (PNG, JPEG, BMP, GIF, WebP)."),
+            _ => FromFourChannels(shown.Bytes, shown.Width, shown.Height, redFirst: shown.Format == ShownImageFormat.Rgba32),
+        });
+
+    private static ImageTile FromFourChannels(byte[] pixels, int width, int height, bool redFirst)
+    {
+        CheckLength(pixels.Length, width, height, 4, nameof(pixels));
+        var rgba = new byte[pixels.Length];
+        for (int d = 0; d < rgba.Length; d += 4)
+        {
+            rgba[d] = pixels[redFirst ? d : d + 2];
+            rgba[d + 1] = pixels[d + 1];
+            rgba[d + 2] = pixels[redFirst ? d + 2 : d];
+            rgba[d + 3] = 255;
+        }
+        return new ImageTile(rgba, width, height, null, Color.Black);
     }
 
     /// <summary>The same pixels with another title.</summary>

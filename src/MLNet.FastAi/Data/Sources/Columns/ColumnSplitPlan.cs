@@ -1,6 +1,6 @@
 using MLNet.FastAi.Data.Sources;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Data.Sources.Columns;
 
 /// <summary>Which split, and which position in it, every row of each view goes to.</summary>
 internal sealed record ColumnSplitPlan(List<(int View, int Row)> Train, List<(int View, int Row)> Valid, (int Split, int Position)[][] Targets)

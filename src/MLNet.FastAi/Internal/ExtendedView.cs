@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLNet.FastAi.Scoring;
+namespace MLNet.FastAi.Internal;
 
 /// <summary>A column computed from the other columns of the same row.</summary>
 /// <param name="Name">The new column's name.</param>

@@ -2,9 +2,9 @@ using System.IO.Hashing;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-using MLNet.FastAi.Scoring;
+using MLNet.FastAi.Data.Decoding;
 
-namespace MLNet.FastAi.Pipelines;
+namespace MLNet.FastAi.Data.Sources.Columns;
 
 /// <summary>
 /// The first, cheap pass over an ML.NET view of images in a column: every row's label, and — where it can be known
@@ -45,7 +45,7 @@ internal sealed class ColumnRowScan
     /// <summary>Reads the labels and what else <paramref name="kind"/> allows cheaply; sizes of loaded images only when <paramref name="readImageSizes"/>.</summary>
     /// <exception cref="InvalidDataException">A row has no label, or the view has no rows.</exception>
     public static ColumnRowScan Read(IDataView data, string what, string imageColumn, ImageColumnKind kind, string labelColumn,
-        IReadOnlyList<string> classes, bool readImageSizes, long maxPixels, FitCancellation cancellation)
+        IReadOnlyList<string> classes, bool readImageSizes, long maxPixels, Action throwIfCancelled)
     {
         var label = data.Schema[labelColumn];
         var image = data.Schema[imageColumn];
@@ -67,7 +67,7 @@ internal sealed class ColumnRowScan
         MLImage? loaded = null;
         while (cursor.MoveNext())
         {
-            cancellation.ThrowIfCancellationRequested();
+            throwIfCancelled();
             int row = keys.Count;
             getLabel(ref key);
             if (key == 0 || key > classes.Count)

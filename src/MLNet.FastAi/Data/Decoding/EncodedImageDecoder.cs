@@ -1,10 +1,10 @@
-using MLNet.FastAi.Data.Decoding;
+using MLNet.FastAi.Internal;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using SkiaSharp;
 
-namespace MLNet.FastAi.Scoring;
+namespace MLNet.FastAi.Data.Decoding;
 
 /// <summary>
 /// Decodes a column of encoded image bytes (what <c>LoadRawImageBytes</c> makes) into an <c>MLImage</c> column, in
