@@ -38,7 +38,7 @@ internal static class ExportOnnxCommand
             switch (EmbeddedOnnx.KindOf(input))
             {
                 case ModelFileKind.Checkpoint:
-                    Learner.ExportOnnxFromCheckpoint(input, target);
+                    LearnerExport.ExportOnnxFromCheckpoint(input, target);
                     console.WriteLine($"Exported the checkpoint {InputPaths.Display(input)} to {InputPaths.Display(target)} (input 'pixels' [batch,3,H,W]; outputs Score, PredictedIndex, PredictedLabel).");
                     break;
                 case ModelFileKind.MLNetZip:

@@ -94,7 +94,7 @@ public sealed partial class Learner
 
         var extra = callbacks?.ToList() ?? new List<Callback>();
         foreach (var cb in extra) cb.Learner = this;
-        bool probing = extra.Any(c => c is LrFinderCallback);
+        bool probing = extra.Any(c => c.IsProbe);
         _active = _callbacks.Concat(extra).Where(c => !probing || c.RunsDuringLrFind).OrderBy(c => c.Order).ToList();
         _cancellation = cancellation;
         EpochCount = epochs;

@@ -15,7 +15,7 @@ public sealed partial class Learner
     /// libtorch raises its own out-of-memory error, which names the allocation.)
     /// </summary>
     /// <exception cref="OptionException">The estimate exceeds what is available; keyed <see cref="OptionKey.BatchSize"/>, with the largest batch that fits.</exception>
-    private void RefuseTrainingThatCannotFit()
+    internal void RefuseTrainingThatCannotFit()
     {
         if (Device.type != DeviceType.CPU) return;
         RefuseActivations(Options, Data.Pipeline.Width, Data.BatchSize);

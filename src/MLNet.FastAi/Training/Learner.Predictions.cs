@@ -75,33 +75,6 @@ public sealed partial class Learner
         }
     }
 
-    /// <summary>
-    /// Test-time augmentation (fastai's <c>tta</c>): the mean of <paramref name="n"/> predictions with training
-    /// augmentation, blended with the plain prediction as <c>lerp(augmented, plain, beta)</c>.
-    /// </summary>
-    /// <param name="split">The images; null means the validation set.</param>
-    /// <param name="n">Augmented passes (fastai 4).</param>
-    /// <param name="beta">Weight of the plain prediction (fastai 0.25).</param>
-    /// <param name="augmentation">Augmentation to use; null takes the data's, else fastai's defaults.</param>
-    public PredictionSet Tta(ImageSplit? split = null, int n = 4, double beta = 0.25, AugmentationOptions? augmentation = null)
-    {
-        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "TTA needs at least one augmented pass.");
-        if (!(beta is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must be in [0, 1].");
-        using var use = Use(nameof(Tta));
-        split ??= Data.Valid;
-        var augment = augmentation ?? Data.Augmentation ?? AugmentationOptions.Default;
-        var plain = Collect(split, withLoss: false, augmentation: null, seed: Data.Seed);
-        var sum = plain.Probabilities.Select(row => new double[row.Length]).ToArray();
-        for (int pass = 0; pass < n; pass++)
-        {
-            var augmented = Collect(split, withLoss: false, augment, seed: Data.Seed + 1 + pass);
-            for (int i = 0; i < sum.Length; i++)
-                for (int c = 0; c < sum[i].Length; c++) sum[i][c] += augmented.Probabilities[i][c];
-        }
-        var blended = sum.Select((row, i) => row.Select((s, c) => (float)((1 - beta) * s / n + beta * plain.Probabilities[i][c])).ToArray()).ToArray();
-        return plain with { Probabilities = blended, Decoded = blended.Select(ArgMax).ToArray() };
-    }
-
     /// <summary>Validation loss and metrics on a split (fastai's <c>validate</c>), without training.</summary>
     public (double Loss, IReadOnlyDictionary<string, double> Metrics) Validate(ImageSplit? split = null)
     {
@@ -124,7 +97,7 @@ public sealed partial class Learner
         return (p.Losses.Average(), metrics);
     }
 
-    private PredictionSet Collect(ImageSplit split, bool withLoss, AugmentationOptions? augmentation, int seed)
+    internal PredictionSet Collect(ImageSplit split, bool withLoss, AugmentationOptions? augmentation, int seed)
     {
         if (_inPhase) throw new InvalidOperationException("Predictions cannot be taken in the middle of a training or validation phase; use AfterEpoch or AfterFit.");
         bool wasTraining = _model.training;
@@ -161,12 +134,10 @@ public sealed partial class Learner
         return new PredictionSet(Data.SplitFor(split), probArray, targets.ToArray(), probArray.Select(ArgMax).ToArray(), losses?.ToArray());
     }
 
-    private static int ArgMax(float[] row)
+    internal static int ArgMax(float[] row)
     {
         int best = 0;
         for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
         return best;
     }
-
-    private static int ArgMax(double[] row) => ArgMax(row.Select(v => (float)v).ToArray());
 }

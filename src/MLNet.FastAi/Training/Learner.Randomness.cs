@@ -42,12 +42,12 @@ public sealed partial class Learner
         rng.GetValueOrDefault(GeneratorStateKey) ?? rng.GetValueOrDefault(LegacyGeneratorStateKey);
 
     /// <summary>Checks a saved state is a CPU generator state of this libtorch's size.</summary>
-    private void CheckGeneratorState(Dictionary<string, Tensor> rng, string what)
+    internal void CheckGeneratorState(Dictionary<string, Tensor> rng, string what)
     {
         using var current = _generator.get_state();
         if (SavedGeneratorState(rng) is not { } state || state.dtype != current.dtype || state.numel() != current.numel())
             throw new InvalidDataException($"{what} is damaged: 'rng.bin' does not hold a CPU generator state of {current.numel()} bytes.");
     }
 
-    private void RestoreGeneratorState(Dictionary<string, Tensor> rng) => _generator.set_state(SavedGeneratorState(rng)!);
+    internal void RestoreGeneratorState(Dictionary<string, Tensor> rng) => _generator.set_state(SavedGeneratorState(rng)!);
 }

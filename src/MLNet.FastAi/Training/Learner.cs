@@ -22,7 +22,7 @@ namespace MLNet.FastAi.Training;
 /// save between phases (<c>AfterEpoch</c>, <c>AfterFit</c>). While one thread fits, predicts, saves, loads, freezes or
 /// exports, any of those calls from another thread is refused with <see cref="InvalidOperationException"/> before it
 /// changes or reads anything. Properties (the recorder, options, data) are not synchronized. To predict from many
-/// threads, export the model (<see cref="SaveMLNetModel"/>) and give each thread its own ML.NET PredictionEngine, or
+/// threads, export the model (<see cref="LearnerExport.SaveMLNetModel"/>) and give each thread its own ML.NET PredictionEngine, or
 /// share the model's <c>Transform</c>, which is thread-safe.</para>
 /// <para>The learner owns its model and optimizer; dispose it to free device memory.</para>
 /// </remarks>
@@ -159,6 +159,12 @@ public sealed partial class Learner : IDisposable
     /// <summary>Number of parameter groups (3 for ResNets: early body, late body, head).</summary>
     public int GroupCount => _groups.Count;
 
+    /// <summary>The parameter groups (body stages, head), each parameter with its state-dict name.</summary>
+    internal IReadOnlyList<IReadOnlyList<(string Name, Parameter Parameter)>> Groups => _groups;
+
+    /// <summary>The folder <see cref="LearnerCheckpoints.Save"/> writes to: <see cref="VisionLearnerOptions.ModelDirectory"/>.</summary>
+    public string ModelDirectory => Path.GetFullPath(Options.ModelDirectory);
+
     /// <summary>Hyper-parameters of each parameter group (learning rate, momentum, ...).</summary>
     public IReadOnlyList<HyperParameters> Hypers => Optimizer.Hypers;
 
@@ -241,7 +247,7 @@ public sealed partial class Learner : IDisposable
     /// back into the learner during a fit); a call from another thread meanwhile is refused before it changes or reads
     /// anything, since fitting, predicting (eval mode), freezing and saving all touch the same model and optimizer.
     /// </summary>
-    private ThreadClaim Use(string operation)
+    internal ThreadClaim Use(string operation)
     {
         int me = Environment.CurrentManagedThreadId;
         int current = Interlocked.CompareExchange(ref _user, me, 0);
@@ -252,7 +258,7 @@ public sealed partial class Learner : IDisposable
             "one thread at a time. To predict from several threads, use one PredictionEngine per thread or a saved model's Transform.");
     }
 
-    private readonly struct ThreadClaim(Learner? owner) : IDisposable
+    internal readonly struct ThreadClaim(Learner? owner) : IDisposable
     {
         public void Dispose()
         {
@@ -261,7 +267,7 @@ public sealed partial class Learner : IDisposable
     }
 
     /// <summary>A fit started from a callback during another fit on the same thread (the other threads are refused by <see cref="Use"/>).</summary>
-    private void RefuseNestedFit()
+    internal void RefuseNestedFit()
     {
         if (IsFitting) throw new InvalidOperationException("A fit is already running on this learner.");
     }

@@ -7,7 +7,7 @@ namespace MLNet.FastAi.Training;
 /// <param name="PointLoss">The loss at that point (for marking the plot).</param>
 public sealed record LrSuggestion(string Name, double LearningRate, double PointLearningRate, double PointLoss);
 
-/// <summary>fastai's learning-rate suggestion methods for <see cref="Learner.LrFind"/> curves.</summary>
+/// <summary>fastai's learning-rate suggestion methods for <see cref="LrFinder.LrFind"/> curves.</summary>
 public static class LrSuggestions
 {
     /// <summary>Method names in fastai's order.</summary>

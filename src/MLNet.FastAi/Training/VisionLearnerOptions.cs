@@ -62,7 +62,7 @@ public sealed record VisionLearnerOptions
     /// <summary>Device to train on: CUDA when available by default.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Auto;
 
-    /// <summary>Folder for checkpoints saved with <see cref="Learner.Save"/> (fastai <c>path/model_dir</c>).</summary>
+    /// <summary>Folder for checkpoints saved with <see cref="LearnerCheckpoints.Save"/> (fastai <c>path/model_dir</c>).</summary>
     public string ModelDirectory { get; init; } = "models";
 
     /// <summary>Seed for weight initialisation of the head and everything random in training; null leaves it unseeded.</summary>

@@ -67,7 +67,7 @@ public sealed class ModelFilesAreDataTests : IDisposable
     [Fact]
     public void CheckpointMetadata_HoldsOnlyPlainValues()
     {
-        var metadata = typeof(Learner).GetNestedType("CheckpointMetadata", BindingFlags.NonPublic)!;
+        var metadata = typeof(LearnerCheckpoints).GetNestedType("CheckpointMetadata", BindingFlags.NonPublic)!;
         Assert.NotNull(metadata);
         static bool Plain(Type t) => t.IsPrimitive || t == typeof(string) || t.IsGenericType && t.GetGenericTypeDefinition() == typeof(List<>) && Plain(t.GetGenericArguments()[0]);
         Assert.All(metadata.GetProperties(), p => Assert.True(Plain(p.PropertyType), $"{p.Name} is a {p.PropertyType}"));

@@ -1,4 +1,5 @@
 using MLNet.FastAi.Tests.Support;
+using MLNet.FastAi.Training;
 
 namespace MLNet.FastAi.Tests.Training;
 

@@ -125,11 +125,10 @@ public sealed record ImagePipeline(int Width, int Height, ResizeMethod Resize = 
 
     /// <summary>
     /// The square side when no image size is set: every usable image must have the same size, whose longer side sets
-    /// it. Mixed sizes are refused naming <paramref name="sizeOption"/> rather than decoded at full resolution.
+    /// it. Mixed sizes are refused naming the image-size setting rather than decoded at full resolution.
     /// </summary>
     /// <param name="images">Each usable image as messages name it (a quoted path, a row) and its size; at least one.</param>
     /// <param name="subject">What messages call the images, e.g. "The images".</param>
-    /// <param name="sizeOption">The option to set, e.g. "ImageDataOptions.ImageSize".</param>
     /// <param name="mixedSizeAdvice">What to set it to when sizes are mixed.</param>
     /// <exception cref="ArgumentException">Mixed sizes, or images larger than <see cref="MaxSide"/>.</exception>
     internal static int UniformSide(IReadOnlyList<(string Name, int Width, int Height)> images, string subject, FormattableString mixedSizeAdvice)

@@ -26,10 +26,13 @@ public abstract class Callback
     public virtual string Name => GetType().Name;
 
     /// <summary>
-    /// Whether the callback also runs during <see cref="Learner.LrFind"/>'s probe fit. Trackers, loggers and the
+    /// Whether the callback also runs during <see cref="LrFinder.LrFind"/>'s probe fit. Trackers, loggers and the
     /// progress table opt out, as fastai's do: the probe's epochs are not real training.
     /// </summary>
     public virtual bool RunsDuringLrFind => true;
+
+    /// <summary>Whether this callback makes the fit a probe (lr_find's), during which only callbacks that <see cref="RunsDuringLrFind"/> run.</summary>
+    internal virtual bool IsProbe => false;
 
     /// <summary>Before the first epoch of a <c>Fit</c>.</summary>
     public virtual void BeforeFit() { }

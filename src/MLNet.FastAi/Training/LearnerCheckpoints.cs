@@ -8,12 +8,13 @@ using static TorchSharp.torch;
 
 namespace MLNet.FastAi.Training;
 
-public sealed partial class Learner
+/// <summary>
+/// fastai's <c>learn.save</c> and <c>learn.load</c>: checkpoints of a learner's weights, optimizer state and random
+/// state, as zips of plain data that are checked entry by entry when read.
+/// </summary>
+public static class LearnerCheckpoints
 {
     private const int CheckpointFormat = 1;
-
-    /// <summary>The folder <see cref="Save"/> writes to: <see cref="VisionLearnerOptions.ModelDirectory"/>.</summary>
-    public string ModelDirectory => Path.GetFullPath(Options.ModelDirectory);
 
     /// <summary>
     /// Saves the weights, and by default the optimizer state, to <c>ModelDirectory/name.ckpt</c> (fastai's
@@ -21,40 +22,46 @@ public sealed partial class Learner
     /// beside the target and moved into place, so a crash never leaves a half-written checkpoint under the name.
     /// </summary>
     /// <returns>The checkpoint's path.</returns>
-    public string Save(string name, bool withOptimizer = true)
+    /// <param name="learner">The learner to save.</param>
+    /// <param name="name">A file name in <see cref="Learner.ModelDirectory"/> (".ckpt" added).</param>
+    /// <param name="withOptimizer">Also save the optimizer's state, to resume training.</param>
+    public static string Save(this Learner learner, string name, bool withOptimizer = true)
     {
-        using var use = Use(nameof(Save));
-        return AtomicFile.Write(CheckpointPath(name), file => WriteCheckpoint(file, withOptimizer), durable: true);
+        using var use = learner.Use(nameof(Save));
+        return AtomicFile.Write(CheckpointPath(learner, name), file => WriteCheckpoint(learner, file, withOptimizer), durable: true);
     }
 
-    private void WriteCheckpoint(Stream file, bool withOptimizer)
+    private static void WriteCheckpoint(Learner learner, Stream file, bool withOptimizer)
     {
         // Frees the tensor handles made while writing (the optimizer state's views): a checkpoint every epoch must not leak.
         using var scope = NewDisposeScope();
         using var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true);
-        WriteEntry(zip, "meta.json", s => JsonSerializer.Serialize(s, Metadata(withOptimizer), JsonOptions));
+        WriteEntry(zip, "meta.json", s => JsonSerializer.Serialize(s, Metadata(learner, withOptimizer), JsonOptions));
         // Weights are stored, not deflated: they hardly compress (a tiny ResNet's 22.5 MB deflated, 21.3 MB stored)
         // and deflating took four times as long, which a run checkpointing every epoch pays every epoch. Adam's
         // moments do compress (to about half), so they stay deflated.
-        WriteEntry(zip, "model.bin", s => TorchSharpStateDict.Write(s, _model.state_dict().Select(kv => (kv.Key, kv.Value))), CompressionLevel.NoCompression);
+        WriteEntry(zip, "model.bin", s => TorchSharpStateDict.Write(s, learner.CnnModel.state_dict().Select(kv => (kv.Key, kv.Value))), CompressionLevel.NoCompression);
         if (!withOptimizer) return;
         WriteEntry(zip, "optimizer.bin", s => TorchSharpStateDict.Write(s,
-            Optimizer.State().SelectMany(st => new[] { (st.Name + "#avg", st.Average), (st.Name + "#sqr", st.SquareAverage) })));
+            learner.Optimizer.State().SelectMany(st => new[] { (st.Name + "#avg", st.Average), (st.Name + "#sqr", st.SquareAverage) })));
         // The learner's random state (dropout masks) makes a resumed run repeat an uninterrupted one.
-        var (key, rng) = GeneratorState();
+        var (key, rng) = learner.GeneratorState();
         using (rng) WriteEntry(zip, "rng.bin", s => TorchSharpStateDict.Write(s, new[] { (key, rng) }));
     }
 
     /// <summary>
-    /// Loads a checkpoint written by <see cref="Save"/> (a name in <see cref="ModelDirectory"/> or a path). The
+    /// Loads a checkpoint written by <see cref="Save"/> (a name in <see cref="Learner.ModelDirectory"/> or a path). The
     /// checkpoint must come from the same architecture and classes; anything else, or a damaged file (each entry is
     /// checked against the CRC-32 the zip stores), is refused with an error naming the file and the first mismatch,
     /// leaving the learner unchanged.
     /// </summary>
-    public void Load(string nameOrPath, bool withOptimizer = true)
+    /// <param name="learner">The learner to load into; unchanged when the checkpoint is refused.</param>
+    /// <param name="nameOrPath">A checkpoint name in <see cref="Learner.ModelDirectory"/>, or a path.</param>
+    /// <param name="withOptimizer">Also load the optimizer's state when the checkpoint has it.</param>
+    public static void Load(this Learner learner, string nameOrPath, bool withOptimizer = true)
     {
-        using var use = Use(nameof(Load));
-        string path = File.Exists(nameOrPath) ? Path.GetFullPath(nameOrPath) : CheckpointPath(nameOrPath);
+        using var use = learner.Use(nameof(Load));
+        string path = File.Exists(nameOrPath) ? Path.GetFullPath(nameOrPath) : CheckpointPath(learner, nameOrPath);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' not found.", path);
         string what = $"Checkpoint '{path}'";
         Dictionary<string, Tensor>? weights = null, moments = null, rng = null;
@@ -64,32 +71,32 @@ public sealed partial class Learner
             var (zip, meta) = OpenCheckpoint(path, what);
             using (zip)
             {
-                CheckCompatible(meta, what);
+                CheckCompatible(learner, meta, what);
                 weights = ReadEntry(zip, "model.bin", what, s => TorchSharpStateDict.Read(s, what + " (model.bin)"));
-                StateDictCopier.Check(_model, weights, what);
+                StateDictCopier.Check(learner.CnnModel, weights, what);
                 if (withOptimizer && meta.HasOptimizer)
                 {
                     moments = ReadEntry(zip, "optimizer.bin", what, s => TorchSharpStateDict.Read(s, what + " (optimizer.bin)"));
-                    CheckMoments(moments, what);
+                    CheckMoments(learner, moments, what);
                     if (zip.GetEntry("rng.bin") is not null)
                     {
                         rng = ReadEntry(zip, "rng.bin", what, s => TorchSharpStateDict.Read(s, what + " (rng.bin)"));
-                        CheckGeneratorState(rng, what);
+                        learner.CheckGeneratorState(rng, what);
                     }
                 }
             }
 
-            StateDictCopier.Load(_model, weights, what);
-            if (meta.FrozenGroups != FrozenGroups) FreezeTo(meta.FrozenGroups);
+            StateDictCopier.Load(learner.CnnModel, weights, what);
+            if (meta.FrozenGroups != learner.FrozenGroups) learner.FreezeTo(meta.FrozenGroups);
             if (moments is null) return;
             var state = moments.Keys.Where(k => k.EndsWith("#avg", StringComparison.Ordinal)).Select(k => k[..^4])
                 .ToDictionary(n => n, n => (moments[n + "#avg"], moments[n + "#sqr"]));
-            Optimizer.LoadState(state, meta.OptimizerSteps);
-            if (rng is not null) RestoreGeneratorState(rng);
-            for (int g = 0; g < Math.Min(meta.Hypers.Count, GroupCount); g++)
+            learner.Optimizer.LoadState(state, meta.OptimizerSteps);
+            if (rng is not null) learner.RestoreGeneratorState(rng);
+            for (int g = 0; g < Math.Min(meta.Hypers.Count, learner.GroupCount); g++)
             {
                 var h = meta.Hypers[g];
-                (Hypers[g].LearningRate, Hypers[g].Momentum, Hypers[g].SquareMomentum, Hypers[g].Epsilon, Hypers[g].WeightDecay) =
+                (learner.Hypers[g].LearningRate, learner.Hypers[g].Momentum, learner.Hypers[g].SquareMomentum, learner.Hypers[g].Epsilon, learner.Hypers[g].WeightDecay) =
                     (h[0], h[1], h[2], h[3], h[4]);
             }
         }
@@ -101,9 +108,9 @@ public sealed partial class Learner
     }
 
     /// <summary>Adam's moments: an average and a square average for parameters of this model, with their shapes.</summary>
-    private void CheckMoments(Dictionary<string, Tensor> moments, string what)
+    private static void CheckMoments(Learner learner, Dictionary<string, Tensor> moments, string what)
     {
-        var shapes = _groups.SelectMany(g => g).ToDictionary(p => p.Name, p => p.Parameter.shape);
+        var shapes = learner.Groups.SelectMany(g => g).ToDictionary(p => p.Name, p => p.Parameter.shape);
         foreach (var (key, value) in moments)
         {
             int mark = key.LastIndexOf('#');
@@ -118,44 +125,44 @@ public sealed partial class Learner
         }
     }
 
-    private string CheckpointPath(string name)
+    private static string CheckpointPath(Learner learner, string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains(".."))
             throw new ArgumentException($"Checkpoint name '{name}' is not a plain file name.", nameof(name));
-        return Path.Combine(ModelDirectory, name.EndsWith(".ckpt", StringComparison.Ordinal) ? name : name + ".ckpt");
+        return Path.Combine(learner.ModelDirectory, name.EndsWith(".ckpt", StringComparison.Ordinal) ? name : name + ".ckpt");
     }
 
-    private CheckpointMetadata Metadata(bool withOptimizer) => new()
+    private static CheckpointMetadata Metadata(Learner learner, bool withOptimizer) => new()
     {
         Format = CheckpointFormat,
-        Architecture = Options.Architecture.Name,
-        BlocksPerStage = Options.Architecture.BlocksPerStage.ToList(),
-        Classes = Data.Classes.ToList(),
-        ImageWidth = Data.Pipeline.Width,
-        ImageHeight = Data.Pipeline.Height,
-        Resize = Data.Pipeline.Resize.ToString(),
-        NormalizationMean = Normalization.Mean.ToList(),
-        NormalizationStd = Normalization.Std.ToList(),
-        FrozenGroups = FrozenGroups,
+        Architecture = learner.Options.Architecture.Name,
+        BlocksPerStage = learner.Options.Architecture.BlocksPerStage.ToList(),
+        Classes = learner.Data.Classes.ToList(),
+        ImageWidth = learner.Data.Pipeline.Width,
+        ImageHeight = learner.Data.Pipeline.Height,
+        Resize = learner.Data.Pipeline.Resize.ToString(),
+        NormalizationMean = learner.Normalization.Mean.ToList(),
+        NormalizationStd = learner.Normalization.Std.ToList(),
+        FrozenGroups = learner.FrozenGroups,
         HasOptimizer = withOptimizer,
-        OptimizerSteps = withOptimizer ? Optimizer.StepCount : 0,
-        Hypers = Hypers.Select(h => new List<double> { h.LearningRate, h.Momentum, h.SquareMomentum, h.Epsilon, h.WeightDecay }).ToList(),
+        OptimizerSteps = withOptimizer ? learner.Optimizer.StepCount : 0,
+        Hypers = learner.Hypers.Select(h => new List<double> { h.LearningRate, h.Momentum, h.SquareMomentum, h.Epsilon, h.WeightDecay }).ToList(),
     };
 
-    private void CheckCompatible(CheckpointMetadata meta, string what)
+    private static void CheckCompatible(Learner learner, CheckpointMetadata meta, string what)
     {
-        if (!meta.BlocksPerStage.SequenceEqual(Options.Architecture.BlocksPerStage))
-            throw new InvalidDataException($"{what} holds a {meta.Architecture} [{string.Join(", ", meta.BlocksPerStage)}] but this learner is {Options.Architecture}.");
-        if (!meta.Classes.SequenceEqual(Data.Classes))
-            throw new InvalidDataException($"{what} was trained on classes [{string.Join(", ", meta.Classes)}] but this learner has [{string.Join(", ", Data.Classes)}].");
+        if (!meta.BlocksPerStage.SequenceEqual(learner.Options.Architecture.BlocksPerStage))
+            throw new InvalidDataException($"{what} holds a {meta.Architecture} [{string.Join(", ", meta.BlocksPerStage)}] but this learner is {learner.Options.Architecture}.");
+        if (!meta.Classes.SequenceEqual(learner.Data.Classes))
+            throw new InvalidDataException($"{what} was trained on classes [{string.Join(", ", meta.Classes)}] but this learner has [{string.Join(", ", learner.Data.Classes)}].");
     }
 
     /// <summary>
     /// Opens a checkpoint and reads its metadata, refusing a file that is not a zip, lacks or garbles its metadata, or
     /// has another format version. The caller disposes the archive.
     /// </summary>
-    private static (ZipArchive Zip, CheckpointMetadata Meta) OpenCheckpoint(string path, string what)
+    internal static (ZipArchive Zip, CheckpointMetadata Meta) OpenCheckpoint(string path, string what)
     {
         var zip = CheckedZip.OpenRead(path, what);
         try
@@ -193,7 +200,7 @@ public sealed partial class Learner
         write(stream);
     }
 
-    private static T ReadEntry<T>(ZipArchive zip, string name, string what, Func<Stream, T> read)
+    internal static T ReadEntry<T>(ZipArchive zip, string name, string what, Func<Stream, T> read)
     {
         var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"{what} has no '{name}'; it is not a checkpoint of this package.");
         try
@@ -212,7 +219,7 @@ public sealed partial class Learner
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 
-    private sealed class CheckpointMetadata
+    internal sealed class CheckpointMetadata
     {
         public int Format { get; set; }
         public string Architecture { get; set; } = "";

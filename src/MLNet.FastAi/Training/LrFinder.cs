@@ -14,7 +14,11 @@ public sealed record LrFindResult(IReadOnlyList<double> LearningRates, IReadOnly
     public double Suggested => Suggestions[0].LearningRate;
 }
 
-public sealed partial class Learner
+/// <summary>
+/// fastai's learning-rate finder (<c>lr_find</c> and its <c>LRFinder</c> callback), built on the learner's loop: a
+/// callback sets each batch's rate and stops the fit; a snapshot puts the learner back as it was.
+/// </summary>
+public static class LrFinder
 {
     /// <summary>
     /// fastai's <c>lr_find</c>: trains with a learning rate growing exponentially from <paramref name="startLr"/> to
@@ -27,7 +31,8 @@ public sealed partial class Learner
     /// <param name="stopOnDivergence">Stop once the loss diverges (fastai <c>stop_div=True</c>).</param>
     /// <param name="suggestions">Suggestion methods: valley (default), minimum, steep, slide.</param>
     /// <param name="cancellation">Stops within one batch.</param>
-    public LrFindResult LrFind(double startLr = 1e-7, double endLr = 10, int iterations = 100, bool stopOnDivergence = true,
+    /// <param name="learner">The learner to probe; left as it was.</param>
+    public static LrFindResult LrFind(this Learner learner, double startLr = 1e-7, double endLr = 10, int iterations = 100, bool stopOnDivergence = true,
         IEnumerable<string>? suggestions = null, CancellationToken cancellation = default)
     {
         ArgumentChecks.PositiveFinite(startLr, nameof(startLr));
@@ -38,18 +43,18 @@ public sealed partial class Learner
         var unknown = methods.FirstOrDefault(m => !LrSuggestions.Names.Contains(m));
         if (unknown is not null) throw new ArgumentException($"Unknown suggestion method '{unknown}'; known: {string.Join(", ", LrSuggestions.Names)}.", nameof(suggestions));
 
-        using var use = Use(nameof(LrFind));
-        RefuseNestedFit();
-        RefuseTrainingThatCannotFit();
-        using var loader = Data.Loader(Data.Train, Device, training: true, Normalization);
+        using var use = learner.Use(nameof(LrFind));
+        learner.RefuseNestedFit();
+        learner.RefuseTrainingThatCannotFit();
+        using var loader = learner.Data.Loader(learner.Data.Train, learner.Device, training: true, learner.Normalization);
         int epochs = (int)Math.Ceiling((double)iterations / Math.Max(1, loader.BatchCount));
         // Taken before Fit sets the starting rate, so the learner's own rates come back too.
-        using var snapshot = new TrainingSnapshot(this);
+        using var snapshot = new TrainingSnapshot(learner);
         var finder = new LrFinderCallback(startLr, endLr, iterations, stopOnDivergence, snapshot);
-        Fit(epochs, startLr, callbacks: new Callback[] { finder }, cancellation: cancellation);
+        learner.Fit(epochs, startLr, callbacks: new Callback[] { finder }, cancellation: cancellation);
 
-        var lrs = Recorder.LearningRates;
-        var losses = Recorder.Losses;
+        var lrs = learner.Recorder.LearningRates;
+        var losses = learner.Recorder.Losses;
         // fastai reads suggestions from lrs[n/10 : -5], cut at the first NaN.
         int from = iterations / 10, to = Math.Max(from, lrs.Count - 5);
         var usedLrs = new List<double>();
@@ -80,7 +85,7 @@ public sealed partial class Learner
         {
             using var scope = NewDisposeScope();  // frees the optimizer state's views; the clones are kept
             using var _ = no_grad();
-            _weights = learner._model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope());
+            _weights = learner.CnnModel.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone().DetachFromDisposeScope());
             _moments = learner.Optimizer.State().ToDictionary(s => s.Name, s => (s.Average.clone().DetachFromDisposeScope(), s.SquareAverage.clone().DetachFromDisposeScope()));
             _steps = learner.Optimizer.StepCount;
             _hypers = learner.Hypers.Select(h => new[] { h.LearningRate, h.Momentum, h.WeightDecay }).ToArray();
@@ -89,7 +94,7 @@ public sealed partial class Learner
         public void Restore(Learner learner)
         {
             using var _ = no_grad();
-            foreach (var (name, tensor) in learner._model.state_dict()) tensor.copy_(_weights[name]);
+            foreach (var (name, tensor) in learner.CnnModel.state_dict()) tensor.copy_(_weights[name]);
             learner.Optimizer.LoadState(_moments, _steps);
             learner.Optimizer.ZeroGrad();
             for (int g = 0; g < _hypers.Length; g++)
@@ -119,6 +124,8 @@ public sealed partial class Learner
 
         // After the Recorder, so the smoothed loss of the batch is known.
         public override int Order => 55;
+
+        internal override bool IsProbe => true;
 
         public override void BeforeFit()
         {
