@@ -64,6 +64,9 @@ public sealed partial class ImageDataLoaders : IDisposable
         Train = Valid = null!;
     }
 
+    /// <summary>Where the loaders and what uses them report choices and figures (<see cref="ImageDataOptions.Log"/>).</summary>
+    internal void Log(string line) => _log(line);
+
     /// <summary>Class names in index order (sorted ordinally, as fastai's vocab).</summary>
     public IReadOnlyList<string> Classes { get; }
 

@@ -33,6 +33,28 @@ internal sealed partial class OnnxGraphBuilder
         ], name);
     }
 
+    /// <summary>
+    /// <c>QuantizeLinear</c>: <c>saturate(round(x / scale) + zeroPoint)</c>, in the zero point's type; a 1-D
+    /// scale quantizes per slice along <paramref name="axis"/>.
+    /// </summary>
+    public string QuantizeLinear(string x, string scale, string zeroPoint, long? axis = null, string? name = null) =>
+        AddNode("QuantizeLinear", [x, scale, zeroPoint], axis is { } a ? [OnnxAttribute.Int("axis", a)] : null, name);
+
+    /// <summary><c>DequantizeLinear</c>: <c>(q − zeroPoint) · scale</c> as FLOAT; a 1-D scale per slice along <paramref name="axis"/>.</summary>
+    public string DequantizeLinear(string q, string scale, string zeroPoint, long? axis = null, string? name = null) =>
+        AddNode("DequantizeLinear", [q, scale, zeroPoint], axis is { } a ? [OnnxAttribute.Int("axis", a)] : null, name);
+
+    /// <summary>A convolution whose weights (and bias) are given as graph values, e.g. dequantized int8.</summary>
+    public string Conv(string x, string weight, string? bias, long[] kernelShape, long[] strides, long[] pads, long group, long[] dilations, string? name = null) =>
+        AddNode("Conv", bias is null ? [x, weight] : [x, weight, bias],
+        [
+            OnnxAttribute.IntList("dilations", dilations),
+            OnnxAttribute.Int("group", group),
+            OnnxAttribute.IntList("kernel_shape", kernelShape),
+            OnnxAttribute.IntList("pads", pads),
+            OnnxAttribute.IntList("strides", strides),
+        ], name);
+
     /// <summary>Batch normalization in inference mode: <c>scale * (x - mean) / sqrt(variance + epsilon) + bias</c> per channel.</summary>
     public string BatchNormalization(string x, float[] scale, float[] bias, float[] mean, float[] variance, float epsilon = 1e-5f, string? name = null)
     {

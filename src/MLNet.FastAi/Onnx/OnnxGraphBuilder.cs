@@ -140,7 +140,7 @@ internal sealed partial class OnnxGraphBuilder
 
     private static void CheckElementCount(TensorProto t)
     {
-        if (t.DataType is not (OnnxDataType.Float or OnnxDataType.Int64 or OnnxDataType.Int32 or OnnxDataType.String))
+        if (!OnnxTensor.IsWritable(t.DataType))
             throw new NotSupportedException($"ONNX tensor '{t.Name}': element type {t.DataType} is not supported for constants.");
         if (OnnxTensor.DataProblem(t) is { } problem) throw new ArgumentException($"ONNX {problem}.");
     }

@@ -42,8 +42,8 @@ internal static class OnnxModelWriter
 
     private static void CheckTensor(TensorProto tensor)
     {
-        if (tensor.DataType is not (OnnxDataType.Float or OnnxDataType.Int64 or OnnxDataType.Int32 or OnnxDataType.String))
-            throw new NotSupportedException($"ONNX tensor '{tensor.Name}' has element type {tensor.DataType}; this writer writes FLOAT, INT64, INT32 and STRING tensors.");
+        if (!OnnxTensor.IsWritable(tensor.DataType))
+            throw new NotSupportedException($"ONNX tensor '{tensor.Name}' has element type {tensor.DataType}; this writer writes FLOAT, INT64, INT32, INT8, UINT8 and STRING tensors.");
         if (OnnxTensor.DataProblem(tensor) is { } problem)
             throw new InvalidOperationException($"ONNX {problem}.");
     }

@@ -17,6 +17,10 @@ internal static class OnnxTensor
 
     public static TensorProto FromInt32s(string name, int[] data, params long[] dims) => Numeric(name, OnnxDataType.Int32, data, dims);
 
+    public static TensorProto FromInt8s(string name, sbyte[] data, params long[] dims) => Numeric(name, OnnxDataType.Int8, data, dims);
+
+    public static TensorProto FromUInt8s(string name, byte[] data, params long[] dims) => Numeric(name, OnnxDataType.Uint8, data, dims);
+
     public static TensorProto FromStrings(string name, string[] data, params long[] dims)
     {
         var tensor = new TensorProto { Name = name, DataType = OnnxDataType.String };
@@ -26,11 +30,15 @@ internal static class OnnxTensor
     }
 
     /// <summary>Elements the shape holds (1 for a scalar, whose dims are empty).</summary>
+    /// <summary>The element types this package writes into graphs.</summary>
+    public static bool IsWritable(OnnxDataType type) =>
+        type is OnnxDataType.Float or OnnxDataType.Int64 or OnnxDataType.Int32 or OnnxDataType.Int8 or OnnxDataType.Uint8 or OnnxDataType.String;
+
     public static long ElementCount(TensorProto tensor) => tensor.Dims.Aggregate(1L, (a, d) => a * d);
 
     /// <summary>
     /// Why the tensor's data does not fit its shape (a wrong element or byte count, data in an external file), or null
-    /// when it does. Only FLOAT, INT64, INT32 and STRING data is counted; other types are passed over.
+    /// when it does. Only FLOAT, INT64, INT32, INT8, UINT8 and STRING data is counted; other types are passed over.
     /// </summary>
     public static string? DataProblem(TensorProto tensor)
     {
@@ -41,6 +49,7 @@ internal static class OnnxTensor
         {
             OnnxDataType.Float or OnnxDataType.Int32 => 4,
             OnnxDataType.Int64 => 8,
+            OnnxDataType.Int8 or OnnxDataType.Uint8 => 1,
             _ => 0,
         };
         if (width > 0 && !tensor.RawData.IsEmpty)

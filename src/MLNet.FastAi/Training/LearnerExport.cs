@@ -26,11 +26,22 @@ public static class LearnerExport
     /// </summary>
     /// <param name="learner">The trained learner.</param>
     /// <param name="path">The .onnx file to write.</param>
-    public static string ExportOnnx(this Learner learner, string path)
+    /// <param name="int8">
+    /// Quantize the body to int8 (ONNX QDQ, which ONNX Runtime runs with int8 kernels: about a quarter of the size, and
+    /// faster on CPUs with int8 dot products): activation scales calibrated on training images, weights per channel.
+    /// Refused, with the figures, when it loses more than one point of validation accuracy against float32.
+    /// </param>
+    public static string ExportOnnx(this Learner learner, string path, bool int8 = false)
     {
         using var use = learner.Use(nameof(ExportOnnx));
-        CnnOnnxExport.Save(learner.CnnModel, learner.Data.Pipeline, learner.Normalization, learner.Data.Classes, path);
-        return Path.GetFullPath(path);
+        if (!int8)
+        {
+            CnnOnnxExport.Save(learner.CnnModel, learner.Data.Pipeline, learner.Normalization, learner.Data.Classes, path);
+            return Path.GetFullPath(path);
+        }
+        var (onnx, report) = Int8Export.Build(learner, CnnOnnxSignature.Standalone);
+        learner.Data.Log(report.ToString());
+        return AtomicFile.WriteAllBytes(path, onnx);
     }
 
     /// <summary>
@@ -42,11 +53,16 @@ public static class LearnerExport
     /// <param name="context">The ML.NET context.</param>
     /// <param name="imageColumnName">The input column of image paths.</param>
     /// <param name="imageFolder">Folder that relative paths start from.</param>
-    public static ITransformer ToMLNetModel(this Learner learner, MLContext context, string imageColumnName = "ImagePath", string imageFolder = "")
+    /// <param name="int8">Score with the int8 network (see <see cref="ExportOnnx"/>).</param>
+    public static ITransformer ToMLNetModel(this Learner learner, MLContext context, string imageColumnName = "ImagePath", string imageFolder = "", bool int8 = false)
     {
         using var use = learner.Use(nameof(ToMLNetModel));
-        return StockScoringChain.Fit(context, EmptyInput(context, imageColumnName), imageColumnName, imageFolder, learner.Data.Pipeline, learner.CnnModel,
-            learner.Normalization, learner.Data.Classes);
+        var input = EmptyInput(context, imageColumnName);
+        if (!int8)
+            return StockScoringChain.Fit(context, input, imageColumnName, imageFolder, learner.Data.Pipeline, learner.CnnModel, learner.Normalization, learner.Data.Classes);
+        var (onnx, report) = Int8Export.Build(learner, CnnOnnxSignature.MLNetRow);
+        learner.Data.Log(report.ToString());
+        return StockScoringChain.Fit(context, input, imageColumnName, imageFolder, learner.Data.Pipeline, onnx, learner.Data.Classes);
     }
 
     /// <summary>Saves <see cref="ToMLNetModel"/> as an ML.NET zip (written aside, then moved into place); returns its path.</summary>
@@ -61,10 +77,11 @@ public static class LearnerExport
     /// <param name="path">The zip to write.</param>
     /// <param name="imageColumnName">The input column of image paths.</param>
     /// <param name="imageFolder">Folder that relative paths start from.</param>
-    public static string SaveMLNetModel(this Learner learner, MLContext context, string path, string imageColumnName = "ImagePath", string imageFolder = "")
+    /// <param name="int8">Save the int8 network (see <see cref="ExportOnnx"/>); the zip stays stock ML.NET.</param>
+    public static string SaveMLNetModel(this Learner learner, MLContext context, string path, string imageColumnName = "ImagePath", string imageFolder = "", bool int8 = false)
     {
         using var use = learner.Use(nameof(SaveMLNetModel));
-        var model = learner.ToMLNetModel(context, imageColumnName, imageFolder);
+        var model = learner.ToMLNetModel(context, imageColumnName, imageFolder, int8);
         try
         {
             return AtomicFile.Write(path, file => context.Model.Save(model, EmptyInput(context, imageColumnName).Schema, file), durable: true);

@@ -6,6 +6,7 @@ using MLNet.FastAi.Onnx.Proto;
 using MLNet.FastAi.Vision.Modules;
 using static TorchSharp.torch;
 using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Vision.Export.Int8;
 
 namespace MLNet.FastAi.Vision.Export;
 
@@ -39,11 +40,13 @@ internal static class CnnOnnxExporter
     public const string InputMetadataKey = "mlnet_fastai.input";
 
     public static byte[] ExportBytes(CnnModel model, int width, int height, NormalizationStats normalization,
-        IReadOnlyList<string> classNames, CnnOnnxSignature signature) =>
-        OnnxModelWriter.Write(Export(model, width, height, normalization, classNames, signature));
+        IReadOnlyList<string> classNames, CnnOnnxSignature signature, ActivationRanges? int8 = null) =>
+        OnnxModelWriter.Write(Export(model, width, height, normalization, classNames, signature, int8));
 
+    /// <summary>The network as an ONNX model with <paramref name="signature"/>; with <paramref name="int8"/> ranges, its body in int8 (QDQ).</summary>
+    /// <remarks>The head, a few thousandths of the work, stays float32 in either case.</remarks>
     public static ModelProto Export(CnnModel model, int width, int height, NormalizationStats normalization,
-        IReadOnlyList<string> classNames, CnnOnnxSignature signature)
+        IReadOnlyList<string> classNames, CnnOnnxSignature signature, ActivationRanges? int8 = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(normalization);
@@ -60,7 +63,9 @@ internal static class CnnOnnxExporter
         OnnxDim batch = signature.Batched ? new OnnxDim(null, "batch") : new OnnxDim(1, null);
         string pixels = b.AddInput(signature.PixelsInput, OnnxDataType.Float, batch, 3, height, width);
         string x = Normalize(b, pixels, normalization);
-        x = CnnOnnxLayers.Body(b, model.Body, x);
+        var qdq = int8 is null ? null : new QdqWriter(b, int8);
+        if (qdq is not null) x = qdq.Activation(x, "input.offset", relu: false, "input.q");
+        x = CnnOnnxLayers.Body(b, model.Body, x, qdq);
         string logits = CnnOnnxLayers.Head(b, model.Head, x);
         string probabilities = b.Softmax(logits, 1, "softmax");
         AddOutputs(b, probabilities, classNames, signature, batch);

@@ -4,6 +4,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Vision.Export.Int8;
 
 namespace MLNet.FastAi.Vision.Export;
 
@@ -14,18 +15,28 @@ namespace MLNet.FastAi.Vision.Export;
 internal static class CnnOnnxLayers
 {
     /// <summary>Stem (conv, BN, ReLU, max pool) and the residual stages; returns the feature map <c>[N, C, h, w]</c>.</summary>
-    public static string Body(OnnxGraphBuilder b, ResNetBody body, string x)
+    /// <remarks>With <paramref name="int8"/>, every convolution and residual sum is written as QDQ (<see cref="QdqWriter"/>), its
+    /// input already quantized; the node names, and so the calibration's keys, are those of the float graph.</remarks>
+    public static string Body(OnnxGraphBuilder b, ResNetBody body, string x, QdqWriter? int8 = null)
     {
-        x = b.Relu(ConvNorm(b, body.StemConv, body.StemNorm, x, "conv1"), "relu");
-        x = MaxPool(b, body.StemPool, x, "maxpool");
+        x = ConvNormRelu(b, body.StemConv, body.StemNorm, x, "conv1", "relu", int8);
+        string pooled = MaxPool(b, body.StemPool, x, "maxpool");
+        x = int8 is null ? pooled : int8.SameAs(pooled, x, "maxpool.q");
         var stages = body.Stages;
         for (int s = 0; s < stages.Count; s++)
         {
             int index = 0;
             foreach (var block in stages[s].children().Cast<ResidualBlock>())
-                x = Block(b, block, x, string.Create(CultureInfo.InvariantCulture, $"layer{s + 1}.{index++}"));
+                x = Block(b, block, x, string.Create(CultureInfo.InvariantCulture, $"layer{s + 1}.{index++}"), int8);
         }
         return x;
+    }
+
+    /// <summary>A convolution with its batch norm folded in, then a ReLU (float), or the same quantized with the ReLU folded into the output's zero point.</summary>
+    private static string ConvNormRelu(OnnxGraphBuilder b, Conv2d conv, BatchNorm2d norm, string x, string name, string reluName, QdqWriter? int8)
+    {
+        if (int8 is null) return b.Relu(ConvNorm(b, conv, norm, x, name), reluName);
+        return int8.Activation(ConvNorm(b, conv, norm, x, name, int8), reluName, relu: true, reluName + ".q");
     }
 
     /// <summary>Concat pooling [max, avg], then the two linear layers with the batch norms folded in; returns logits <c>[N, K]</c>.</summary>
@@ -39,22 +50,25 @@ internal static class CnnOnnxLayers
         return b.Gemm(x, w2, dims2, b2, "head.fc2");
     }
 
-    private static string Block(OnnxGraphBuilder b, ResidualBlock block, string input, string name)
+    private static string Block(OnnxGraphBuilder b, ResidualBlock block, string input, string name, QdqWriter? int8)
     {
         string x = input;
         int step = 1;
         foreach (var (conv, norm, relu) in block.MainPath)
         {
             string stepName = string.Create(CultureInfo.InvariantCulture, $"{name}.conv{step++}");
-            x = ConvNorm(b, conv, norm, x, stepName);
-            if (relu) x = b.Relu(x, stepName + ".relu");
+            if (relu) x = ConvNormRelu(b, conv, norm, x, stepName, stepName + ".relu", int8);
+            else x = Quantized(ConvNorm(b, conv, norm, x, stepName, int8), stepName);
         }
-        string identity = block.Shortcut is { } shortcut ? ConvNorm(b, shortcut.Conv, shortcut.Norm, input, name + ".downsample") : input;
-        return b.Relu(b.Add(x, identity, name + ".add"), name + ".relu");
+        string identity = block.Shortcut is { } shortcut ? Quantized(ConvNorm(b, shortcut.Conv, shortcut.Norm, input, name + ".downsample", int8), name + ".downsample") : input;
+        string sum = b.Add(x, identity, name + ".add");
+        return int8 is null ? b.Relu(sum, name + ".relu") : int8.Activation(sum, name + ".relu", relu: true, name + ".relu.q");
+
+        string Quantized(string value, string node) => int8 is null ? value : int8.Activation(value, node, relu: false, node + ".q");
     }
 
     /// <summary>A convolution with the batch norm after it folded into its weights and bias.</summary>
-    private static string ConvNorm(OnnxGraphBuilder b, Conv2d conv, BatchNorm2d norm, string x, string name)
+    private static string ConvNorm(OnnxGraphBuilder b, Conv2d conv, BatchNorm2d norm, string x, string name, QdqWriter? int8 = null)
     {
         if (conv.padding_type is not null || conv.padding_mode != PaddingModes.Zeros || conv.padding is null)
             throw new NotSupportedException($"Convolution '{name}': only explicit zero padding can be exported.");
@@ -73,6 +87,7 @@ internal static class CnnOnnxLayers
             bias[c] = (float)(convBias[c] * scale[c] + shift[c]);
         }
         long[] pads = conv.padding.Concat(conv.padding).ToArray();
+        if (int8 is not null) return int8.Conv(x, weight, dims, bias, conv.stride, pads, conv.groups, conv.dilation, name);
         return b.Conv(x, weight, dims, bias, conv.stride, pads, conv.groups, conv.dilation, name);
     }
 
