@@ -36,6 +36,9 @@ internal static class Int8Export
     /// <summary>Training images calibrated on: scales settle long before (min-max over 256 and 1,024 images differ little).</summary>
     public const int CalibrationImages = 256;
 
+    /// <summary>Images a calibration or validation run of ONNX Runtime takes at once.</summary>
+    private const int BatchSize = 16;
+
     /// <summary>The most validation accuracy an int8 network may lose, in points, before it is refused.</summary>
     public const double MaxAccuracyLoss = 1.0;
 
@@ -89,9 +92,13 @@ internal static class Int8Export
     }
 
     /// <summary>A split's images at the model's size, as the saved model's decode gives them (planar RGB 0..255), in batches.</summary>
+    /// <remarks>
+    /// Batches of <see cref="BatchSize"/>: calibration keeps every activation of a batch at once (about 40 MB an image
+    /// for ResNet-18 at 224 px), so a validation-sized batch would hold gigabytes.
+    /// </remarks>
     internal static IEnumerable<(float[] Pixels, int Count, long[] Labels)> RawBatches(Learner learner, ImageSplit split, int maxImages)
     {
-        using var loader = learner.Data.OrderedLoader(split, CPU, learner.Normalization, augmentation: null, learner.Data.Seed);
+        using var loader = learner.Data.OrderedLoader(split, CPU, learner.Normalization, augmentation: null, learner.Data.Seed, BatchSize);
         int taken = 0;
         foreach (var batch in loader.Batches(0))
         {
