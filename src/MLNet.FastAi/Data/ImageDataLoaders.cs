@@ -324,13 +324,8 @@ public sealed partial class ImageDataLoaders : IDisposable
     {
         var source = split.Source;
         var headers = source.Headers(_reading);
-        var sizes = headers.Select(h => h.SizeOr(pipeline)).ToArray();
-        using var writer = new DiskSplitWriter(file, sizes, pipeline, slot => source.NameOf((int)slot), _log);
-        source.Decode(Enumerable.Range(0, source.Count).ToList(), headers, pipeline, writer, split.Name, _reading);
-        var built = writer.Finish();
-        PixelStoreBuilder.RefuseAllFailed(source, built.Failed, split.Name);
-        return new BuiltStore(built.Store, built.Kept, built.Failed.Select(f => new BadImage(source.NameOf(f.Position), f.Reason)).ToList(),
-            built.Kept.Select(i => sizes[i]).ToArray(), built.Reused) { Decoded = built.Kept.Length };
+        using var writer = new DiskSplitWriter(file, headers.Select(h => h.SizeOr(pipeline)).ToArray(), pipeline, slot => source.NameOf((int)slot), _log);
+        return PixelStoreBuilder.Into(writer, source, headers, pipeline, split.Name, _reading);
     }
 
     /// <summary>The forced cache mode's checks over every split at once, so that no split is decoded before a later one is refused.</summary>

@@ -19,7 +19,7 @@ public sealed class ImageSplit
         if (source.Count != labels.Count) throw new ArgumentException("Every image needs a label index (-1 for none).");
         Name = name;
         Source = source;
-        Paths = source is FileImages files ? files.Paths : Enumerable.Range(0, source.Count).Select(source.NameOf).ToList();
+        Paths = source.Names;
         LabelIndices = labels;
         Classes = classes;
     }

@@ -63,7 +63,7 @@ public sealed class ClassificationInterpretation
         Targets = targets;
         Predicted = predicted;
         Losses = losses;
-        ImagePaths = images is null ? null : images is FileImages files ? files.Paths : Enumerable.Range(0, images.Count).Select(images.NameOf).ToList();
+        ImagePaths = images?.Names;
     }
 
     /// <summary>Interprets a learner's predictions on a labelled split (the validation set by default).</summary>

@@ -10,20 +10,13 @@ namespace MLNet.FastAi.Pipelines;
 /// <summary>The column checks of <see cref="FastAiCnnEstimator"/>, with messages that name the column and the fix.</summary>
 internal static class InputSchema
 {
-    private const string Accepted = "image file paths (text), loaded images (MLImage, from LoadImages) or encoded image bytes (a byte vector, from LoadRawImageBytes)";
-
     /// <summary>The form of the image column, refused with its name and type when it is none of the three.</summary>
     public static ImageColumnKind CheckImageColumn(DataViewSchema schema, string name)
     {
         var column = schema.GetColumnOrNull(name)
             ?? throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: the input has no image column '{name}' (columns: {Names(schema)}). Set FeatureColumnName.");
-        return column.Type switch
-        {
-            TextDataViewType => ImageColumnKind.Path,
-            ImageDataViewType => ImageColumnKind.Image,
-            VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
-            _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.Type}; it must hold {Accepted}."),
-        };
+        return ImageColumnKinds.Of(column.Type)
+            ?? throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.Type}; it must hold {ImageColumnKinds.Accepted}.");
     }
 
     public static void CheckImageColumn(SchemaShape schema, string name)
@@ -34,7 +27,7 @@ internal static class InputSchema
         bool scalarImage = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is TextDataViewType or ImageDataViewType;
         bool bytes = column.Kind != SchemaShape.Column.VectorKind.Scalar && column.ItemType == NumberDataViewType.Byte;
         if (!scalarImage && !bytes)
-            throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.ItemType}; it must hold {Accepted}.");
+            throw new ArgumentOutOfRangeException(nameof(name), name, $"FastAiCnn: image column '{name}' has type {column.ItemType}; it must hold {ImageColumnKinds.Accepted}.");
     }
 
     /// <summary>Checks the label column and returns its class names (the key values, in key order).</summary>

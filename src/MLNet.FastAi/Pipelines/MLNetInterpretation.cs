@@ -34,14 +34,8 @@ public static class MLNetInterpretation
         if (imageColumnName is not null)
         {
             image = scored.Schema.GetColumnOrNull(imageColumnName) ?? throw new ArgumentException($"The data has no image column '{imageColumnName}'.", nameof(imageColumnName));
-            kind = image.Value.Type switch
-            {
-                TextDataViewType => ImageColumnKind.Path,
-                ImageDataViewType => ImageColumnKind.Image,
-                VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
-                _ => throw new ArgumentException($"Image column '{imageColumnName}' holds {image.Value.Type}; it must hold image file paths (text), " +
-                    "loaded images (MLImage) or encoded image bytes (a byte vector).", nameof(imageColumnName)),
-            };
+            kind = ImageColumnKinds.Of(image.Value.Type)
+                ?? throw new ArgumentException($"Image column '{imageColumnName}' holds {image.Value.Type}; it must hold {ImageColumnKinds.Accepted}.", nameof(imageColumnName));
             if (kind == ImageColumnKind.Path) columns.Add(image.Value);
         }
         var probabilities = new List<float[]>();

@@ -125,13 +125,8 @@ internal static class StockScoringChain
     {
         var column = schema.GetColumnOrNull(imageColumn)
             ?? throw new ArgumentException($"The data has no column '{imageColumn}'; its columns are: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => c.Name))}.", nameof(imageColumn));
-        return column.Type switch
-        {
-            TextDataViewType => ImageColumnKind.Path,
-            ImageDataViewType => ImageColumnKind.Image,
-            VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => ImageColumnKind.EncodedBytes,
-            _ => throw new ArgumentException($"Column '{imageColumn}' holds {column.Type}; it must hold image paths (text), loaded images (MLImage) or encoded image bytes.", nameof(imageColumn)),
-        };
+        return ImageColumnKinds.Of(column.Type)
+            ?? throw new ArgumentException($"Column '{imageColumn}' holds {column.Type}; it must hold {ImageColumnKinds.Accepted}.", nameof(imageColumn));
     }
 
     private static void CheckSignature(byte[] onnxModel, CnnOnnxSignature signature, ImagePipeline pipeline, int classCount)

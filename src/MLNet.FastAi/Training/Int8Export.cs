@@ -29,7 +29,8 @@ public sealed record Int8Report(int CalibrationImages, int ValidationImages, dou
 /// <summary>
 /// Static int8 quantization of a trained network (ONNX QDQ): activation ranges calibrated on training images
 /// (min-max), per-channel int8 weights, then both networks classify the validation set through ONNX Runtime and an
-/// int8 network that loses more than <see cref="MaxAccuracyLoss"/> is refused with the figures.
+/// int8 network that loses more than <see cref="MaxAccuracyLoss"/> points — and more than one image, which on a small
+/// validation set is no evidence either way — is refused with the figures.
 /// </summary>
 internal static class Int8Export
 {
@@ -57,13 +58,24 @@ internal static class Int8Export
             ? (0, double.NaN, double.NaN)
             : Accuracies(learner, OnnxModelWriter.Write(standalone), int8Standalone, height, width);
         var report = new Int8Report(ranges.Images, images, floatAccuracy, int8Accuracy);
-        if (images > 0 && report.LossInPoints > MaxAccuracyLoss)
+        if (Refuses(images, floatAccuracy, int8Accuracy))
             throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
                 $"The int8 network loses {report.LossInPoints:0.00} points of validation accuracy ({floatAccuracy:0.0000} float32, {int8Accuracy:0.0000} int8, " +
                 $"{images} images), more than the {MaxAccuracyLoss:0.0} allowed; nothing was written. Save the float32 model instead."));
         byte[] onnx = signature == CnnOnnxSignature.Standalone ? int8Standalone
             : CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, signature, ranges);
         return (onnx, report);
+    }
+
+    /// <summary>
+    /// Whether an int8 network is refused: it classifies more than <see cref="MaxAccuracyLoss"/> points fewer of
+    /// <paramref name="images"/> validation images right, and more than one image fewer.
+    /// </summary>
+    internal static bool Refuses(int images, double floatAccuracy, double int8Accuracy)
+    {
+        if (images == 0) return false;
+        double lostImages = Math.Round((floatAccuracy - int8Accuracy) * images);
+        return lostImages > Math.Max(1, MaxAccuracyLoss / 100 * images);
     }
 
     /// <summary>Both networks over the validation images, as served: ONNX Runtime with its optimizations (which fuse QDQ into int8 kernels).</summary>
@@ -100,14 +112,17 @@ internal static class Int8Export
     {
         using var loader = learner.Data.OrderedLoader(split, CPU, learner.Normalization, augmentation: null, learner.Data.Seed, BatchSize);
         int taken = 0;
-        foreach (var batch in loader.Batches(0))
+        using var batches = loader.Batches(0).GetEnumerator();
+        while (taken < maxImages)
         {
-            if (taken >= maxImages) yield break;
             float[] pixels;
             long[] labels;
             int count;
+            // The batch is made inside the scope, so its tensors are freed with it (as Learner.Collect does).
             using (NewDisposeScope())
             {
+                if (!batches.MoveNext()) yield break;
+                var batch = batches.Current;
                 var raw = (loader.Denormalize(batch.Images) * 255).round().contiguous();
                 count = (int)Math.Min(raw.shape[0], maxImages - taken);
                 pixels = raw.narrow(0, 0, count).contiguous().data<float>().ToArray();

@@ -29,7 +29,8 @@ public static class LearnerExport
     /// <param name="int8">
     /// Quantize the body to int8 (ONNX QDQ, which ONNX Runtime runs with int8 kernels: about a quarter of the size, and
     /// faster on CPUs with int8 dot products): activation scales calibrated on training images, weights per channel.
-    /// Refused, with the figures, when it loses more than one point of validation accuracy against float32.
+    /// Refused, with the figures, when it loses more than one point of validation accuracy against float32 (and more
+    /// than one image).
     /// </param>
     public static string ExportOnnx(this Learner learner, string path, bool int8 = false)
     {

@@ -74,6 +74,19 @@ public sealed class Int8ExportTests(SmallMnistFixture fixture, ITestOutputHelper
         Assert.InRange(zipLargest, 0, 1e-4);
     }
 
+    [Theory]
+    [InlineData(50, 1, false)]      // one image of 50 is 2 points, and no evidence
+    [InlineData(50, 2, true)]
+    [InlineData(1000, 10, false)]   // exactly one point
+    [InlineData(1000, 11, true)]
+    [InlineData(1000, -5, false)]   // int8 better
+    [InlineData(0, 0, false)]       // nothing to compare against
+    public void TheAccuracyGuard_RefusesALossOverOnePointAndOverOneImage(int images, int lost, bool refused)
+    {
+        double floatAccuracy = images == 0 ? double.NaN : 0.9, int8Accuracy = images == 0 ? double.NaN : 0.9 - (double)lost / images;
+        Assert.Equal(refused, Int8Export.Refuses(images, floatAccuracy, int8Accuracy));
+    }
+
     private static IEnumerable<float[]> Scores(InferenceSession session, float[] pixels, int count, int size)
     {
         var input = new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(pixels, [count, 3, size, size]);

@@ -96,7 +96,7 @@ public sealed class PicturesFromEveryFormTests : IDisposable
 
         var e = Assert.Throws<ArgumentException>(() => MLNetInterpretation.FromModel(model, keyed, imageColumnName: "Score"));
         Assert.Contains("Image column 'Score'", e.Message);
-        Assert.Contains("loaded images (MLImage) or encoded image bytes", e.Message);
+        Assert.Contains("loaded images (MLImage, from LoadImages) or encoded image bytes", e.Message);
     }
 
     /// <summary>Each tile holds exactly the pixels of its file, decoded apart.</summary>

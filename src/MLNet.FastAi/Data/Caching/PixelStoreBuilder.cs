@@ -25,6 +25,12 @@ internal static class PixelStoreBuilder
     public static BuiltStore ToMemory(ImageSource source, ImageHeader[] headers, ImagePipeline pipeline, string splitName, ImageReading reading)
     {
         using var writer = new MemorySplitWriter(source.Count, pipeline);
+        return Into(writer, source, headers, pipeline, splitName, reading);
+    }
+
+    /// <summary>Decodes every image of <paramref name="source"/> into <paramref name="writer"/> (memory, or a disk file of this fit's own) and finishes its store.</summary>
+    public static BuiltStore Into(SplitPixelWriter writer, ImageSource source, ImageHeader[] headers, ImagePipeline pipeline, string splitName, ImageReading reading)
+    {
         source.Decode(Enumerable.Range(0, source.Count).ToList(), headers, pipeline, writer, splitName, reading);
         var built = writer.Finish();
         var sizes = headers.Select(h => h.SizeOr(pipeline)).ToArray();

@@ -16,6 +16,8 @@ internal sealed class FileImages(IReadOnlyList<string> paths) : ImageSource
 
     public override int Count => paths.Count;
 
+    public override IReadOnlyList<string> Names => paths;
+
     public override string NameOf(int position) => paths[position];
 
     public override string Quote(int position) => $"'{paths[position]}'";

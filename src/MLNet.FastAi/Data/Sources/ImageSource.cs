@@ -17,6 +17,9 @@ internal abstract class ImageSource
     /// <summary>The image's name in the split, in messages and in pictures: its full path, or its row and column.</summary>
     public abstract string NameOf(int position);
 
+    /// <summary>Every image's name, in order (<see cref="NameOf"/>).</summary>
+    public virtual IReadOnlyList<string> Names => Enumerable.Range(0, Count).Select(NameOf).ToList();
+
     /// <summary>The image's name as messages quote it: <c>'path'</c>, or the row as it is.</summary>
     public abstract string Quote(int position);
 
