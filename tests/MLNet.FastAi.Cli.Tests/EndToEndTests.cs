@@ -63,6 +63,29 @@ public sealed class EndToEndTests(TrainedModelFixture model)
     }
 
     [Fact]
+    public void Train_Int8_SavesAQuarterSizedStockZip_ThatEvaluatesLikeTheFloatOne()
+    {
+        // The fixture's run again, with --int8: the same seed trains the same network, so the two zips differ only in precision.
+        string folder = model.NewFolder("int8");
+        string zip = Path.Combine(folder, "model.zip"), onnx = Path.Combine(folder, "model.onnx");
+        var train = Cli.Run("train", model.Data, "--train", "training", "--valid-pct", "0.2",
+            "--epochs", "1", "--freeze-epochs", "1", "--base-lr", "0.01", "--batch-size", "16", "--seed", "1", "--out", zip, "--onnx", onnx, "--int8");
+
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains("int8: calibrated on 128 training images; validation accuracy", train.Out);
+        Assert.Contains("Saved the ML.NET model (int8)", train.Out);
+        Assert.Contains("Saved the ONNX model (int8)", train.Out);
+        Assert.InRange((double)new FileInfo(zip).Length / new FileInfo(model.ModelZip).Length, 0.2, 0.45);
+        Assert.InRange((double)new FileInfo(onnx).Length / new FileInfo(model.Onnx).Length, 0.2, 0.45);
+
+        var int8 = Cli.Run("evaluate", zip, model.Testing);
+        var float32 = Cli.Run("evaluate", model.ModelZip, model.Testing);
+        Assert.True(int8.ExitCode == 0, int8.ToString());
+        // 8-bit activations move probabilities by hundredths: only near ties flip. Two of the 40 test images may.
+        Assert.InRange(TrainedModelFixture.NumberAfter(int8.Out, "Accuracy:"), TrainedModelFixture.NumberAfter(float32.Out, "Accuracy:") - 0.051, 1);
+    }
+
+    [Fact]
     public void Evaluate_OnACsvOfTheSameImages_GivesTheSameAccuracy()
     {
         string folder = model.NewFolder("csv");

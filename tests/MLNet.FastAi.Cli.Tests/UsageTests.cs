@@ -4,7 +4,7 @@ namespace MLNet.FastAi.Cli.Tests;
 public sealed class UsageTests
 {
     [Theory]
-    [InlineData("train", "--epochs", "--freeze-epochs", "--schedule", "--arch", "--weights", "--no-pretrained", "--valid-pct", "--csv", "--augment", "--no-flip", "--device", "MLNET_FASTAI_LIBTORCH", "--tensorboard", "--early-stopping", "--out", "--onnx", "--checkpoint", "--report")]
+    [InlineData("train", "--epochs", "--freeze-epochs", "--schedule", "--arch", "--weights", "--no-pretrained", "--valid-pct", "--csv", "--augment", "--no-flip", "--device", "MLNET_FASTAI_LIBTORCH", "--tensorboard", "--early-stopping", "--out", "--onnx", "--int8", "--checkpoint", "--report")]
     [InlineData("lr-find", "--start-lr", "--end-lr", "--iterations", "--plot", "--arch", "--batch-size")]
     [InlineData("evaluate", "<model>", "<data>", "--report-dir", "--html", "--fn-col", "--label-col")]
     [InlineData("predict", "<model>", "<images>", "--json", "--top")]

@@ -33,6 +33,8 @@ internal static class TrainCommand
         var output = Options.Text("--out", "The ML.NET model zip to write (loads with stock ML.NET: mlContext.Model.Load).", "model.zip", "file");
         var onnx = Options.Text("--onnx", "Also write the network as a standalone ONNX model (input pixels [batch,3,H,W] RGB 0..255; outputs Score, PredictedIndex, PredictedLabel).", helpName: "file");
         var checkpoint = Options.Text("--checkpoint", "Also save the learner checkpoint (weights, optimizer state, classes, image size, normalization) to this file (.ckpt added when missing); export-onnx reads it.", helpName: "file");
+        var int8 = Options.Flag(OptionKey.Int8, "Save the network (--out, --onnx) in int8: about a quarter of the size and twice as fast to serve on CPUs with int8 dot products. " +
+            "Calibrated on training images, then checked against float32 on the validation set; if it loses more than one point, float32 is saved instead, with a warning.");
         var report = Options.Text("--report", "Write a self-contained HTML training report (epoch table, loss, schedule and metric plots, confusion matrix, top losses).", helpName: "file.html");
 
         var mixing = new RecipeFlags<TrainingRecipe>();
@@ -44,7 +46,7 @@ internal static class TrainCommand
             "print the epoch table and the validation accuracy, and save an ML.NET model zip.");
         data.AddTo(command);
         model.AddTo(command);
-        foreach (var option in new Option[] { schedule, epochs, freezeEpochs, lr, baseLr, unfreeze, earlyStopping, tensorBoard, output, onnx, checkpoint, report })
+        foreach (var option in new Option[] { schedule, epochs, freezeEpochs, lr, baseLr, unfreeze, earlyStopping, tensorBoard, output, onnx, int8, checkpoint, report })
             command.Add(option);
         mixing.AddTo(command);
 
@@ -99,9 +101,11 @@ internal static class TrainCommand
                     $"Test accuracy: {testMetrics["accuracy"]:0.0000} (loss {testLoss:0.0000}, {testSplit.Count} images)"));
             }
 
-            learner.SaveMLNetModel(new MLContext(recipe.Data.Seed), modelPath);
-            console.WriteLine($"Saved the ML.NET model: {InputPaths.Display(modelPath)}");
-            if (onnxPath is not null) console.WriteLine($"Saved the ONNX model: {InputPaths.Display(learner.ExportOnnx(onnxPath))}");
+            bool inInt8 = parse.GetValue(int8) && SavedInInt8(console, () => learner.SaveMLNetModel(new MLContext(recipe.Data.Seed), modelPath, int8: true));
+            if (!inInt8) learner.SaveMLNetModel(new MLContext(recipe.Data.Seed), modelPath);
+            string precision = inInt8 ? " (int8)" : "";
+            console.WriteLine($"Saved the ML.NET model{precision}: {InputPaths.Display(modelPath)}");
+            if (onnxPath is not null) console.WriteLine($"Saved the ONNX model{precision}: {InputPaths.Display(learner.ExportOnnx(onnxPath, inInt8))}");
             if (checkpointPath is not null) console.WriteLine($"Saved the checkpoint: {InputPaths.Display(learner.Save(Path.GetFileName(checkpointPath)))}");
             if (reportPath is not null)
             {
@@ -114,6 +118,21 @@ internal static class TrainCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Saves in int8; when the accuracy guard refuses it, warns with the figures and leaves float32 to the caller (training is never lost).</summary>
+    private static bool SavedInInt8(CliConsole console, Action save)
+    {
+        try
+        {
+            save();
+            return true;
+        }
+        catch (OptionException refused) when (refused.Option == OptionKey.Int8)
+        {
+            console.Warn($"{refused.Message} Saving float32 instead.");
+            return false;
+        }
     }
 
     private static string Describe(VisionLearnerOptions options) => options.Pretrained switch

@@ -82,6 +82,15 @@ public sealed class FastAiCnnOptions
     /// </summary>
     public bool KeepTrainingState { get; set; }
 
+    /// <summary>
+    /// Score and save the network in int8 (ONNX QDQ run by ONNX Runtime's int8 kernels): about a quarter of the size
+    /// and, on CPUs with int8 dot products, twice as fast, as a stock zip. Activation scales are calibrated on training
+    /// images after training, and the int8 network is checked against float32 on the validation set: when it loses
+    /// more than one point (and more than one image), the model scores and saves in float32 instead and the log says
+    /// so with the figures (<see cref="FastAiCnnTransformer.Int8Report"/> has them either way).
+    /// </summary>
+    public bool Int8 { get; set; }
+
     /// <summary>Stop when a value stops improving (ImageClassificationTrainer's <c>EarlyStoppingCriteria</c>); null trains every epoch.</summary>
     public FastAiEarlyStopping? EarlyStopping { get; set; }
 

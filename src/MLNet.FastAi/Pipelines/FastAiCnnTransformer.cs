@@ -30,9 +30,11 @@ public sealed class FastAiCnnTransformer : ITransformer, IDisposable
 {
     private readonly TransformerChain<ITransformer> _scoring;
 
-    internal FastAiCnnTransformer(Learner learner, TransformerChain<ITransformer> scoring, string imageColumnName, string scoreColumnName, string predictedLabelColumnName)
+    internal FastAiCnnTransformer(Learner learner, TransformerChain<ITransformer> scoring, string imageColumnName, string scoreColumnName, string predictedLabelColumnName,
+        Int8Report? int8Report)
     {
         Learner = learner;
+        Int8Report = int8Report;
         _scoring = scoring;
         ImageColumnName = imageColumnName;
         ScoreColumnName = scoreColumnName;
@@ -41,6 +43,13 @@ public sealed class FastAiCnnTransformer : ITransformer, IDisposable
 
     /// <summary>The learner that trained the network (its recorder, interpretation, predictions, checkpoints).</summary>
     public Learner Learner { get; }
+
+    /// <summary>
+    /// With <see cref="FastAiCnnOptions.Int8"/>: the calibration and the validation accuracy of the network in float32
+    /// and int8; <see cref="Training.Int8Report.Accepted"/> says which of the two this model scores and saves. Null
+    /// otherwise.
+    /// </summary>
+    public Int8Report? Int8Report { get; }
 
     /// <summary>The class names, in the order of the label key and of the score's slots.</summary>
     public IReadOnlyList<string> Classes => Learner.Data.Classes;

@@ -117,6 +117,9 @@ public sealed partial class OptionKey
     // The split and what only some doors have.
     /// <summary>The share of training data held out for validation.</summary>
     public static readonly OptionKey ValidationFraction = new(nameof(ValidationFraction), "validPct", Estimator + nameof(ValidationFraction), "--valid-pct", "the validation fraction");
+    /// <summary>The saved network in int8 (ONNX QDQ), checked against float32 on the validation set.</summary>
+    public static readonly OptionKey Int8 = new(nameof(Int8), "int8", Estimator + nameof(Int8), "--int8", "int8 quantization",
+        value => value is true ? "pass --int8" : "leave out --int8");
     /// <summary>Early stopping.</summary>
     public static readonly OptionKey EarlyStopping = new(nameof(EarlyStopping), "EarlyStoppingCallback", Estimator + nameof(EarlyStopping), "--early-stopping", "early stopping");
 }

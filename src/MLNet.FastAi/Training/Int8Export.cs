@@ -3,6 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MLNet.FastAi.Data;
 using MLNet.FastAi.Onnx;
+using MLNet.FastAi.Settings;
 using MLNet.FastAi.Vision.Export;
 using MLNet.FastAi.Vision.Export.Int8;
 using static TorchSharp.torch;
@@ -19,11 +20,18 @@ public sealed record Int8Report(int CalibrationImages, int ValidationImages, dou
     /// <summary>Accuracy lost by quantizing, in points (0.4 = 0.4 percentage points).</summary>
     public double LossInPoints => 100 * (FloatAccuracy - Int8Accuracy);
 
+    /// <summary>
+    /// Whether the int8 network passed the accuracy guard: it loses at most one point of validation
+    /// accuracy, or at most one image (always, without validation images).
+    /// </summary>
+    public bool Accepted => !Int8Export.Refuses(ValidationImages, FloatAccuracy, Int8Accuracy);
+
     /// <inheritdoc/>
     public override string ToString() => ValidationImages == 0
         ? $"int8: calibrated on {CalibrationImages} training images; no validation images to compare accuracy on"
         : string.Create(CultureInfo.InvariantCulture,
-            $"int8: calibrated on {CalibrationImages} training images; validation accuracy {FloatAccuracy:0.0000} float32, {Int8Accuracy:0.0000} int8 ({ValidationImages} images)");
+            $"int8: calibrated on {CalibrationImages} training images; validation accuracy {FloatAccuracy:0.0000} float32, {Int8Accuracy:0.0000} int8 ({ValidationImages} images)") +
+            (Accepted ? "" : string.Create(CultureInfo.InvariantCulture, $"; refused: it loses {LossInPoints:0.00} points, more than the {Int8Export.MaxAccuracyLoss:0.0} allowed"));
 }
 
 /// <summary>
@@ -43,8 +51,11 @@ internal static class Int8Export
     /// <summary>The most validation accuracy an int8 network may lose, in points, before it is refused.</summary>
     public const double MaxAccuracyLoss = 1.0;
 
-    /// <summary>The int8 ONNX model of <paramref name="learner"/>'s network with <paramref name="signature"/>, checked against its float32 self.</summary>
-    public static (byte[] Onnx, Int8Report Report) Build(Learner learner, CnnOnnxSignature signature)
+    /// <summary>
+    /// The int8 ONNX model of <paramref name="learner"/>'s network with <paramref name="signature"/>, checked against
+    /// its float32 self; no model when the guard refuses it (the report says why).
+    /// </summary>
+    public static (byte[]? Onnx, Int8Report Report) Build(Learner learner, CnnOnnxSignature signature)
     {
         var data = learner.Data;
         int height = data.Pipeline.Height, width = data.Pipeline.Width;
@@ -58,14 +69,17 @@ internal static class Int8Export
             ? (0, double.NaN, double.NaN)
             : Accuracies(learner, OnnxModelWriter.Write(standalone), int8Standalone, height, width);
         var report = new Int8Report(ranges.Images, images, floatAccuracy, int8Accuracy);
-        if (Refuses(images, floatAccuracy, int8Accuracy))
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                $"The int8 network loses {report.LossInPoints:0.00} points of validation accuracy ({floatAccuracy:0.0000} float32, {int8Accuracy:0.0000} int8, " +
-                $"{images} images), more than the {MaxAccuracyLoss:0.0} allowed; nothing was written. Save the float32 model instead."));
+        if (!report.Accepted) return (null, report);
         byte[] onnx = signature == CnnOnnxSignature.Standalone ? int8Standalone
             : CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, signature, ranges);
         return (onnx, report);
     }
+
+    /// <summary>The refusal of an int8 network the guard turned down, naming the option as the door in use does.</summary>
+    public static OptionException Refusal(Int8Report report) => new(OptionKey.Int8, true, OptionText.Concat(
+        $"The int8 network loses {report.LossInPoints:0.00} points of validation accuracy ({report.FloatAccuracy:0.0000} float32, ",
+        $"{report.Int8Accuracy:0.0000} int8, {report.ValidationImages} images), more than the {MaxAccuracyLoss:0.0} allowed, so it was not written; ",
+        $"to save the float32 network, {OptionKey.Int8.Set(false)}."), fits: false);
 
     /// <summary>
     /// Whether an int8 network is refused: it classifies more than <see cref="MaxAccuracyLoss"/> points fewer of

@@ -30,7 +30,7 @@ public static class LearnerExport
     /// Quantize the body to int8 (ONNX QDQ, which ONNX Runtime runs with int8 kernels: about a quarter of the size, and
     /// faster on CPUs with int8 dot products): activation scales calibrated on training images, weights per channel.
     /// Refused, with the figures, when it loses more than one point of validation accuracy against float32 (and more
-    /// than one image).
+    /// than one image): an <see cref="Settings.OptionException"/> for <see cref="Settings.OptionKey.Int8"/>.
     /// </param>
     public static string ExportOnnx(this Learner learner, string path, bool int8 = false)
     {
@@ -40,9 +40,7 @@ public static class LearnerExport
             CnnOnnxExport.Save(learner.CnnModel, learner.Data.Pipeline, learner.Normalization, learner.Data.Classes, path);
             return Path.GetFullPath(path);
         }
-        var (onnx, report) = Int8Export.Build(learner, CnnOnnxSignature.Standalone);
-        learner.Data.Log(report.ToString());
-        return AtomicFile.WriteAllBytes(path, onnx);
+        return AtomicFile.WriteAllBytes(path, Int8Network(learner, CnnOnnxSignature.Standalone));
     }
 
     /// <summary>
@@ -61,9 +59,15 @@ public static class LearnerExport
         var input = EmptyInput(context, imageColumnName);
         if (!int8)
             return StockScoringChain.Fit(context, input, imageColumnName, imageFolder, learner.Data.Pipeline, learner.CnnModel, learner.Normalization, learner.Data.Classes);
-        var (onnx, report) = Int8Export.Build(learner, CnnOnnxSignature.MLNetRow);
+        return StockScoringChain.Fit(context, input, imageColumnName, imageFolder, learner.Data.Pipeline, Int8Network(learner, CnnOnnxSignature.MLNetRow), learner.Data.Classes);
+    }
+
+    /// <summary>The int8 network, its figures logged; refused (nothing written) when it loses too much accuracy.</summary>
+    private static byte[] Int8Network(Learner learner, CnnOnnxSignature signature)
+    {
+        var (onnx, report) = Int8Export.Build(learner, signature);
         learner.Data.Log(report.ToString());
-        return StockScoringChain.Fit(context, input, imageColumnName, imageFolder, learner.Data.Pipeline, onnx, learner.Data.Classes);
+        return onnx ?? throw Int8Export.Refusal(report);
     }
 
     /// <summary>Saves <see cref="ToMLNetModel"/> as an ML.NET zip (written aside, then moved into place); returns its path.</summary>

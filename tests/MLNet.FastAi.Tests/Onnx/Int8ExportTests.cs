@@ -6,6 +6,10 @@ using MLNet.FastAi.Tests.Interpretation.Plots;
 using MLNet.FastAi.Tests.Support;
 using MLNet.FastAi.Training;
 using Xunit.Abstractions;
+using System.IO.Compression;
+using MLNet.FastAi.Pipelines;
+using MLNet.FastAi.Settings;
+using static MLNet.FastAi.Tests.Pipelines.TinyPipelines;
 
 namespace MLNet.FastAi.Tests.Onnx;
 
@@ -85,6 +89,50 @@ public sealed class Int8ExportTests(SmallMnistFixture fixture, ITestOutputHelper
     {
         double floatAccuracy = images == 0 ? double.NaN : 0.9, int8Accuracy = images == 0 ? double.NaN : 0.9 - (double)lost / images;
         Assert.Equal(refused, Int8Export.Refuses(images, floatAccuracy, int8Accuracy));
+        var report = new Int8Report(Int8Export.CalibrationImages, images, floatAccuracy, int8Accuracy);
+        Assert.Equal(!refused, report.Accepted);
+        Assert.Equal(refused, report.ToString().Contains("refused", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ARefusal_GivesBothAccuracies_AndNamesTheOptionAsEachDoorDoes()
+    {
+        var report = new Int8Report(256, 200, 0.95, 0.90);
+        var refusal = Int8Export.Refusal(report);
+        Assert.Equal(OptionKey.Int8, refusal.Option);
+        Assert.Contains("loses 5.00 points of validation accuracy (0.9500 float32, 0.9000 int8, 200 images)", refusal.Message);
+        Assert.EndsWith("set int8 = False.", refusal.MessageFor(OptionDoor.FastAi));
+        Assert.EndsWith("set FastAiCnnOptions.Int8 = False.", refusal.MessageFor(OptionDoor.Estimator));
+        Assert.EndsWith("leave out --int8.", refusal.MessageFor(OptionDoor.CommandLine));
+    }
+
+    [Fact]
+    public void TheEstimatorsInt8Option_ScoresAndSavesTheNetworkItsReportNames()
+    {
+        var ml = new MLContext(seed: 1);
+        var keyed = KeyMapping(ml).Transform(ml.Data.LoadFromEnumerable(Rows(12)));
+        var options = Options();
+        options.Int8 = true;
+        using var model = ml.MulticlassClassification.Trainers.FastAiCnn(options).Fit(keyed);
+
+        var report = Assert.IsType<Int8Report>(model.Int8Report);
+        output.WriteLine(report.ToString());
+        Assert.Equal(model.Learner.Data.Valid.Count, report.ValidationImages);
+        Assert.InRange(report.CalibrationImages, 1, Int8Export.CalibrationImages);
+        string zip = Path.Combine(_temp.Path, "estimator-int8.zip");
+        ml.Model.Save(model, keyed.Schema, zip);
+        using (var archive = ZipFile.OpenRead(zip))
+        using (var entry = new MemoryStream())
+        {
+            using (var stream = archive.Entries.Single(e => e.Name == "OnnxModel").Open()) stream.CopyTo(entry);
+            var graph = OnnxModelReader.Read(entry.ToArray().AsSpan(sizeof(int)), "the saved network").Graph;
+            // The zip holds int8 exactly when the guard accepted it (a tiny network near chance may be refused on some CPU).
+            Assert.Equal(report.Accepted, graph.Node.Any(n => n.OpType == "QuantizeLinear"));
+        }
+        var inProcess = model.Transform(keyed).GetColumn<float[]>("Score").ToList();
+        var loaded = ml.Model.Load(zip, out _).Transform(keyed).GetColumn<float[]>("Score").ToList();
+        Assert.Equal(inProcess.Count, loaded.Count);
+        Assert.All(inProcess.Zip(loaded), p => Assert.Equal(p.First, p.Second));
     }
 
     private static IEnumerable<float[]> Scores(InferenceSession session, float[] pixels, int count, int size)
