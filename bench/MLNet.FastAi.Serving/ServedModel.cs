@@ -48,12 +48,15 @@ internal sealed class ServedModel
     public IDataView Rows(IEnumerable<string> paths) =>
         Context.Data.LoadFromEnumerable(paths.Select(p => new ImageRow { ImagePath = p }), _input);
 
-    /// <summary>A new engine, with the predicted key turned back into its class name as applications do.</summary>
+    /// <summary>A new engine that leaves the model alive when disposed, with the predicted key turned back into its class name as applications do.</summary>
     public PredictionEngine<ImageRow, Prediction> NewEngine(string sampleImage)
     {
         var sample = Model.Transform(Rows([sampleImage]));
         var withNames = Model.Append(Context.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(sample));
-        return Context.Model.CreatePredictionEngine<ImageRow, Prediction>(withNames, inputSchemaDefinition: _input);
+        // ML.NET's engines own their transformer by default: disposing one would dispose the loaded model's ONNX
+        // session under every other engine made from it.
+        return Context.Model.CreatePredictionEngine<ImageRow, Prediction>(withNames,
+            new PredictionEngineOptions { InputSchemaDefinition = _input, OwnsTransformer = false });
     }
 
     /// <summary>The label of every image from one batch Transform.</summary>
