@@ -8,8 +8,12 @@ namespace MLNet.FastAi.StockConsumer.Tests;
 /// one thread and on eight, each with its own engine (an engine is not thread-safe). bench/MLNet.FastAi.Serving runs
 /// the same soak at full size on a 224-px model.
 /// </summary>
+/// <remarks>Alone in the process: the memory of other tests running beside it would be counted as its own.</remarks>
+[Collection(Name)]
 public class ServingSoakTests(StockModelFixture fixture, ITestOutputHelper output) : IClassFixture<StockModelFixture>
 {
+    public const string Name = "serving soak";
+
     private const int WarmUp = 500, Measured = 4_000;
 
     // A leak of even the network's input per prediction (3 × 32 × 24 floats, 9 KB) would add 36 MB over the measured
@@ -83,3 +87,6 @@ public class ServingSoakTests(StockModelFixture fixture, ITestOutputHelper outpu
         public float[] Score { get; set; } = [];
     }
 }
+
+[CollectionDefinition(ServingSoakTests.Name, DisableParallelization = true)]
+public sealed class ServingSoakCollection;
