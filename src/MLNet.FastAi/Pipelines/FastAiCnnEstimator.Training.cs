@@ -41,8 +41,10 @@ public sealed partial class FastAiCnnEstimator
             recipe.Train(learner, cancellation.Token);
             if (early?.StoppedAtEpoch is { } stopped)
                 channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: early stopping: no improvement in {early.Monitor} for {early.Patience} epoch(s); the last stage stopped after its epoch {stopped}.");
-            var (network, int8) = ScoringNetwork(learner, channel);
-            var chain = StockScoringChain.Fit(_context, input, o.ImageColumn, o.ImageFolder, data.Pipeline, network, classes, o.ScoreColumnName, o.PredictedLabelColumnName);
+            var (int8Network, int8) = Int8Network(learner, channel);
+            var chain = int8Network is null
+                ? StockScoringChain.Fit(_context, input, o.ImageColumn, o.ImageFolder, data.Pipeline, learner.CnnModel, learner.Normalization, classes, o.ScoreColumnName, o.PredictedLabelColumnName)
+                : StockScoringChain.Fit(_context, input, o.ImageColumn, o.ImageFolder, data.Pipeline, int8Network, classes, o.ScoreColumnName, o.PredictedLabelColumnName);
             if (!o.KeepTrainingState) learner.ReleaseTrainingState();
             return new FastAiCnnTransformer(learner, chain, o.ImageColumn, o.ScoreColumnName, o.PredictedLabelColumnName, int8);
         }
@@ -55,22 +57,16 @@ public sealed partial class FastAiCnnEstimator
     }
 
     /// <summary>
-    /// The network the model scores with: float32, or int8 when asked and the accuracy guard accepts it. A refusal
-    /// comes after training, so it keeps the work: the model falls back to float32 and the log says why.
+    /// The int8 network when asked for and the accuracy guard accepts it; else none, and the model scores in float32. A
+    /// refusal comes after training, so it keeps the work: the log says why, with the figures.
     /// </summary>
-    private (byte[] Network, Int8Report? Int8) ScoringNetwork(Learner learner, IChannel channel)
+    private (byte[]? Network, Int8Report? Report) Int8Network(Learner learner, IChannel channel)
     {
-        var float32 = () => CnnOnnxExporter.ExportBytes(learner.CnnModel, learner.Data.Pipeline.Width, learner.Data.Pipeline.Height,
-            learner.Normalization, learner.Data.Classes, CnnOnnxSignature.MLNetRow);
-        if (!Options.Int8) return (float32(), null);
+        if (!Options.Int8) return (null, null);
         var (int8, report) = Int8Export.Build(learner, CnnOnnxSignature.MLNetRow);
-        if (int8 is not null)
-        {
-            channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: {report}.");
-            return (int8, report);
-        }
-        channel.Warning(MessageSensitivity.None, "{0}", $"FastAiCnn: {report}; the model scores and saves in float32 instead.");
-        return (float32(), report);
+        if (int8 is not null) channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: {report}.");
+        else channel.Warning(MessageSensitivity.None, "{0}", $"FastAiCnn: {report}; the model scores and saves in float32 instead.");
+        return (int8, report);
     }
 
     /// <summary>Skipped images, classes nothing teaches, and training without validation: said in ML.NET's log before training.</summary>

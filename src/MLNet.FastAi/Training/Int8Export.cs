@@ -76,10 +76,8 @@ internal static class Int8Export
     }
 
     /// <summary>The refusal of an int8 network the guard turned down, naming the option as the door in use does.</summary>
-    public static OptionException Refusal(Int8Report report) => new(OptionKey.Int8, true, OptionText.Concat(
-        $"The int8 network loses {report.LossInPoints:0.00} points of validation accuracy ({report.FloatAccuracy:0.0000} float32, ",
-        $"{report.Int8Accuracy:0.0000} int8, {report.ValidationImages} images), more than the {MaxAccuracyLoss:0.0} allowed, so it was not written; ",
-        $"to save the float32 network, {OptionKey.Int8.Set(false)}."), fits: false);
+    public static OptionException Refusal(Int8Report report) =>
+        new(OptionKey.Int8, true, $"{report}, so it was not written; to save the float32 network, {OptionKey.Int8.Set(false)}.", fits: false);
 
     /// <summary>
     /// Whether an int8 network is refused: it classifies more than <see cref="MaxAccuracyLoss"/> points fewer of

@@ -100,7 +100,7 @@ public sealed class Int8ExportTests(SmallMnistFixture fixture, ITestOutputHelper
         var report = new Int8Report(256, 200, 0.95, 0.90);
         var refusal = Int8Export.Refusal(report);
         Assert.Equal(OptionKey.Int8, refusal.Option);
-        Assert.Contains("loses 5.00 points of validation accuracy (0.9500 float32, 0.9000 int8, 200 images)", refusal.Message);
+        Assert.Contains("validation accuracy 0.9500 float32, 0.9000 int8 (200 images); refused: it loses 5.00 points, more than the 1.0 allowed, so it was not written", refusal.Message);
         Assert.EndsWith("set int8 = False.", refusal.MessageFor(OptionDoor.FastAi));
         Assert.EndsWith("set FastAiCnnOptions.Int8 = False.", refusal.MessageFor(OptionDoor.Estimator));
         Assert.EndsWith("leave out --int8.", refusal.MessageFor(OptionDoor.CommandLine));
