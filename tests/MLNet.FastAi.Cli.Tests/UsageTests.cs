@@ -177,7 +177,7 @@ public sealed class UsageTests
     }
 
     /// <summary>
-    /// A batch whose activations cannot fit (ResNet-18 at 4096 px, batch 64: about 688 GiB) is refused before any image
+    /// A batch whose training step cannot fit (ResNet-18 at 4096 px, batch 64: about 500 GiB) is refused before any image
     /// is decoded or cached: the refusal leaves the cache folder empty.
     /// </summary>
     [Fact]
@@ -190,7 +190,7 @@ public sealed class UsageTests
             "--batch-size", "64", "--cache", "disk", "--cache-dir", cache, "--device", "cpu");
 
         Assert.True(run.ExitCode == 1, run.ToString());
-        Assert.Contains("for the activations", run.Error);
+        Assert.Contains("the activations kept for the backward pass", run.Error);
         Assert.Contains("--batch-size", run.Error);
         Assert.DoesNotContain("Train images:", run.Out);
         Assert.False(Directory.Exists(cache) && Directory.EnumerateFileSystemEntries(cache).Any(), "the refusal left files in the cache folder");

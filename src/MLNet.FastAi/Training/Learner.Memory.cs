@@ -10,15 +10,17 @@ namespace MLNet.FastAi.Training;
 public sealed partial class Learner
 {
     /// <summary>
-    /// Refuses, before a training step allocates anything, a batch whose activations cannot fit in the memory this
-    /// process may still use on the CPU: the kernel would otherwise end the process mid-epoch without a word. (On a GPU
-    /// libtorch raises its own out-of-memory error, which names the allocation.)
+    /// Refuses, before a training step allocates anything, a batch whose step cannot fit in the memory this process may
+    /// still use on the CPU: the kernel would otherwise end the process mid-epoch without a word. A step that fits only
+    /// without the memory retention keeps beyond it makes the allocator hand freed memory back at once (logged). (On a
+    /// GPU libtorch raises its own out-of-memory error, which names the allocation.)
     /// </summary>
     /// <exception cref="OptionException">The estimate exceeds what is available; keyed <see cref="OptionKey.BatchSize"/>, with the largest batch that fits.</exception>
     internal void RefuseTrainingThatCannotFit()
     {
         if (Device.type != DeviceType.CPU) return;
-        RefuseActivations(Options, Data.Pipeline.Width, Data.BatchSize);
+        if (RefuseActivations(Options, Data.Pipeline.Width, Data.BatchSize) is { } step && MemoryRetention.LetGo(step.Needed, step.Available) is { } line)
+            Data.Log(line);
     }
 
     /// <summary>
@@ -29,16 +31,18 @@ public sealed partial class Learner
     internal static Action<int, int>? ActivationCheckBeforeDecoding(VisionLearnerOptions options, Microsoft.ML.MLContext? context = null) =>
         TorchRuntime.ResolveDevice(options.Device, context).type == DeviceType.CPU ? (size, batch) => RefuseActivations(options, size, batch) : null;
 
-    private static void RefuseActivations(VisionLearnerOptions options, int size, int batch)
+    /// <summary>The step's estimate and the memory available, once the step is known to fit; null when the memory available is unknown.</summary>
+    private static (long Needed, long Available)? RefuseActivations(VisionLearnerOptions options, int size, int batch)
     {
-        if (AvailableMemory.Read() is not { } available) return;
+        if (AvailableMemory.Read() is not { } available) return null;
         int bytesPerValue = options.MixedPrecision ? 2 : sizeof(float);
         long needed = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, batch, bytesPerValue);
-        if (needed <= available.Bytes) return;
-        long fits = available.Bytes / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 1, bytesPerValue));
+        if (needed <= available.Bytes) return (needed, available.Bytes);
+        long whateverTheBatch = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 0, bytesPerValue);
+        long fits = (available.Bytes - whateverTheBatch) / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 1, bytesPerValue) - whateverTheBatch);
         throw new OptionException(OptionKey.BatchSize, batch,
-            OptionText.Concat($"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs at least {Bytes.Format(needed)} ",
-            $"for the activations kept for the backward pass, but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). ",
+            OptionText.Concat($"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs about {Bytes.Format(needed)} ",
+            $"at its peak (the activations kept for the backward pass, gradients and optimizer state), but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). ",
             $"Lower {OptionKey.BatchSize} ({(fits > 0 ? $"at most {fits} fit" : "not even 1 fits")}) or {OptionKey.ImageSize}."),
             fits: fits > 0 ? (int)Math.Min(fits, int.MaxValue) : null);
     }
@@ -60,5 +64,6 @@ public sealed partial class Learner
         _optimizer?.Dispose();
         _optimizer = null;
         Data.Dispose();
+        MemoryRetention.HandBackAfterTraining();
     }
 }

@@ -35,6 +35,7 @@ public static class LearnerExport
     public static string ExportOnnx(this Learner learner, string path, bool int8 = false)
     {
         using var use = learner.Use(nameof(ExportOnnx));
+        MemoryRetention.HandBackAfterTraining();
         if (!int8)
         {
             CnnOnnxExport.Save(learner.CnnModel, learner.Data.Pipeline, learner.Normalization, learner.Data.Classes, path);
@@ -56,6 +57,7 @@ public static class LearnerExport
     public static ITransformer ToMLNetModel(this Learner learner, MLContext context, string imageColumnName = "ImagePath", string imageFolder = "", bool int8 = false)
     {
         using var use = learner.Use(nameof(ToMLNetModel));
+        MemoryRetention.HandBackAfterTraining();
         var input = EmptyInput(context, imageColumnName);
         if (!int8)
             return StockScoringChain.Fit(context, input, imageColumnName, imageFolder, learner.Data.Pipeline, learner.CnnModel, learner.Normalization, learner.Data.Classes);
