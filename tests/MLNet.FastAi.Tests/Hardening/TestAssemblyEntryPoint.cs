@@ -15,6 +15,7 @@ internal static class TestAssemblyEntryPoint
         ["hardening-child", .. var rest] => TrainingChild.Run(rest),
         ["page-faults-child"] => Runtime.PageFaultChild.Run(),
         ["retained-memory-child"] => Runtime.RetainedMemoryChild.Run(),
+        ["jemalloc-retention-child", var root] => Runtime.JemallocRetentionChild.Run(root),
         ["training-peak-child", var root] => Runtime.TrainingPeakChild.Run(root),
         ["training-peak-child", var root, var size, var batch] => Runtime.TrainingPeakChild.Run(root, int.Parse(size), int.Parse(batch)),
         ["nnpack-child", .. var rest] => Runtime.NnpackChild.Run(keepNnpack: rest is ["keep-nnpack"]),

@@ -115,6 +115,30 @@ public sealed class TrainingMemoryEstimateTests(ITestOutputHelper output) : IDis
         Assert.True(estimate <= peak * 4 / 3, $"the estimate ({estimate >> 20} MiB) overstates the step's {peak >> 20} MiB by more than a third");
     }
 
+    /// <summary>
+    /// Under jemalloc (preloaded, as the command-line tool trains): a step that fits only without retention's slack
+    /// turns jemalloc's decay to zero (freed pages handed back at once), and the hand-back after training returns
+    /// what a fit kept. Runs where jemalloc is installed (CI installs it).
+    /// </summary>
+    [Fact]
+    public void UnderJemalloc_TightMemoryStopsRetention_AndTheHandBackAfterTrainingReturnsThePages()
+    {
+        string? jemalloc = new[] { "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2" }.FirstOrDefault(File.Exists);
+        if (!OperatingSystem.IsLinux() || jemalloc is null) return;  // nothing to preload
+        string root = PhotoFolder.Write(Path.Combine(_temp.Path, "photos"), perClass: 6);
+        var environment = new Dictionary<string, string?> { ["LD_PRELOAD"] = jemalloc, ["MALLOC_CONF"] = "dirty_decay_ms:-1,muzzy_decay_ms:-1" };
+        var (code, text) = ProcessRunner.Run(HostPath(), $"\"{typeof(TrainingPeakChild).Assembly.Location}\" jemalloc-retention-child \"{root}\"",
+            AppContext.BaseDirectory, environment, timeoutSeconds: 300);
+        Assert.True(code == 0, text);
+        var values = text.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("jemalloc ", StringComparison.Ordinal)).Split(' ');
+        output.WriteLine(text);
+        Assert.Equal("-1", values[1]);     // as configured: never hand back
+        Assert.Equal("True", values[2]);   // the log said why
+        Assert.Equal("0", values[3]);      // after the tight fit: at once
+        long kept = long.Parse(values[4]), afterHandBack = long.Parse(values[5]);
+        Assert.True(afterHandBack < kept, $"resident memory {kept >> 20} MiB before the hand-back, {afterHandBack >> 20} MiB after");
+    }
+
     private static string HostPath() => Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
 }
 
@@ -148,5 +172,42 @@ internal static class TrainingPeakChild
 
     private static long Status(string field) =>
         long.Parse(File.ReadLines("/proc/self/status").Single(l => l.StartsWith(field, StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+}
+
+/// <summary>
+/// The child process for the jemalloc test: reports jemalloc's decay setting, fits a small learner with just the step's
+/// estimate available (the log's line, the decay after), then a roomy fit that keeps pages, and resident memory before
+/// and after the hand-back that ends training.
+/// </summary>
+internal static class JemallocRetentionChild
+{
+    public static int Run(string root)
+    {
+        var log = new List<string>();
+        using var data = ImageDataLoaders.FromFolder(root, valid: null, validPct: 0.25, options: new ImageDataOptions
+        {
+            ImageSize = 64, BatchSize = 8, Seed = 3, Cache = ImageCacheMode.Memory, Log = log.Add,
+        });
+        using var learner = Learner.Vision(data, new VisionLearnerOptions
+        {
+            Architecture = SmallMnistFixture.TinyResNet, Pretrained = PretrainedSource.None, ShowProgress = false, Device = ComputeDevice.Cpu,
+        });
+        long? configured = MemoryRetention.JemallocDecayMilliseconds();
+        using (AvailableMemory.Pretend(ActivationMemory.TrainingBytes(SmallMnistFixture.TinyResNet.Shape, 64, 8)))
+            learner.Fit(1, 1e-3);
+        bool logged = log.Any(line => line.StartsWith("Memory is tight", StringComparison.Ordinal));
+        long? tight = MemoryRetention.JemallocDecayMilliseconds();
+        // A fit that keeps its pages again, then what training's end hands back.
+        MemoryRetention.JemallocDecay(-1);
+        learner.Fit(1, 1e-3);
+        long kept = AnonymousResident();
+        MemoryRetention.HandBackAfterTraining();
+        Console.WriteLine($"jemalloc {configured} {logged} {tight} {kept} {AnonymousResident()}");
+        return 0;
+    }
+
+    private static long AnonymousResident() =>
+        long.Parse(File.ReadLines("/proc/self/status").Single(l => l.StartsWith("RssAnon:", StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
 }

@@ -164,20 +164,24 @@ public static class MemoryRetention
         if (!jemalloc && Mode != MemoryRetentionMode.Retain) return null;
         double growth = jemalloc ? JemallocRetainedGrowth : GlibcRetainedGrowth;
         if (workingSet * growth <= available) return null;
-        if (jemalloc)
-        {
-            uint arenas = JemallocArenas();
-            for (uint i = 0; i < arenas; i++)
-            {
-                Jemalloc($"arena.{i}.dirty_decay_ms", 0);
-                Jemalloc($"arena.{i}.muzzy_decay_ms", 0);
-            }
-            Jemalloc("arenas.dirty_decay_ms", 0);
-            Jemalloc("arenas.muzzy_decay_ms", 0);
-        }
+        if (jemalloc) JemallocDecay(0);
         else Mode = MemoryRetentionMode.Release;
         return $"Memory is tight: a training step needs about {Bytes.Format(workingSet)} and {Bytes.Format(available)} is available, " +
                $"too little to keep freed memory for reuse ({growth:0.##}× the step), so it is handed back at once (slower steps, page faults).";
+    }
+
+    /// <summary>Sets jemalloc's decay time, dirty and muzzy pages, for every arena and those created later (0: hand back at once; -1: never).</summary>
+    internal static void JemallocDecay(long milliseconds)
+    {
+        if (JemallocControl == 0) return;
+        uint arenas = JemallocArenas();
+        for (uint i = 0; i < arenas; i++)
+        {
+            Jemalloc($"arena.{i}.dirty_decay_ms", milliseconds);
+            Jemalloc($"arena.{i}.muzzy_decay_ms", milliseconds);
+        }
+        Jemalloc("arenas.dirty_decay_ms", milliseconds);
+        Jemalloc("arenas.muzzy_decay_ms", milliseconds);
     }
 
     /// <summary>The address of jemalloc's <c>mallctl</c> when jemalloc is this process's allocator (preloaded), else 0.</summary>
@@ -195,6 +199,23 @@ public static class MemoryRetention
             var mallctl = (delegate* unmanaged<nint, nint, nint, nint, nuint, int>)JemallocControl;
             long v = value ?? 0;
             return value is null ? mallctl(key, 0, 0, 0, 0) : mallctl(key, 0, 0, (nint)(&v), (nuint)sizeof(long));
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(key);
+        }
+    }
+
+    /// <summary>jemalloc's decay time in milliseconds for arenas created from now on (-1: never; 0: at once); null when jemalloc is not the allocator.</summary>
+    internal static unsafe long? JemallocDecayMilliseconds()
+    {
+        if (JemallocControl == 0) return null;
+        nint key = Marshal.StringToHGlobalAnsi("arenas.dirty_decay_ms");
+        try
+        {
+            long value = 0;
+            nuint length = sizeof(long);
+            return ((delegate* unmanaged<nint, nint, nint, nint, nuint, int>)JemallocControl)(key, (nint)(&value), (nint)(&length), 0, 0) == 0 ? value : null;
         }
         finally
         {
