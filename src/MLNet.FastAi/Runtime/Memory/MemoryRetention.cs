@@ -207,30 +207,19 @@ public static class MemoryRetention
     }
 
     /// <summary>jemalloc's decay time in milliseconds for arenas created from now on (-1: never; 0: at once); null when jemalloc is not the allocator.</summary>
-    internal static unsafe long? JemallocDecayMilliseconds()
+    internal static long? JemallocDecayMilliseconds() => JemallocRead<long>("arenas.dirty_decay_ms");
+
+    private static uint JemallocArenas() => JemallocRead<uint>("arenas.narenas") ?? 0;
+
+    private static unsafe T? JemallocRead<T>(string name) where T : unmanaged
     {
         if (JemallocControl == 0) return null;
-        nint key = Marshal.StringToHGlobalAnsi("arenas.dirty_decay_ms");
+        nint key = Marshal.StringToHGlobalAnsi(name);
         try
         {
-            long value = 0;
-            nuint length = sizeof(long);
+            T value = default;
+            nuint length = (nuint)sizeof(T);
             return ((delegate* unmanaged<nint, nint, nint, nint, nuint, int>)JemallocControl)(key, (nint)(&value), (nint)(&length), 0, 0) == 0 ? value : null;
-        }
-        finally
-        {
-            Marshal.FreeHGlobal(key);
-        }
-    }
-
-    private static unsafe uint JemallocArenas()
-    {
-        nint key = Marshal.StringToHGlobalAnsi("arenas.narenas");
-        try
-        {
-            uint count = 0;
-            nuint length = sizeof(uint);
-            return ((delegate* unmanaged<nint, nint, nint, nint, nuint, int>)JemallocControl)(key, (nint)(&count), (nint)(&length), 0, 0) == 0 ? count : 0;
         }
         finally
         {
