@@ -38,8 +38,8 @@ public sealed partial class Learner
         int bytesPerValue = options.MixedPrecision ? 2 : sizeof(float);
         long needed = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, batch, bytesPerValue);
         if (needed <= available.Bytes) return (needed, available.Bytes);
-        long whateverTheBatch = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 0, bytesPerValue);
-        long fits = (available.Bytes - whateverTheBatch) / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 1, bytesPerValue) - whateverTheBatch);
+        long batchIndependent = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 0, bytesPerValue);
+        long fits = (available.Bytes - batchIndependent) / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 1, bytesPerValue) - batchIndependent);
         throw new OptionException(OptionKey.BatchSize, batch,
             OptionText.Concat($"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs about {Bytes.Format(needed)} ",
             $"at its peak (the activations kept for the backward pass, gradients and optimizer state), but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). ",

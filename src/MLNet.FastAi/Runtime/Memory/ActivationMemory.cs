@@ -69,7 +69,7 @@ internal static class ActivationMemory
     /// </summary>
     internal static long ParameterStateBytes(BodyShape architecture) => 4L * sizeof(float) * Parameters(architecture);
 
-    /// <summary>The body's parameters and fastai's head for it (to 512 features, then the classes, taken as 1,000 at most).</summary>
+    /// <summary>The body's parameters and fastai's head for it (to 512 features, then the classes, counted as 1,000: an upper bound for most datasets).</summary>
     internal static long Parameters(BodyShape architecture)
     {
         long count = 3 * 64 * 49 + 2 * 64;

@@ -167,7 +167,7 @@ public static class MemoryRetention
         if (jemalloc) JemallocDecay(0);
         else Mode = MemoryRetentionMode.Release;
         return $"Memory is tight: a training step needs about {Bytes.Format(workingSet)} and {Bytes.Format(available)} is available, " +
-               $"too little to keep freed memory for reuse ({growth:0.##}× the step), so it is handed back at once (slower steps, page faults).";
+               $"too little to keep freed memory for reuse ({growth:0.##}× the step), so from now on this process hands it back at once (slower steps, page faults).";
     }
 
     /// <summary>Sets jemalloc's decay time, dirty and muzzy pages, for every arena and those created later (0: hand back at once; -1: never).</summary>
@@ -191,21 +191,6 @@ public static class MemoryRetention
     /// <summary>Whether jemalloc is this process's C allocator.</summary>
     internal static bool UnderJemalloc => JemallocControl != 0;
 
-    private static unsafe int Jemalloc(string name, long? value = null)
-    {
-        nint key = Marshal.StringToHGlobalAnsi(name);
-        try
-        {
-            var mallctl = (delegate* unmanaged<nint, nint, nint, nint, nuint, int>)JemallocControl;
-            long v = value ?? 0;
-            return value is null ? mallctl(key, 0, 0, 0, 0) : mallctl(key, 0, 0, (nint)(&v), (nuint)sizeof(long));
-        }
-        finally
-        {
-            Marshal.FreeHGlobal(key);
-        }
-    }
-
     /// <summary>jemalloc's decay time in milliseconds for arenas created from now on (-1: never; 0: at once); null when jemalloc is not the allocator.</summary>
     internal static long? JemallocDecayMilliseconds() => JemallocRead<long>("arenas.dirty_decay_ms");
 
@@ -214,12 +199,24 @@ public static class MemoryRetention
     private static unsafe T? JemallocRead<T>(string name) where T : unmanaged
     {
         if (JemallocControl == 0) return null;
+        T value = default;
+        nuint length = (nuint)sizeof(T);
+        return Mallctl(name, &value, &length, null, 0) == 0 ? value : null;
+    }
+
+    /// <summary>Runs a jemalloc command (<paramref name="value"/> null) or writes a setting of type <c>ssize_t</c>.</summary>
+    private static unsafe void Jemalloc(string name, long? value = null)
+    {
+        long written = value ?? 0;
+        Mallctl(name, null, null, value is null ? null : &written, value is null ? 0 : (nuint)sizeof(long));
+    }
+
+    private static unsafe int Mallctl(string name, void* read, nuint* readLength, void* write, nuint writeLength)
+    {
         nint key = Marshal.StringToHGlobalAnsi(name);
         try
         {
-            T value = default;
-            nuint length = (nuint)sizeof(T);
-            return ((delegate* unmanaged<nint, nint, nint, nint, nuint, int>)JemallocControl)(key, (nint)(&value), (nint)(&length), 0, 0) == 0 ? value : null;
+            return ((delegate* unmanaged<nint, void*, nuint*, void*, nuint, int>)JemallocControl)(key, read, readLength, write, writeLength);
         }
         finally
         {
