@@ -63,7 +63,7 @@ public sealed partial class FastAiCnnEstimator
     private (byte[]? Network, Int8Report? Report) Int8Network(Learner learner, IChannel channel)
     {
         if (!Options.Int8) return (null, null);
-        var (int8, report) = Int8Export.Build(learner, CnnOnnxSignature.MLNetRow);
+        var (int8, report, _) = Int8Export.Build(learner, CnnOnnxSignature.MLNetRow);
         if (int8 is not null) channel.Info(MessageSensitivity.None, "{0}", $"FastAiCnn: {report}.");
         else channel.Warning(MessageSensitivity.None, "{0}", $"FastAiCnn: {report}; the model scores and saves in float32 instead.");
         return (int8, report);

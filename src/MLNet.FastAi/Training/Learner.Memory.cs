@@ -38,13 +38,14 @@ public sealed partial class Learner
         int bytesPerValue = options.MixedPrecision ? 2 : sizeof(float);
         long needed = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, batch, bytesPerValue);
         if (needed <= available.Bytes) return (needed, available.Bytes);
-        long batchIndependent = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 0, bytesPerValue);
-        long fits = (available.Bytes - batchIndependent) / Math.Max(1, ActivationMemory.TrainingBytes(options.Architecture.Shape, size, 1, bytesPerValue) - batchIndependent);
+        // The largest smaller batch that fits, counted rather than divided: the stem keeps less per image from some batch up.
+        int fits = Enumerable.Range(1, Math.Max(0, batch - 1))
+            .LastOrDefault(b => ActivationMemory.TrainingBytes(options.Architecture.Shape, size, b, bytesPerValue) <= available.Bytes);
         throw new OptionException(OptionKey.BatchSize, batch,
             OptionText.Concat($"Training {options.Architecture.Name} on batches of {batch} images of {size}×{size} pixels needs about {Bytes.Format(needed)} ",
             $"at its peak (the activations kept for the backward pass, gradients and optimizer state), but this process may use only {Bytes.Format(available.Bytes)} more ({available.Source}). ",
             $"Lower {OptionKey.BatchSize} ({(fits > 0 ? $"at most {fits} fit" : "not even 1 fits")}) or {OptionKey.ImageSize}."),
-            fits: fits > 0 ? (int)Math.Min(fits, int.MaxValue) : null);
+            fits: fits > 0 ? fits : null);
     }
 
     /// <summary>Whether the optimizer's state (gradients, moments) is allocated; false after <see cref="ReleaseTrainingState"/> until the next fit.</summary>

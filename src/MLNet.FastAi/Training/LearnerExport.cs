@@ -67,8 +67,8 @@ public static class LearnerExport
     /// <summary>The int8 network, its figures logged; refused (nothing written) when it loses too much accuracy.</summary>
     private static byte[] Int8Network(Learner learner, CnnOnnxSignature signature)
     {
-        var (onnx, report) = Int8Export.Build(learner, signature);
-        learner.Data.Log(report.ToString());
+        var (onnx, report, reused) = Int8Export.Build(learner, signature);
+        if (!reused) learner.Data.Log(report.ToString());
         return onnx ?? throw Int8Export.Refusal(report);
     }
 

@@ -9,6 +9,8 @@ using Xunit.Abstractions;
 using System.IO.Compression;
 using MLNet.FastAi.Pipelines;
 using MLNet.FastAi.Settings;
+using MLNet.FastAi.Vision.Export;
+using TorchSharp;
 using static MLNet.FastAi.Tests.Pipelines.TinyPipelines;
 
 namespace MLNet.FastAi.Tests.Onnx;
@@ -76,6 +78,29 @@ public sealed class Int8ExportTests(SmallMnistFixture fixture, ITestOutputHelper
         double zipLargest = zipScores.Zip(int8Scores).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second)));
         output.WriteLine($"zip {new FileInfo(zip).Length:N0} bytes against {new FileInfo(floatZip).Length:N0}; its scores differ from the int8 ONNX by at most {zipLargest:0.000000}");
         Assert.InRange(zipLargest, 0, 1e-4);
+    }
+
+    [Fact]
+    public void ASecondInt8Save_WithTheSameWeights_ReusesTheCalibration_AndChangedWeightsCalibrateAgain()
+    {
+        var learner = fixture.Trained;
+        var (first, firstReport, _) = Int8Export.Build(learner, CnnOnnxSignature.Standalone);
+        var (again, againReport, reused) = Int8Export.Build(learner, CnnOnnxSignature.MLNetRow);
+        Assert.True(reused);
+        Assert.Same(firstReport, againReport);
+        Assert.Equal(first is null, again is null);
+
+        var bias = learner.CnnModel.Head.parameters().Last();
+        using var kept = bias.detach().clone();
+        try
+        {
+            using (torch.no_grad()) bias.add_(0.25);
+            Assert.False(Int8Export.Build(learner, CnnOnnxSignature.Standalone).Reused);
+        }
+        finally
+        {
+            using (torch.no_grad()) bias.copy_(kept);
+        }
     }
 
     [Theory]

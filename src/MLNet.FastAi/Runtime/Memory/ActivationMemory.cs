@@ -5,9 +5,10 @@ namespace MLNet.FastAi.Runtime;
 /// the forward pass): the activations autograd keeps for the backward pass, the gradient in flight, and the
 /// parameters' gradients and AdamW moments. It counts what the package's modules keep since they release each block's
 /// intermediates when the block returns: per convolution the batch norm's input and the ReLU's output (which is also
-/// the next convolution's input), per block its output, the stem's max-pool indices (int64), the input batch.
+/// the next convolution's input), per block its output, the input batch; of the stem its convolution's output, the max
+/// pool's, and a byte or two per pooled value (<see cref="Vision.Modules.CompactStemTail"/>).
 /// Measured in fresh processes with freed memory handed back at once (so resident memory is what is in use), ResNet-18
-/// trained unfrozen from 32 px, batch 8, to 224 px, batch 128: the estimate was 4–15% above the measured peak
+/// trained unfrozen from 32 px, batch 8, to 224 px, batch 128: the estimate was 4–16% above the measured peak
 /// (bench/RESULTS.md; <c>TrainingMemoryEstimateTests</c> checks it at 160 px).
 /// </summary>
 internal static class ActivationMemory
@@ -21,13 +22,25 @@ internal static class ActivationMemory
     /// What a retaining allocator keeps beyond it is <see cref="MemoryRetention"/>'s to bound.
     /// </summary>
     public static long TrainingBytes(BodyShape architecture, int size, int batch, int bytesPerValue = sizeof(float)) =>
-        (long)(bytesPerValue * (FloatsPerImage(architecture, size) * batch)) + ParameterStateBytes(architecture) + RuntimeBytes;
+        (long)(bytesPerValue * (FloatsPerImage(architecture, size) * batch)) + StemExtraBytes(size, batch) +
+        ParameterStateBytes(architecture) + RuntimeBytes;
+
+    /// <summary>
+    /// What the stem keeps beyond <see cref="FloatsPerImage"/> when it is too small for
+    /// <see cref="Vision.Modules.CompactStemTail"/>: the ReLU's output and the max pool's int64 indices, less the byte.
+    /// </summary>
+    private static long StemExtraBytes(int size, int batch)
+    {
+        double stemSide = Math.Ceiling(size / 2.0), pooledSide = Math.Ceiling(size / 4.0);
+        if (64.0 * stemSide * stemSide * batch >= Vision.Modules.CompactStemTail.MinimumValues) return 0;
+        return (long)(64 * pooledSide * pooledSide * batch * (4 * sizeof(float) + sizeof(long) - 2));
+    }
 
     /// <summary>
     /// What a first fit adds besides tensors: JIT-compiled code, the managed heap's growth, libtorch's thread pools and
-    /// kernel caches (10–25 MiB measured at 32–96 px on a 2-core machine).
+    /// kernel caches (10–33 MiB measured at 32–96 px on a 2-core machine; 33 at 32 px, batch 8, where it is most of the step).
     /// </summary>
-    private const long RuntimeBytes = 32L << 20;
+    private const long RuntimeBytes = 48L << 20;
 
     /// <summary>The float values one image keeps through a training step: what autograd saves, and the gradient in flight.</summary>
     internal static double FloatsPerImage(BodyShape architecture, int size)
@@ -35,9 +48,9 @@ internal static class ActivationMemory
         static double Area(double side) => side * side;
         double stemArea = Area(Math.Ceiling(size / 2.0));
         double total = 3.0 * size * size;                  // the input batch
-        total += 64 * stemArea * 2;                        // conv1's output (bn1's input), relu's output
+        total += 64 * stemArea;                            // conv1's output (CompactStemTail keeps no more at this size)
         double side = Math.Ceiling(size / 4.0);
-        total += 64 * Area(side) * 3;                      // max pool output and its int64 indices
+        total += 64 * Area(side) * 1.5;                    // the max pool's output, its maxima's window offsets (up to 2 bytes)
         int inputWidth = 64;
         for (int stage = 0; stage < architecture.BlocksPerStage.Count; stage++)
         {

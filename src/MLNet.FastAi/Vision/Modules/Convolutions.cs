@@ -42,7 +42,7 @@ internal static class Convolutions
     /// libtorch still reads it (seen under load: "Expected false to be true", from <c>c10::Scalar::toLong</c>).
     /// The same sums otherwise.
     /// </summary>
-    private static Tensor TrainingNorm(BatchNorm2d norm, Tensor input)
+    internal static Tensor TrainingNorm(BatchNorm2d norm, Tensor input)
     {
         double factor = norm.momentum ?? 0;
         if (norm.track_running_stats && norm.num_batches_tracked is { } count)

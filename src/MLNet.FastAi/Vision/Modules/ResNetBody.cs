@@ -80,7 +80,7 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
         Tensor x;
         // The stem's full-resolution activations go as soon as the max pool has them.
         using (var stem = NewDisposeScope())
-            x = stem.MoveToOuter(maxpool.call(Convolutions.WithNorm(conv1, bn1, input).relu_()));
+            x = stem.MoveToOuter(Stem(input));
         foreach (var stage in new[] { layer1, layer2, layer3, layer4 })
         {
             var next = stage.call(x);
@@ -88,6 +88,15 @@ internal sealed class ResNetBody : Module<Tensor, Tensor>
             x = next;
         }
         return scope.MoveToOuter(x);
+    }
+
+    private Tensor Stem(Tensor input)
+    {
+        if (!bn1.training) return maxpool.call(Convolutions.WithNorm(conv1, bn1, input).relu_());
+        var convOutput = Convolutions.Apply(conv1, input);
+        return CompactStemTail.Applies(bn1, maxpool, convOutput)
+            ? CompactStemTail.Apply(bn1, maxpool, convOutput)
+            : maxpool.call(Convolutions.TrainingNorm(bn1, convOutput).relu_());
     }
 
     private void InitializeLikeTorchvision(Generator? generator)
