@@ -60,7 +60,7 @@ internal static class Int8Export
     /// <remarks>
     /// A learner saved in int8 twice with the same weights (<c>train --int8 --out … --onnx …</c>: the zip, then the
     /// ONNX file) is calibrated and checked once: the second call finds the first's scales and report, keyed by the
-    /// float32 network's bytes (weights, normalization, size and classes) and the data it was calibrated on.
+    /// float32 network's bytes (weights, normalization, size and classes; a learner's data never changes).
     /// </remarks>
     public static (byte[]? Onnx, Int8Report Report, bool Reused) Build(Learner learner, CnnOnnxSignature signature)
     {
@@ -71,26 +71,29 @@ internal static class Int8Export
         var standalone = CnnOnnxExporter.Export(model, width, height, learner.Normalization, classes, CnnOnnxSignature.Standalone);
         byte[] floatStandalone = OnnxModelWriter.Write(standalone);
         byte[] network = SHA256.HashData(floatStandalone);
-        bool reused = Calibrations.TryGetValue(learner, out var known) && known.Data == data && known.Network.AsSpan().SequenceEqual(network);
+        bool reused = Calibrations.TryGetValue(learner, out var known) && known.Network.AsSpan().SequenceEqual(network);
+        byte[]? int8Standalone = null;
         if (!reused)
         {
             var ranges = ActivationRanges.Calibrate(standalone, CnnOnnxSignature.Standalone.PixelsInput,
                 RawBatches(learner, data.Train, CalibrationImages).Select(b => (b.Pixels, b.Count)), height, width);
-            var int8Standalone = CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, CnnOnnxSignature.Standalone, ranges);
+            int8Standalone = CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, CnnOnnxSignature.Standalone, ranges);
             var (images, floatAccuracy, int8Accuracy) = data.Valid.Count == 0 || !data.Valid.IsLabeled
                 ? (0, double.NaN, double.NaN)
                 : Accuracies(learner, floatStandalone, int8Standalone, height, width);
-            known = new Calibration(data, network, ranges, new Int8Report(ranges.Images, images, floatAccuracy, int8Accuracy));
+            known = new Calibration(network, ranges, new Int8Report(ranges.Images, images, floatAccuracy, int8Accuracy));
             Calibrations.AddOrUpdate(learner, known);
         }
         if (!known!.Report.Accepted) return (null, known.Report, reused);
-        return (CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, signature, known.Ranges), known.Report, reused);
+        byte[] onnx = signature == CnnOnnxSignature.Standalone && int8Standalone is not null ? int8Standalone
+            : CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, signature, known.Ranges);
+        return (onnx, known.Report, reused);
     }
 
     /// <summary>The last calibration of each learner, and what it was made from.</summary>
     private static readonly ConditionalWeakTable<Learner, Calibration> Calibrations = new();
 
-    private sealed record Calibration(ImageDataLoaders Data, byte[] Network, ActivationRanges Ranges, Int8Report Report);
+    private sealed record Calibration(byte[] Network, ActivationRanges Ranges, Int8Report Report);
 
     /// <summary>The refusal of an int8 network the guard turned down, naming the option as the door in use does.</summary>
     public static OptionException Refusal(Int8Report report) =>

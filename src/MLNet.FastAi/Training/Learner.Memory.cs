@@ -38,7 +38,7 @@ public sealed partial class Learner
         int bytesPerValue = options.MixedPrecision ? 2 : sizeof(float);
         long needed = ActivationMemory.TrainingBytes(options.Architecture.Shape, size, batch, bytesPerValue);
         if (needed <= available.Bytes) return (needed, available.Bytes);
-        // The largest smaller batch that fits, counted rather than divided: the stem keeps less per image from some batch up.
+        // The largest smaller batch that fits.
         int fits = Enumerable.Range(1, Math.Max(0, batch - 1))
             .LastOrDefault(b => ActivationMemory.TrainingBytes(options.Architecture.Shape, size, b, bytesPerValue) <= available.Bytes);
         throw new OptionException(OptionKey.BatchSize, batch,

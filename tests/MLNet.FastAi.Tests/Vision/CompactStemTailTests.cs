@@ -19,8 +19,8 @@ public class CompactStemTailTests
     [InlineData(false, true, false, 30)]  // frozen with fastai's train_bn: only the norm trains
     [InlineData(true, true, true, 30)]    // an input that itself needs a gradient
     [InlineData(true, false, false, 30)]  // a norm that does not train
-    [InlineData(true, true, false, 270)]  // a stem 135 pixels wide: window offsets past a byte's range
-    [InlineData(true, true, false, 30, true)]  // channels-last activations
+    [InlineData(true, true, true, 270)]   // a stem 135 pixels wide: window offsets past a byte's range
+    [InlineData(true, true, true, 30, true)]  // channels-last activations
     public void MatchesTheThreeOperations(bool convTrains, bool normTrains, bool inputNeedsGradient, int size, bool channelsLast = false)
     {
         TorchRuntime.EnsureInitialized();
@@ -65,10 +65,11 @@ public class CompactStemTailTests
         using var scope = NewDisposeScope();
         var stem = Stem(convTrains: true, normTrains: true);
         Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, stem.Conv.call(ones(2, 3, 16, 16))));
-        // Inputs to the norm, as large as the smallest stem output the function takes (8 channels × 512 × 1,024).
-        var convOutput = ones(1, 8, 512, 1024).requires_grad_();
-        Assert.Equal(CompactStemTail.MinimumValues, convOutput.numel());
+        // Inputs to the norm, each image as large as the smallest stem output the function takes (64-px images).
+        var convOutput = ones(3, 64, 32, 32).requires_grad_();
+        Assert.Equal(CompactStemTail.MinimumValuesPerImage * 3, convOutput.numel());
         Assert.True(CompactStemTail.Applies(stem.Norm, stem.Pool, convOutput));
+        Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, ones(3, 64, 32, 31).requires_grad_()));
         using (no_grad())
             Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, convOutput));
         stem.Norm.eval();
@@ -83,6 +84,7 @@ public class CompactStemTailTests
         {
             norm.weight!.uniform_(0.5, 1.5);
             norm.bias!.uniform_(-0.5, 0.5);
+            norm.bias![0] = tensor(-3f);  // a channel the ReLU cuts nearly everywhere: whole windows pass no gradient
         }
         conv.weight!.requires_grad = convTrains;
         norm.weight!.requires_grad = normTrains;

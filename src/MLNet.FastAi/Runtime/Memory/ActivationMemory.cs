@@ -8,7 +8,7 @@ namespace MLNet.FastAi.Runtime;
 /// the next convolution's input), per block its output, the input batch; of the stem its convolution's output, the max
 /// pool's, and a byte or two per pooled value (<see cref="Vision.Modules.CompactStemTail"/>).
 /// Measured in fresh processes with freed memory handed back at once (so resident memory is what is in use), ResNet-18
-/// trained unfrozen from 32 px, batch 8, to 224 px, batch 128: the estimate was 4–16% above the measured peak
+/// trained unfrozen from 32 px, batch 8, to 224 px, batch 128: the estimate was 4–19% above the measured peak
 /// (bench/RESULTS.md; <c>TrainingMemoryEstimateTests</c> checks it at 160 px).
 /// </summary>
 internal static class ActivationMemory
@@ -27,12 +27,13 @@ internal static class ActivationMemory
 
     /// <summary>
     /// What the stem keeps beyond <see cref="FloatsPerImage"/> when it is too small for
-    /// <see cref="Vision.Modules.CompactStemTail"/>: the ReLU's output and the max pool's int64 indices, less the byte.
+    /// <see cref="Vision.Modules.CompactStemTail"/>: per pooled value the ReLU's four outputs and the max pool's int64
+    /// index, less the two bytes <see cref="FloatsPerImage"/> counts for the offset.
     /// </summary>
     private static long StemExtraBytes(int size, int batch)
     {
         double stemSide = Math.Ceiling(size / 2.0), pooledSide = Math.Ceiling(size / 4.0);
-        if (64.0 * stemSide * stemSide * batch >= Vision.Modules.CompactStemTail.MinimumValues) return 0;
+        if (64.0 * stemSide * stemSide >= Vision.Modules.CompactStemTail.MinimumValuesPerImage) return 0;
         return (long)(64 * pooledSide * pooledSide * batch * (4 * sizeof(float) + sizeof(long) - 2));
     }
 
@@ -48,7 +49,7 @@ internal static class ActivationMemory
         static double Area(double side) => side * side;
         double stemArea = Area(Math.Ceiling(size / 2.0));
         double total = 3.0 * size * size;                  // the input batch
-        total += 64 * stemArea;                            // conv1's output (CompactStemTail keeps no more at this size)
+        total += 64 * stemArea;                            // conv1's output (StemExtraBytes adds what a small stem keeps)
         double side = Math.Ceiling(size / 4.0);
         total += 64 * Area(side) * 1.5;                    // the max pool's output, its maxima's window offsets (up to 2 bytes)
         int inputWidth = 64;

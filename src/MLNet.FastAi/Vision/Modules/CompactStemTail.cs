@@ -6,7 +6,7 @@ namespace MLNet.FastAi.Vision.Modules;
 
 /// <summary>
 /// The stem's batch norm, ReLU and max pool in training, keeping for the backward pass the batch norm's input and one
-/// byte per pooled value (two for images over 250 px wide). Run as three autograd operations they keep that input, the
+/// byte per pooled value (two for images over 252 px wide). Run as three autograd operations they keep that input, the
 /// ReLU's output and the max pool's int64 indices: 23 bytes per pooled value more, at the network's largest resolution
 /// (at 224 px, batch 128: 411 MB and 205 MB, a fifth of a step's peak, alive from the forward pass until the backward
 /// pass reaches the stem). The byte is where in its window each maximum was, or that the ReLU cut it (a window's
@@ -23,17 +23,17 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
     public override string Name => nameof(CompactStemTail);
 
     /// <summary>
-    /// The stem outputs (images × channels × pixels) from which the memory saved outweighs the function's own cost (a
-    /// managed autograd node and a dozen small kernels): 4M values, 16 MB of float32 (128 px at batch 16, 64 px at
-    /// batch 64). Below it (28-px digits at batch 128: 1.6M) the three operations run as they are, keeping at most
-    /// 23 MB more.
+    /// The stem output per image (channels × pixels) from which the memory saved outweighs the function's own cost (a
+    /// managed autograd node and a dozen small kernels per step): 64 channels of 32×32, i.e. 64-px images. Below it
+    /// (28-px digits: 64 × 14 × 14) the three operations run as they are, keeping 23 bytes per pooled value more. Per
+    /// image, not per batch, so what a step keeps grows with its batch as a straight line (<c>ActivationMemory</c>).
     /// </summary>
-    public const long MinimumValues = 1L << 22;
+    public const long MinimumValuesPerImage = 64 * 32 * 32;
 
     /// <summary>Whether a step on <paramref name="convOutput"/> takes this path rather than the three operations.</summary>
     public static bool Applies(BatchNorm2d norm, MaxPool2d pool, Tensor convOutput) =>
         norm.training && is_grad_enabled() && convOutput.device_type == DeviceType.CPU && convOutput.dim() == 4 &&
-        convOutput.numel() >= MinimumValues &&
+        convOutput.numel() >= MinimumValuesPerImage * convOutput.shape[0] &&
         (pool.dilation ?? new long[] { 1 }).All(d => d == 1) && !pool.ceil_mode &&
         (pool.kernel_size[0] - 1) * convOutput.shape[^1] + pool.kernel_size[^1] - 1 < short.MaxValue;
 
@@ -64,7 +64,6 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
         if (input.requires_grad || weight.requires_grad || bias.requires_grad)
         {
             var gradient = NormOutputGradient(pool, input, offsets, gradOutput);
-            gradOutput.Dispose();
             (inputGradient, weightGradient, biasGradient) = NormBackward(input, weight, eps, gradient, input.requires_grad);
         }
         // One entry per argument of Apply: the norm and the pool are not tensors and get none.
@@ -123,18 +122,21 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
     /// <summary>
     /// Batch norm's backward pass with batch statistics (x̂ = (x − μ)/σ): d/dγ = Σ g·x̂, d/dβ = Σ g, and
     /// d/dx = γ/σ · (g − Σg/m − x̂ · Σ g·x̂ / m), written as a·g + b·x + c per channel so it runs in place on g.
+    /// In float32 throughout, as libtorch's kernel computes a bfloat16 batch norm's gradient (the products and the
+    /// three terms, which cancel, would lose their low bits in bfloat16).
     /// </summary>
-    private static (Tensor? Input, Tensor Weight, Tensor Bias) NormBackward(Tensor input, Tensor weight, double eps, Tensor gradient, bool inputNeedsGradient)
+    private static (Tensor? Input, Tensor Weight, Tensor Bias) NormBackward(Tensor input, Tensor weight, double eps, Tensor routed, bool inputNeedsGradient)
     {
         long[] dims = { 0, 2, 3 };
         double count = input.numel() / input.shape[1];
         using var inputs = input.to(ScalarType.Float32);
+        using var gradient = routed.to(ScalarType.Float32);
         var (variance, mean) = inputs.var_mean(dims, unbiased: false, keepdim: true);
         var invStd = variance.add(eps).rsqrt();
-        var gradientSum = gradient.sum(dims, keepdim: true, type: ScalarType.Float32);
+        var gradientSum = gradient.sum(dims, keepdim: true);
         Tensor dot;
-        using (var product = gradient.mul(input))
-            dot = product.sum(dims, keepdim: true, type: ScalarType.Float32);
+        using (var product = gradient.mul(inputs))
+            dot = product.sum(dims, keepdim: true);
         var normalizedDot = dot.sub(mean * gradientSum).mul(invStd);          // Σ g·x̂
         var weightGradient = normalizedDot.flatten();
         var biasGradient = gradientSum.flatten();
@@ -142,8 +144,8 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
         var scale = weight.view(1, -1, 1, 1) * invStd;                        // γ/σ
         var inputScale = -scale * invStd * normalizedDot / count;
         var shift = -scale * gradientSum / count - inputScale * mean;
-        return (gradient.mul_(scale.to(gradient.dtype)).addcmul_(input, inputScale.to(gradient.dtype), 1).add_(shift.to(gradient.dtype)),
-            weightGradient, biasGradient);
+        var inputGradient = gradient.mul_(scale).addcmul_(inputs, inputScale, 1).add_(shift);
+        return (inputGradient.dtype == input.dtype ? inputGradient.alias() : inputGradient.to(input.dtype), weightGradient, biasGradient);
     }
 
     private static Tensor Keep(DisposeScope scope, Tensor? tensor) => tensor is null ? null! : scope.MoveToOuter(tensor);
