@@ -60,12 +60,9 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var (input, weight, bias, offsets) = (saved[0], saved[1], saved[2], saved[3]);
-        Tensor? inputGradient = null, weightGradient = null, biasGradient = null;
-        if (input.requires_grad || weight.requires_grad || bias.requires_grad)
-        {
-            var gradient = NormOutputGradient(pool, input, offsets, gradOutput);
-            (inputGradient, weightGradient, biasGradient) = NormBackward(input, weight, eps, gradient, input.requires_grad);
-        }
+        // libtorch calls this only when one of the three needs a gradient.
+        var gradient = NormOutputGradient(pool, input, offsets, gradOutput);
+        var (inputGradient, weightGradient, biasGradient) = NormBackward(input, weight, eps, gradient, input.requires_grad);
         // One entry per argument of Apply: the norm and the pool are not tensors and get none.
         return new List<Tensor>
         {
