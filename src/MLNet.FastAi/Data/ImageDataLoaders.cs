@@ -107,7 +107,7 @@ public sealed partial class ImageDataLoaders : IDisposable
     public int BatchSize => _options.BatchSize;
 
     /// <summary>Batch size for validation, test and predictions.</summary>
-    public int ValidBatchSize => _options.ValidBatchSize ?? 2 * _options.BatchSize;
+    public int ValidBatchSize => _options.ValidBatchSize ?? _options.BatchSize;
 
     /// <summary>The seed used for the split, shuffling and augmentation.</summary>
     public int Seed { get; }

@@ -11,7 +11,8 @@ namespace MLNet.FastAi.Vision.Modules;
 /// (at 224 px, batch 128: 411 MB and 205 MB, a fifth of a step's peak, alive from the forward pass until the backward
 /// pass reaches the stem). The byte is where in its window each maximum was, or that the ReLU cut it (a window's
 /// maximum of ReLU outputs is zero exactly when the ReLU passed nothing there); batch norm's gradient is taken by its
-/// formula from the kept input, in place. Nothing runs twice but the batch statistics.
+/// formula and written over the kept input, which is spent then, so the backward pass allocates nothing of the input's
+/// size either. Nothing runs twice but the batch statistics.
 /// <para>CPU only: for CUDA tensors libtorch runs the backward pass on a worker thread that TorchSharp's dispose scopes
 /// do not reach, so the gradients this function hands back would wait for the garbage collector.</para>
 /// </summary>
@@ -37,7 +38,11 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
         (pool.dilation ?? new long[] { 1 }).All(d => d == 1) && !pool.ceil_mode &&
         (pool.kernel_size[0] - 1) * convOutput.shape[^1] + pool.kernel_size[^1] - 1 < short.MaxValue;
 
-    /// <summary><c>pool(relu(norm(convOutput)))</c>, updating the norm's running statistics as the module does.</summary>
+    /// <summary>
+    /// <c>pool(relu(norm(convOutput)))</c>, updating the norm's running statistics as the module does. Takes
+    /// <paramref name="convOutput"/> over: its memory is handed back once the backward pass has used it, so callers read
+    /// nothing of it after that pass.
+    /// </summary>
     public static Tensor Apply(BatchNorm2d norm, MaxPool2d pool, Tensor convOutput) =>
         apply(convOutput, norm.weight!, norm.bias!, norm, pool);
 
@@ -61,12 +66,19 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
         var saved = ctx.get_saved_variables();
         var (input, weight, bias, offsets) = (saved[0], saved[1], saved[2], saved[3]);
         // libtorch calls this only when one of the three needs a gradient.
-        var gradient = NormOutputGradient(pool, input, offsets, gradOutput);
-        var (inputGradient, weightGradient, biasGradient) = NormBackward(input, weight, eps, gradient, input.requires_grad);
+        var routing = new Routing(pool, offsets, gradOutput, input.shape[3]);
+        // In float32 throughout, as libtorch's kernel computes a bfloat16 batch norm's gradient (the products and the
+        // three terms, which cancel, would lose their low bits in bfloat16).
+        bool inPlace = input.dtype == ScalarType.Float32 && input.is_contiguous();
+        var x = inPlace ? input : input.to(ScalarType.Float32).contiguous();
+        var (weightGradient, biasGradient, inputGradient) = NormBackward(x, weight, eps, routing, input.requires_grad);
+        // The input gradient was written over the input where it could be; otherwise the input is spent.
+        if (inputGradient is null || !inPlace) ReleaseStorage(input);
+        if (inputGradient is not null && inputGradient.dtype != input.dtype) inputGradient = inputGradient.to(input.dtype);
         // One entry per argument of Apply: the norm and the pool are not tensors and get none.
         return new List<Tensor>
         {
-            Keep(scope, input.requires_grad ? inputGradient : null), Keep(scope, weight.requires_grad ? weightGradient : null),
+            Keep(scope, inputGradient), Keep(scope, weight.requires_grad ? weightGradient : null),
             Keep(scope, bias.requires_grad ? biasGradient : null), null!, null!,
         };
     }
@@ -90,20 +102,6 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
     private static ScalarType OffsetType(MaxPool2d pool, long width) =>
         (pool.kernel_size[0] - 1) * width + pool.kernel_size[^1] - 1 < byte.MaxValue ? ScalarType.Byte : ScalarType.Int16;
 
-    /// <summary>d loss / d norm output: each pooled gradient added at its window's maximum, none where the ReLU cut.</summary>
-    private static Tensor NormOutputGradient(MaxPool2d pool, Tensor input, Tensor offsets, Tensor gradOutput)
-    {
-        using var scope = NewDisposeScope();
-        var cut = offsets.eq(Cut(offsets.dtype));
-        // A cut value adds nothing, at the plane's first pixel (its window may start in the padding).
-        var index = offsets.to(ScalarType.Int64).add_(WindowStarts(pool, gradOutput, input.shape[3])).masked_fill_(cut, 0);
-        var routed = gradOutput.masked_fill(cut, 0);
-        long n = input.shape[0], c = input.shape[1];
-        var gradient = zeros_like(input).view(n, c, -1)
-            .scatter_add_(2, index.view(n, c, -1), routed.view(n, c, -1));
-        return scope.MoveToOuter(gradient.view_as(input));
-    }
-
     /// <summary>
     /// Where each pooled value's window starts in the flattened input plane (row · width + column; it may lie in the
     /// padding), as a tensor that broadcasts over a pooled [n, c, h, w] tensor.
@@ -117,32 +115,102 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
     }
 
     /// <summary>
-    /// Batch norm's backward pass with batch statistics (x̂ = (x − μ)/σ): d/dγ = Σ g·x̂, d/dβ = Σ g, and
-    /// d/dx = γ/σ · (g − Σg/m − x̂ · Σ g·x̂ / m), written as a·g + b·x + c per channel so it runs in place on g.
-    /// In float32 throughout, as libtorch's kernel computes a bfloat16 batch norm's gradient (the products and the
-    /// three terms, which cancel, would lose their low bits in bfloat16).
+    /// Batch norm's backward pass with batch statistics (x̂ = (x − μ)/σ), with g, the gradient of its output, nonzero
+    /// only where the pool routed a pooled gradient: d/dγ = Σ g·x̂ and d/dβ = Σ g are sums over the pooled values, and
+    /// d/dx = γ/σ · (g − Σg/m − x̂ · Σ g·x̂ / m), written as b·x + c + a·g per channel, is computed over
+    /// <paramref name="x"/> itself, its dense terms first and then g's routed ones. So no tensor of the input's size is
+    /// allocated (a dense g and the product g·x were two, 411 MB each at 224 px, batch 128). Returns no input
+    /// gradient when none is needed, and leaves <paramref name="x"/> as it was then.
     /// </summary>
-    private static (Tensor? Input, Tensor Weight, Tensor Bias) NormBackward(Tensor input, Tensor weight, double eps, Tensor routed, bool inputNeedsGradient)
+    private static (Tensor Weight, Tensor Bias, Tensor? Input) NormBackward(Tensor x, Tensor weight, double eps, Routing routing, bool inputNeedsGradient)
     {
         long[] dims = { 0, 2, 3 };
-        double count = input.numel() / input.shape[1];
-        using var inputs = input.to(ScalarType.Float32);
-        using var gradient = routed.to(ScalarType.Float32);
-        var (variance, mean) = inputs.var_mean(dims, unbiased: false, keepdim: true);
+        double count = x.numel() / x.shape[1];
+        var (variance, mean) = x.var_mean(dims, unbiased: false, keepdim: true);
         var invStd = variance.add(eps).rsqrt();
-        var gradientSum = gradient.sum(dims, keepdim: true);
-        Tensor dot;
-        using (var product = gradient.mul(inputs))
-            dot = product.sum(dims, keepdim: true);
+        var (gradientSum, dot) = routing.Sums(x);                              // Σ g, Σ g·x
         var normalizedDot = dot.sub(mean * gradientSum).mul(invStd);          // Σ g·x̂
         var weightGradient = normalizedDot.flatten();
         var biasGradient = gradientSum.flatten();
-        if (!inputNeedsGradient) return (null, weightGradient, biasGradient);
-        var scale = weight.view(1, -1, 1, 1) * invStd;                        // γ/σ
+        if (!inputNeedsGradient) return (weightGradient, biasGradient, null);
+        var scale = weight.to(ScalarType.Float32).view(1, -1, 1, 1) * invStd;     // γ/σ
         var inputScale = -scale * invStd * normalizedDot / count;
         var shift = -scale * gradientSum / count - inputScale * mean;
-        var inputGradient = gradient.mul_(scale).addcmul_(inputs, inputScale, 1).add_(shift);
-        return (inputGradient.dtype == input.dtype ? inputGradient.alias() : inputGradient.to(input.dtype), weightGradient, biasGradient);
+        x.mul_(inputScale).add_(shift);
+        routing.AddTo(x, scale);
+        return (weightGradient, biasGradient, x.detach());
+    }
+
+    /// <summary>
+    /// Hands back the kept batch norm input's memory now, as PyTorch's nodes release their saved tensors once their
+    /// backward has run: TorchSharp's custom nodes keep them until the graph goes (the batch's end). The tensor is the
+    /// stem convolution's output, which no one else reads (<see cref="Apply"/>); a second backward pass through the
+    /// same graph fails on its version, as any backward pass after an in-place change does.
+    /// </summary>
+    private static void ReleaseStorage(Tensor kept)
+    {
+        using var nothing = empty(0, kept.dtype, kept.device);
+        kept.set_(nothing);
+    }
+
+    /// <summary>
+    /// The pooled gradients and where in the batch norm's output each goes: the flattened-plane index of its window's
+    /// maximum, or index 0 with a zero gradient where the ReLU cut the window. Built a slice of images at a time, so
+    /// that the int64 indices libtorch's gather and scatter need stay small (≤ 32 MiB, 20 images at 224 px).
+    /// </summary>
+    private sealed class Routing(MaxPool2d pool, Tensor offsets, Tensor gradOutput, long width)
+    {
+        private const long SliceBytes = 32L << 20;
+
+        /// <summary>Per channel Σ g and Σ g·x, shaped [1, C, 1, 1].</summary>
+        public (Tensor GradientSum, Tensor Dot) Sums(Tensor x)
+        {
+            var gradientSum = zeros(new long[] { x.shape[1] }, ScalarType.Float32, x.device);
+            var dot = zeros(new long[] { x.shape[1] }, ScalarType.Float32, x.device);
+            foreach (var (start, length) in Slices())
+            {
+                using var scope = NewDisposeScope();
+                var (index, routed) = Slice(start, length);
+                gradientSum.add_(routed.sum(new long[] { 0, 2 }));
+                dot.add_(routed.mul_(Plane(x, start, length).gather(2, index)).sum(new long[] { 0, 2 }));
+            }
+            return (gradientSum.view(1, -1, 1, 1), dot.view(1, -1, 1, 1));
+        }
+
+        /// <summary>Adds <paramref name="scale"/> (per channel) times g to <paramref name="x"/>, in place.</summary>
+        public void AddTo(Tensor x, Tensor scale)
+        {
+            using var perChannel = scale.view(1, -1, 1);
+            foreach (var (start, length) in Slices())
+            {
+                using var scope = NewDisposeScope();
+                var (index, routed) = Slice(start, length);
+                Plane(x, start, length).scatter_add_(2, index, routed.mul_(perChannel));
+            }
+        }
+
+        /// <summary>Images [start, start + length) of a contiguous [N, C, H, W] tensor as [length, C, H·W], sharing its memory.</summary>
+        private static Tensor Plane(Tensor x, long start, long length) => x.narrow(0, start, length).view(length, x.shape[1], -1);
+
+        private IEnumerable<(long Start, long Length)> Slices()
+        {
+            long images = gradOutput.shape[0];
+            long perSlice = Math.Max(1, SliceBytes / Math.Max(1, gradOutput.numel() / images * sizeof(long)));
+            for (long start = 0; start < images; start += perSlice) yield return (start, Math.Min(perSlice, images - start));
+        }
+
+        private (Tensor Index, Tensor Routed) Slice(long start, long length)
+        {
+            var sliceOffsets = offsets.narrow(0, start, length);
+            var sliceGradient = gradOutput.narrow(0, start, length);
+            using var cut = sliceOffsets.eq(Cut(sliceOffsets.dtype));
+            long channels = gradOutput.shape[1];
+            // A cut value adds nothing, at the plane's first pixel (its window may start in the padding).
+            using var starts = WindowStarts(pool, sliceGradient, width);
+            var index = sliceOffsets.to(ScalarType.Int64).add_(starts).masked_fill_(cut, 0).reshape(length, channels, -1);
+            var routed = sliceGradient.masked_fill(cut, 0).to(ScalarType.Float32).reshape(length, channels, -1);
+            return (index, routed);
+        }
     }
 
     private static Tensor Keep(DisposeScope scope, Tensor? tensor) => tensor is null ? null! : scope.MoveToOuter(tensor);
