@@ -43,12 +43,16 @@ public class CompactStemTailTests
         Assert.Equal(channelsLast, CnnModel.IsChannelsLast(convOutput));
         var recomputed = CompactStemTail.Apply(ours.Norm, ours.Pool, convOutput);
         (recomputed * upstream).sum().backward();
-        // The function spends the convolution's output: overwritten by its own gradient, or handed back when none is needed.
-        if (!convOutput.requires_grad) Assert.Equal(0, convOutput.numel());
         var inputGradient = input.grad?.clone();
         input.grad?.zero_();
-        var reference = theirs.Pool.call(Convolutions.TrainingNorm(theirs.Norm, theirs.Conv.call(input)).relu_());
+        var theirConvOutput = theirs.Conv.call(input);
+        if (theirConvOutput.requires_grad) theirConvOutput.retain_grad();
+        var reference = theirs.Pool.call(Convolutions.TrainingNorm(theirs.Norm, theirConvOutput).relu_());
         (reference * upstream).sum().backward();
+
+        // The function spends the convolution's output: overwritten by its own gradient (float32, NCHW), else handed back.
+        if (convOutput.requires_grad && !channelsLast) AssertClose(theirConvOutput.grad!, convOutput, "gradient written over the convolution's output", values);
+        else Assert.Equal(0, convOutput.numel());
 
         AssertSame(reference, recomputed, "output");
         if (inputNeedsGradient) AssertClose(input.grad!, inputGradient!, "input gradient", values);
@@ -68,10 +72,14 @@ public class CompactStemTailTests
         var stem = Stem(convTrains: true, normTrains: true);
         Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, stem.Conv.call(ones(2, 3, 16, 16))));
         // Inputs to the norm, each image as large as the smallest stem output the function takes (64-px images).
-        var convOutput = ones(3, 64, 32, 32).requires_grad_();
+        var leaf = ones(3, 64, 32, 32).requires_grad_();
+        var convOutput = leaf * 1;
         Assert.Equal(CompactStemTail.MinimumValuesPerImage * 3, convOutput.numel());
         Assert.True(CompactStemTail.Applies(stem.Norm, stem.Pool, convOutput));
-        Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, ones(3, 64, 32, 31).requires_grad_()));
+        Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, ones(3, 64, 32, 31).requires_grad_() * 1));
+        // The function writes over its input: not over a tensor with a gradient of its own, nor an empty batch.
+        Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, leaf));
+        Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, zeros(0, 64, 32, 32).requires_grad_() * 1));
         using (no_grad())
             Assert.False(CompactStemTail.Applies(stem.Norm, stem.Pool, convOutput));
         stem.Norm.eval();

@@ -11,8 +11,9 @@ namespace MLNet.FastAi.Vision.Modules;
 /// (at 224 px, batch 128: 411 MB and 205 MB, a fifth of a step's peak, alive from the forward pass until the backward
 /// pass reaches the stem). The byte is where in its window each maximum was, or that the ReLU cut it (a window's
 /// maximum of ReLU outputs is zero exactly when the ReLU passed nothing there); batch norm's gradient is taken by its
-/// formula and written over the kept input, which is spent then, so the backward pass allocates nothing of the input's
-/// size either. Nothing runs twice but the batch statistics.
+/// formula and written over the kept input (the stem convolution's float32 output), which is spent then, so the
+/// backward pass allocates nothing of the input's size either (a bfloat16 or channels-last input takes one float32
+/// copy). Nothing runs twice but the batch statistics and the pooled gradients' routing.
 /// <para>CPU only: for CUDA tensors libtorch runs the backward pass on a worker thread that TorchSharp's dispose scopes
 /// do not reach, so the gradients this function hands back would wait for the garbage collector.</para>
 /// </summary>
@@ -34,14 +35,15 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
     /// <summary>Whether a step on <paramref name="convOutput"/> takes this path rather than the three operations.</summary>
     public static bool Applies(BatchNorm2d norm, MaxPool2d pool, Tensor convOutput) =>
         norm.training && is_grad_enabled() && convOutput.device_type == DeviceType.CPU && convOutput.dim() == 4 &&
-        convOutput.numel() >= MinimumValuesPerImage * convOutput.shape[0] &&
+        convOutput.shape[0] > 0 && convOutput.numel() >= MinimumValuesPerImage * convOutput.shape[0] &&
+        !(convOutput.requires_grad && convOutput.is_leaf) &&
         (pool.dilation ?? new long[] { 1 }).All(d => d == 1) && !pool.ceil_mode &&
         (pool.kernel_size[0] - 1) * convOutput.shape[^1] + pool.kernel_size[^1] - 1 < short.MaxValue;
 
     /// <summary>
     /// <c>pool(relu(norm(convOutput)))</c>, updating the norm's running statistics as the module does. Takes
-    /// <paramref name="convOutput"/> over: its memory is handed back once the backward pass has used it, so callers read
-    /// nothing of it after that pass.
+    /// <paramref name="convOutput"/> over: the backward pass writes the gradient over it, or hands its memory back when
+    /// no gradient is needed, so callers read nothing of it after that pass.
     /// </summary>
     public static Tensor Apply(BatchNorm2d norm, MaxPool2d pool, Tensor convOutput) =>
         apply(convOutput, norm.weight!, norm.bias!, norm, pool);
@@ -69,11 +71,11 @@ internal sealed class CompactStemTail : autograd.SingleTensorFunction<CompactSte
         var routing = new Routing(pool, offsets, gradOutput, input.shape[3]);
         // In float32 throughout, as libtorch's kernel computes a bfloat16 batch norm's gradient (the products and the
         // three terms, which cancel, would lose their low bits in bfloat16).
-        bool inPlace = input.dtype == ScalarType.Float32 && input.is_contiguous();
-        var x = inPlace ? input : input.to(ScalarType.Float32).contiguous();
+        bool overInput = input.dtype == ScalarType.Float32 && input.is_contiguous();
+        var x = overInput ? input : empty(input.shape, ScalarType.Float32, device: input.device).copy_(input);
+        if (!overInput) ReleaseStorage(input);  // spent once copied
         var (weightGradient, biasGradient, inputGradient) = NormBackward(x, weight, eps, routing, input.requires_grad);
-        // The input gradient was written over the input where it could be; otherwise the input is spent.
-        if (inputGradient is null || !inPlace) ReleaseStorage(input);
+        if (overInput && inputGradient is null) ReleaseStorage(input);
         if (inputGradient is not null && inputGradient.dtype != input.dtype) inputGradient = inputGradient.to(input.dtype);
         // One entry per argument of Apply: the norm and the pool are not tensors and get none.
         return new List<Tensor>
