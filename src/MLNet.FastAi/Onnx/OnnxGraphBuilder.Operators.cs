@@ -149,6 +149,10 @@ internal sealed partial class OnnxGraphBuilder
 
     public string Reshape(string x, string shape, string? name = null) => AddNode("Reshape", [x, shape], null, name);
 
+    /// <summary>Pads with zeros: <paramref name="pads"/> holds every axis's leading counts, then every axis's trailing ones.</summary>
+    public string Pad(string x, long[] pads, string? name = null) =>
+        AddNode("Pad", [x, AddInitializer(pads, [pads.Length], Param(name, "Pad", "pads"))], [OnnxAttribute.String("mode", "constant")], name);
+
     /// <summary>Copies a value, typically to give a graph output a chosen name.</summary>
     public string Identity(string x, string? outputName = null, string? name = null) =>
         AddNode("Identity", [x], null, name, outputName);

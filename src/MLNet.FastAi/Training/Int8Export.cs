@@ -38,7 +38,7 @@ public sealed record Int8Report(int CalibrationImages, int ValidationImages, dou
 
 /// <summary>
 /// Static int8 quantization of a trained network (ONNX QDQ): activation ranges calibrated on training images
-/// (min-max), per-channel int8 weights, then both networks classify the validation set through ONNX Runtime and an
+/// (min-max), per-channel int8 weights with the stem on exact pixels and every bias corrected (<see cref="QdqWriter"/>), then both networks classify the validation set through ONNX Runtime and an
 /// int8 network that loses more than <see cref="MaxAccuracyLoss"/> points — and more than one image, which on a small
 /// validation set is no evidence either way — is refused with the figures.
 /// </summary>
@@ -75,25 +75,25 @@ internal static class Int8Export
         byte[]? int8Standalone = null;
         if (!reused)
         {
-            var ranges = ActivationRanges.Calibrate(standalone, CnnOnnxSignature.Standalone.PixelsInput,
-                RawBatches(learner, data.Train, CalibrationImages).Select(b => (b.Pixels, b.Count)), height, width);
-            int8Standalone = CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, CnnOnnxSignature.Standalone, ranges);
+            var statistics = CalibrationStatistics.Calibrate(standalone, CnnOnnxSignature.Standalone.PixelsInput,
+                RawBatches(learner, data.Train, CalibrationImages).Select(b => (b.Pixels, b.Count)), height, width, learner.Normalization);
+            int8Standalone = CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, CnnOnnxSignature.Standalone, statistics);
             var (images, floatAccuracy, int8Accuracy) = data.Valid.Count == 0 || !data.Valid.IsLabeled
                 ? (0, double.NaN, double.NaN)
                 : Accuracies(learner, floatStandalone, int8Standalone, height, width);
-            known = new Calibration(network, ranges, new Int8Report(ranges.Images, images, floatAccuracy, int8Accuracy));
+            known = new Calibration(network, statistics, new Int8Report(statistics.Images, images, floatAccuracy, int8Accuracy));
             Calibrations.AddOrUpdate(learner, known);
         }
         if (!known!.Report.Accepted) return (null, known.Report, reused);
         byte[] onnx = signature == CnnOnnxSignature.Standalone && int8Standalone is not null ? int8Standalone
-            : CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, signature, known.Ranges);
+            : CnnOnnxExporter.ExportBytes(model, width, height, learner.Normalization, classes, signature, known.Statistics);
         return (onnx, known.Report, reused);
     }
 
     /// <summary>The last calibration of each learner, and what it was made from.</summary>
     private static readonly ConditionalWeakTable<Learner, Calibration> Calibrations = new();
 
-    private sealed record Calibration(byte[] Network, ActivationRanges Ranges, Int8Report Report);
+    private sealed record Calibration(byte[] Network, CalibrationStatistics Statistics, Int8Report Report);
 
     /// <summary>The refusal of an int8 network the guard turned down, naming the option as the door in use does.</summary>
     public static OptionException Refusal(Int8Report report) =>

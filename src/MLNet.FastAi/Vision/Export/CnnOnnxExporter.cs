@@ -17,8 +17,9 @@ namespace MLNet.FastAi.Vision.Export;
 /// <remarks>
 /// <para>
 /// The graph scales and normalizes its input itself (<c>x · 1/(255·std) − mean/std</c>, one Mul and one Add per
-/// channel), so that it consumes exactly what ML.NET's <c>ExtractPixels</c> produces. The normalization cannot be
-/// folded into the stem convolution: its zero padding would then pad with the normalized value of black instead of 0.
+/// channel), so that it consumes exactly what ML.NET's <c>ExtractPixels</c> produces. The float32 graph does not fold
+/// the normalization into the stem convolution, whose zero padding would then pad with black instead of the normalized
+/// 0; the int8 graph does, and writes that padding out (<see cref="QdqWriter.PixelConv"/>).
 /// </para>
 /// <para>
 /// Every batch norm is folded into the layer it touches: a BatchNorm2d into the convolution before it
@@ -40,13 +41,13 @@ internal static class CnnOnnxExporter
     public const string InputMetadataKey = "mlnet_fastai.input";
 
     public static byte[] ExportBytes(CnnModel model, int width, int height, NormalizationStats normalization,
-        IReadOnlyList<string> classNames, CnnOnnxSignature signature, ActivationRanges? int8 = null) =>
+        IReadOnlyList<string> classNames, CnnOnnxSignature signature, CalibrationStatistics? int8 = null) =>
         OnnxModelWriter.Write(Export(model, width, height, normalization, classNames, signature, int8));
 
     /// <summary>The network as an ONNX model with <paramref name="signature"/>; with <paramref name="int8"/> ranges, its body in int8 (QDQ).</summary>
     /// <remarks>The head, a few thousandths of the work, stays float32 in either case.</remarks>
     public static ModelProto Export(CnnModel model, int width, int height, NormalizationStats normalization,
-        IReadOnlyList<string> classNames, CnnOnnxSignature signature, ActivationRanges? int8 = null)
+        IReadOnlyList<string> classNames, CnnOnnxSignature signature, CalibrationStatistics? int8 = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(normalization);
@@ -62,10 +63,9 @@ internal static class CnnOnnxExporter
         var b = new OnnxGraphBuilder("fastai_cnn");
         OnnxDim batch = signature.Batched ? new OnnxDim(null, "batch") : new OnnxDim(1, null);
         string pixels = b.AddInput(signature.PixelsInput, OnnxDataType.Float, batch, 3, height, width);
-        string x = Normalize(b, pixels, normalization);
-        var qdq = int8 is null ? null : new QdqWriter(b, int8);
-        if (qdq is not null) x = qdq.Activation(x, "input.offset", relu: false, "input.q");
-        x = CnnOnnxLayers.Body(b, model.Body, x, qdq);
+        // In int8 the normalization is folded into the first convolution, which reads the pixels (QdqWriter.PixelConv).
+        var qdq = int8 is null ? null : new QdqWriter(b, int8, normalization);
+        string x = CnnOnnxLayers.Body(b, model.Body, qdq is null ? Normalize(b, pixels, normalization) : pixels, qdq);
         string logits = CnnOnnxLayers.Head(b, model.Head, x);
         string probabilities = b.Softmax(logits, 1, "softmax");
         AddOutputs(b, probabilities, classNames, signature, batch);

@@ -15,13 +15,20 @@ namespace MLNet.FastAi.Vision.Export;
 internal static class CnnOnnxLayers
 {
     /// <summary>Stem (conv, BN, ReLU, max pool) and the residual stages; returns the feature map <c>[N, C, h, w]</c>.</summary>
-    /// <remarks>With <paramref name="int8"/>, every convolution and residual sum is written as QDQ (<see cref="QdqWriter"/>), its
-    /// input already quantized; the node names, and so the calibration's keys, are those of the float graph.</remarks>
+    /// <remarks>With <paramref name="int8"/>, <paramref name="x"/> is the raw pixels (see <see cref="QdqWriter.PixelConv"/>)
+    /// and every convolution and residual sum is written as QDQ (<see cref="QdqWriter"/>), its input already quantized;
+    /// the node names, and so the calibration's keys, are those of the float graph.</remarks>
     public static string Body(OnnxGraphBuilder b, ResNetBody body, string x, QdqWriter? int8 = null)
     {
-        x = ConvNormRelu(b, body.StemConv, body.StemNorm, x, "conv1", "relu", int8);
+        if (int8 is null) x = ConvNormRelu(b, body.StemConv, body.StemNorm, x, "conv1", "relu", null);
+        else
+        {
+            var stem = Fold(body.StemConv, body.StemNorm, "conv1");
+            x = int8.Activation(int8.PixelConv(x, stem.Weight, stem.Dims, stem.Bias, body.StemConv.stride, stem.Pads,
+                body.StemConv.groups, body.StemConv.dilation, "conv1"), "relu", relu: true, "relu.q");
+        }
         string pooled = MaxPool(b, body.StemPool, x, "maxpool");
-        x = int8 is null ? pooled : int8.SameAs(pooled, x, "maxpool.q");
+        x = int8 is null ? pooled : int8.SameAs(pooled, x, "maxpool", "maxpool.q");
         var stages = body.Stages;
         for (int s = 0; s < stages.Count; s++)
         {
@@ -70,6 +77,14 @@ internal static class CnnOnnxLayers
     /// <summary>A convolution with the batch norm after it folded into its weights and bias.</summary>
     private static string ConvNorm(OnnxGraphBuilder b, Conv2d conv, BatchNorm2d norm, string x, string name, QdqWriter? int8 = null)
     {
+        var (weight, dims, bias, pads) = Fold(conv, norm, name);
+        if (int8 is not null) return int8.Conv(x, weight, dims, bias, conv.stride, pads, conv.groups, conv.dilation, name);
+        return b.Conv(x, weight, dims, bias, conv.stride, pads, conv.groups, conv.dilation, name);
+    }
+
+    /// <summary>The weights and bias of <paramref name="conv"/> with <paramref name="norm"/> folded in, and its ONNX pads.</summary>
+    private static (float[] Weight, long[] Dims, float[] Bias, long[] Pads) Fold(Conv2d conv, BatchNorm2d norm, string name)
+    {
         if (conv.padding_type is not null || conv.padding_mode != PaddingModes.Zeros || conv.padding is null)
             throw new NotSupportedException($"Convolution '{name}': only explicit zero padding can be exported.");
         var (scale, shift) = NormAffine(norm, name);
@@ -86,9 +101,7 @@ internal static class CnnOnnxLayers
             for (int i = c * perChannel; i < (c + 1) * perChannel; i++) weight[i] = (float)(weight[i] * scale[c]);
             bias[c] = (float)(convBias[c] * scale[c] + shift[c]);
         }
-        long[] pads = conv.padding.Concat(conv.padding).ToArray();
-        if (int8 is not null) return int8.Conv(x, weight, dims, bias, conv.stride, pads, conv.groups, conv.dilation, name);
-        return b.Conv(x, weight, dims, bias, conv.stride, pads, conv.groups, conv.dilation, name);
+        return (weight, dims, bias, conv.padding.Concat(conv.padding).ToArray());
     }
 
     private static string MaxPool(OnnxGraphBuilder b, MaxPool2d pool, string x, string name)
