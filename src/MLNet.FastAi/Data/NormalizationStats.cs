@@ -26,6 +26,10 @@ public sealed record NormalizationStats(IReadOnlyList<float> Mean, IReadOnlyList
     /// <summary>The standard deviation of channel <paramref name="channel"/> (0 = R), broadcasting single values.</summary>
     public float StdOf(int channel) => Std.Count == 1 ? Std[0] : Std[channel];
 
+    /// <summary>The normalization of raw pixels (0..255) of channel <paramref name="channel"/> as one affine map: <c>pixel · Scale + Offset</c>.</summary>
+    internal (double Scale, double Offset) PixelAffineOf(int channel) =>
+        (1.0 / (255.0 * StdOf(channel)), -MeanOf(channel) / (double)StdOf(channel));
+
     /// <summary>Checks the statistics are usable.</summary>
     /// <exception cref="ArgumentException">Wrong counts, or a standard deviation that is not positive.</exception>
     public void Validate()

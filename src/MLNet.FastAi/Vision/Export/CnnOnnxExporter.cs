@@ -44,7 +44,7 @@ internal static class CnnOnnxExporter
         IReadOnlyList<string> classNames, CnnOnnxSignature signature, CalibrationStatistics? int8 = null) =>
         OnnxModelWriter.Write(Export(model, width, height, normalization, classNames, signature, int8));
 
-    /// <summary>The network as an ONNX model with <paramref name="signature"/>; with <paramref name="int8"/> ranges, its body in int8 (QDQ).</summary>
+    /// <summary>The network as an ONNX model with <paramref name="signature"/>; with <paramref name="int8"/> calibration, its body in int8 (QDQ).</summary>
     /// <remarks>The head, a few thousandths of the work, stays float32 in either case.</remarks>
     public static ModelProto Export(CnnModel model, int width, int height, NormalizationStats normalization,
         IReadOnlyList<string> classNames, CnnOnnxSignature signature, CalibrationStatistics? int8 = null)
@@ -103,9 +103,8 @@ internal static class CnnOnnxExporter
         var offset = new float[3];
         for (int c = 0; c < 3; c++)
         {
-            double std = stats.StdOf(c);
-            scale[c] = (float)(1.0 / (255.0 * std));
-            offset[c] = (float)(-stats.MeanOf(c) / std);
+            var (pixelScale, pixelOffset) = stats.PixelAffineOf(c);
+            (scale[c], offset[c]) = ((float)pixelScale, (float)pixelOffset);
         }
         string scaled = b.Mul(pixels, b.AddInitializer(scale, [1, 3, 1, 1], "input.scale"), "input.scale");
         return b.Add(scaled, b.AddInitializer(offset, [1, 3, 1, 1], "input.offset"), "input.offset");

@@ -45,7 +45,7 @@ internal sealed class CalibrationStatistics
     /// Runs <paramref name="floatModel"/> on <paramref name="batches"/> (raw 0..255 planar RGB, <c>[n, 3, h, w]</c>)
     /// and keeps the smallest and largest value of each node's output (min-max calibration) and each channel's mean; the
     /// first convolution's patches are taken as int8 reads them (<see cref="QdqWriter.PixelConv"/>): the pixels, padded
-    /// with the grey that <paramref name="normalization"/> takes to 0.
+    /// with <paramref name="normalization"/>'s mean in grey levels.
     /// </summary>
     public static CalibrationStatistics Calibrate(ModelProto floatModel, string inputName, IEnumerable<(float[] Pixels, int Count)> batches, int height, int width,
         NormalizationStats normalization)
@@ -67,7 +67,7 @@ internal sealed class CalibrationStatistics
                     Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } },
                 });
         }
-        // The first convolution reads the image; in int8 it reads the pixels, padded with the grey that normalizes to 0.
+        // The first convolution reads the image; in int8 it reads the pixels, padded with the normalization's mean grey.
         var stem = graph.Node.FirstOrDefault(n => n.OpType == "Conv")
             ?? throw new InvalidOperationException("The network has no convolution to quantize.");
         var imagePatches = PatchMoments.For(stem, channels: 3, [.. Enumerable.Range(0, 3).Select(c => QdqWriter.PadLevel(normalization, c))]);

@@ -7,7 +7,7 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 /// Writes the int8 form of the network's layers as ONNX QDQ (<c>QuantizeLinear</c>/<c>DequantizeLinear</c> around
 /// float operators), the form ONNX Runtime's CPU provider fuses into int8 kernels: every convolution with per-output-
 /// channel symmetric int8 weights and an int32 bias, every activation a uint8 tensor with one scale and zero point
-/// from calibration. A ReLU after a layer is not written: quantizing to a zero point of 0 clamps at 0 exactly as it does.
+/// from calibration (the pixels: scale 1, zero point 0). A ReLU after a layer is not written: quantizing to a zero point of 0 clamps at 0 exactly as it does.
 /// </summary>
 /// <remarks>
 /// Three things keep the int8 network close to the float32 one, each measured on MNIST and upscaled Fashion-MNIST
@@ -20,8 +20,8 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 /// <item>The stem's weights are rounded with <see cref="CompensatedRounding"/> over the patches calibration saw, so that
 /// their errors cancel on the images as the float weights do.</item>
 /// <item>Every convolution's bias is corrected for the mean its rounded weights shift (Nagel et al., "Data-Free
-/// Quantization Through Weight Equalization and Bias Correction", 2019): <c>Σ (W_int8 − W)·E[x]</c> per output channel,
-/// with the means of its input that calibration saw.</item>
+/// Quantization Through Weight Equalization and Bias Correction", 2019): <c>Σ (W_int8·scale − W)·E[x]</c> per output
+/// channel, with the means of its input that calibration saw (for the stem, the mean patch, padding included).</item>
 /// </list>
 /// </remarks>
 internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibration, NormalizationStats normalization)
@@ -72,14 +72,14 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
         return dq;
     }
 
-    /// <summary>The grey level (0..255) of channel <paramref name="c"/> that normalizes to 0: the image's padding, in pixels.</summary>
+    /// <summary>The whole grey level (0..255) of channel <paramref name="c"/> nearest the normalization's mean: the image's padding, in pixels.</summary>
     public static float PadLevel(NormalizationStats normalization, int c) => (float)Math.Clamp(Math.Round(255.0 * normalization.MeanOf(c)), 0, 255);
 
     /// <summary>
-    /// The stem's convolution on the raw pixels (whole numbers 0..255 from the decoder, so exact in uint8 at scale 1),
-    /// with the input normalization folded into its weights and bias. The normalized image's zero padding is each
-    /// channel's mean grey, written out by a Pad (rounded to a whole grey level: at most 0.009 of a standard deviation
-    /// off, in the padding only).
+    /// The stem's convolution on the raw pixels (whole numbers 0..255 from the decoder, so exact in uint8 at scale 1;
+    /// other values are rounded to the nearest level and clamped), with the input normalization folded into its
+    /// weights and bias. The normalized image's zero padding is the normalization's mean in grey levels, written out by
+    /// a Pad (rounded to a whole level: half a grey level, 0.5/(255·std), off at most, in the padding only).
     /// </summary>
     public string PixelConv(string pixels, float[] weight, long[] dims, float[] bias, long[] strides, long[] pads, long group, long[] dilations, string name)
     {
@@ -91,9 +91,7 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
         var (scale, offset) = (new double[inChannels], new double[inChannels]);
         for (int c = 0; c < inChannels; c++)
         {
-            // normalized = pixel · scale + offset, zero at pixel = 255 · mean
-            scale[c] = 1.0 / (255.0 * normalization.StdOf(c));
-            offset[c] = -normalization.MeanOf(c) / normalization.StdOf(c);
+            (scale[c], offset[c]) = normalization.PixelAffineOf(c);
             level[c] = PadLevel(normalization, c);
         }
         var folded = new float[weight.Length];
@@ -131,8 +129,11 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
             throw new InvalidOperationException($"Convolution '{name}' takes {inPerGroup * group} channels but calibration saw {input.Means.Length}.");
         var scales = new float[outChannels];
         var q = new sbyte[weight.Length];
-        var rounding = calibration.ImagePatchesOf(name) is { } patches && patches.Size == perChannel
-            ? new CompensatedRounding(patches.Moments(), perChannel) : null;
+        var patches = calibration.ImagePatchesOf(name);
+        if (patches is not null && patches.Size != perChannel)
+            throw new InvalidOperationException($"Convolution '{name}' has {perChannel} weights per output but calibration saw patches of {patches.Size}.");
+        var rounding = patches is null ? null : new CompensatedRounding(patches.Moments(), perChannel);
+        var meanPatch = patches?.Means();
         var biasQ = new int[outChannels];
         var biasScales = new float[outChannels];
         for (int c = 0; c < outChannels; c++)
@@ -143,15 +144,16 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
             scales[c] = largest > 0 ? largest / 127f : 1f;
             if (rounding is not null) rounding.Round(weight.AsSpan(c * perChannel, perChannel), scales[c], q.AsSpan(c * perChannel, perChannel));
             else for (int i = c * perChannel; i < (c + 1) * perChannel; i++) q[i] = (sbyte)Math.Clamp(Math.Round(weight[i] / scales[c]), -127, 127);
-            // The mean shift of this output channel: Σ (W_int8 − W)·E[x] (padding taken as the input's mean).
+            // The mean shift of this output channel: Σ (W_int8·scale − W)·E[x], with each tap's own mean where calibration
+            // kept the patches, else its channel's (an approximation at the zero-padded border).
             double shift = 0;
             for (int i = 0; i < inPerGroup; i++)
             {
-                double inputMean = input.Means[c / outPerGroup * inPerGroup + i];
+                double channelMean = input.Means[c / outPerGroup * inPerGroup + i];
                 for (int t = 0; t < taps; t++)
                 {
                     int at = c * perChannel + i * taps + t;
-                    shift += ((double)q[at] * scales[c] - weight[at]) * inputMean;
+                    shift += ((double)q[at] * scales[c] - weight[at]) * (meanPatch?[i * taps + t] ?? channelMean);
                 }
             }
             biasScales[c] = input.Scale * scales[c];
