@@ -8,19 +8,18 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 
 /// <summary>
 /// What calibration saw of every node's output — its range, and each channel's mean — found by running the float network
-/// in ONNX Runtime with each node's output made a graph output; and of the pixels, each colour's mean and the second
-/// moments of the patches the first convolution reads. Keyed by node name, which the float and int8 exports share.
+/// in ONNX Runtime with each node's output made a graph output; and the moments of the pixel patches the first
+/// convolution reads. Keyed by node name, which the float and int8 exports share.
 /// </summary>
 internal sealed class CalibrationStatistics
 {
     private readonly Dictionary<string, Statistics> _nodes;
-    private readonly double[] _pixelMeans;
     private readonly (string Conv, PatchMoments Moments) _imagePatches;
 
-    private CalibrationStatistics(Dictionary<string, Statistics> nodes, double[] pixelMeans, (string, PatchMoments) imagePatches) =>
-        (_nodes, _pixelMeans, _imagePatches) = (nodes, pixelMeans, imagePatches);
+    private CalibrationStatistics(Dictionary<string, Statistics> nodes, (string, PatchMoments) imagePatches) =>
+        (_nodes, _imagePatches) = (nodes, imagePatches);
 
-    /// <summary>The second moments of the image patches that <paramref name="conv"/> reads, if it is the convolution that reads the image.</summary>
+    /// <summary>The moments of the image patches that <paramref name="conv"/> reads, if it is the convolution that reads the image.</summary>
     public PatchMoments? ImagePatchesOf(string conv) => conv == _imagePatches.Conv ? _imagePatches.Moments : null;
 
     /// <summary>Images run through the network.</summary>
@@ -34,9 +33,6 @@ internal sealed class CalibrationStatistics
         var seen = Seen(node);
         return seen.Sums.Select(sum => sum / seen.PerChannel).ToArray();
     }
-
-    /// <summary>The mean grey level of each colour channel of the input pixels.</summary>
-    public double[] PixelMeans() => (double[])_pixelMeans.Clone();
 
     private Statistics Seen(string node) =>
         _nodes.TryGetValue(node, out var seen) ? seen : throw new InvalidOperationException($"Calibration saw no output of node '{node}'.");
@@ -72,16 +68,11 @@ internal sealed class CalibrationStatistics
             ?? throw new InvalidOperationException("The network has no convolution to quantize.");
         var imagePatches = PatchMoments.For(stem, channels: 3, [.. Enumerable.Range(0, 3).Select(c => QdqWriter.PadLevel(normalization, c))]);
         var nodes = new Dictionary<string, Statistics>(StringComparer.Ordinal);
-        var pixelSums = new double[3];
-        long pixelsPerChannel = 0;
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(OnnxModelWriter.Write(model), options);
         int images = 0;
         foreach (var (pixels, count) in batches)
         {
-            for (int plane = 0; plane < count * 3; plane++)
-                foreach (float v in pixels.AsSpan(plane * height * width, height * width)) pixelSums[plane % 3] += v;
-            pixelsPerChannel += (long)count * height * width;
             imagePatches.Add(pixels, count, height, width);
             var input = new DenseTensor<float>(pixels, [count, 3, height, width]);
             using var results = session.Run([NamedOnnxValue.CreateFromTensor(inputName, input)], observed.Keys.ToList());
@@ -96,7 +87,7 @@ internal sealed class CalibrationStatistics
             images += count;
         }
         if (images == 0) throw new InvalidOperationException("Calibration needs at least one image.");
-        return new CalibrationStatistics(nodes, pixelSums.Select(sum => sum / pixelsPerChannel).ToArray(), (stem.Name, imagePatches)) { Images = images };
+        return new CalibrationStatistics(nodes, (stem.Name, imagePatches)) { Images = images };
     }
 
     /// <summary>A node's output so far: its range, and per channel the sum of its values and how many there were.</summary>

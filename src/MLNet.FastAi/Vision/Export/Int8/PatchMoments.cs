@@ -97,6 +97,14 @@ internal sealed class PatchMoments
         return _sums.Select(sum => sum / _patches).ToArray();
     }
 
+    /// <summary>The mean of each input channel over the patches' taps, padding included.</summary>
+    public double[] ChannelMeans()
+    {
+        var means = Means();
+        int taps = _kernelHeight * _kernelWidth;
+        return Enumerable.Range(0, _channels).Select(c => means.AsSpan(c * taps, taps).ToArray().Average()).ToArray();
+    }
+
     /// <summary><c>E[p pᵀ]</c>, row-major <see cref="Size"/> × <see cref="Size"/>.</summary>
     public double[] Moments()
     {

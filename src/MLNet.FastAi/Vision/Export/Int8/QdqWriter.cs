@@ -110,7 +110,9 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
         }
         string mean = b.AddInitializer(level, [1, inChannels, 1, 1], name + ".pad_level");
         string padded = b.Pad(b.Sub(pixels, mean, name + ".pad_shift"), [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]], name + ".pad");
-        string x = QuantizeDequantize(b.Add(padded, mean, name + ".pad_fill"), new Quantized(1f, 0, calibration.PixelMeans()), name + ".input.q");
+        var patches = calibration.ImagePatchesOf(name)
+            ?? throw new InvalidOperationException($"Calibration kept no patches of convolution '{name}', the one that reads the pixels.");
+        string x = QuantizeDequantize(b.Add(padded, mean, name + ".pad_fill"), new Quantized(1f, 0, patches.ChannelMeans()), name + ".input.q");
         return Conv(x, folded, dims, foldedBias, strides, new long[pads.Length], group, dilations, name);
     }
 
