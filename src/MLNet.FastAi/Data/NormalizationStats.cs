@@ -30,6 +30,9 @@ public sealed record NormalizationStats(IReadOnlyList<float> Mean, IReadOnlyList
     internal (double Scale, double Offset) PixelAffineOf(int channel) =>
         (1.0 / (255.0 * StdOf(channel)), -MeanOf(channel) / (double)StdOf(channel));
 
+    /// <summary>The whole grey level (0..255) nearest channel <paramref name="channel"/>'s mean: the pixel that normalizes closest to 0.</summary>
+    internal float MeanGreyLevelOf(int channel) => (float)Math.Clamp(Math.Round(255.0 * MeanOf(channel)), 0, 255);
+
     /// <summary>Checks the statistics are usable.</summary>
     /// <exception cref="ArgumentException">Wrong counts, or a standard deviation that is not positive.</exception>
     public void Validate()

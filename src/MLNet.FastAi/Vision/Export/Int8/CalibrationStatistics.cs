@@ -66,7 +66,7 @@ internal sealed class CalibrationStatistics
         // The first convolution reads the image; in int8 it reads the pixels, padded with the normalization's mean grey.
         var stem = graph.Node.FirstOrDefault(n => n.OpType == "Conv")
             ?? throw new InvalidOperationException("The network has no convolution to quantize.");
-        var imagePatches = PatchMoments.For(stem, channels: 3, [.. Enumerable.Range(0, 3).Select(c => QdqWriter.PadLevel(normalization, c))]);
+        var imagePatches = PatchMoments.For(stem, channels: 3, [.. Enumerable.Range(0, 3).Select(normalization.MeanGreyLevelOf)]);
         var nodes = new Dictionary<string, Statistics>(StringComparer.Ordinal);
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
         using var session = new InferenceSession(OnnxModelWriter.Write(model), options);

@@ -72,9 +72,6 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
         return dq;
     }
 
-    /// <summary>The whole grey level (0..255) of channel <paramref name="c"/> nearest the normalization's mean: the image's padding, in pixels.</summary>
-    public static float PadLevel(NormalizationStats normalization, int c) => (float)Math.Clamp(Math.Round(255.0 * normalization.MeanOf(c)), 0, 255);
-
     /// <summary>
     /// The stem's convolution on the raw pixels (whole numbers 0..255 from the decoder, so exact in uint8 at scale 1;
     /// other values are rounded to the nearest level and clamped), with the input normalization folded into its
@@ -92,7 +89,7 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
         for (int c = 0; c < inChannels; c++)
         {
             (scale[c], offset[c]) = normalization.PixelAffineOf(c);
-            level[c] = PadLevel(normalization, c);
+            level[c] = normalization.MeanGreyLevelOf(c);
         }
         var folded = new float[weight.Length];
         var foldedBias = new float[outChannels];
