@@ -148,6 +148,10 @@ public static class TorchRuntime
 
 internal static class NativeModuleInitializer
 {
+    // CA2255 warns libraries off module initializers; this one must run before any TorchSharp type loads its native
+    // bridge, which no call of ours is sure to precede (users touch torch directly), and it only registers a resolver.
+#pragma warning disable CA2255
     [ModuleInitializer]
     internal static void Initialize() => TorchNativeLoader.Register();
+#pragma warning restore CA2255
 }

@@ -78,10 +78,10 @@ internal static class ConfusionMatrixPlot
                     var value = values[actual, predicted];
                     var text = plot.Add.Text(value.ToString(normalize ? "0.00" : "0", CultureInfo.InvariantCulture), predicted, n - 1 - actual);
                     text.Alignment = Alignment.MiddleCenter;
-                    text.FontSize = fontSize;
-                    text.FontName = PlotFonts.Family;
+                    text.LabelFontSize = fontSize;
+                    text.LabelFontName = PlotFonts.Family;
                     // matplotlib's rule in fastai's matrix: white text on the darker half of the palette.
-                    text.FontColor = value > maximum / 2 ? Colors.White : Colors.Black;
+                    text.LabelFontColor = value > maximum / 2 ? Colors.White : Colors.Black;
                 }
         }
 
