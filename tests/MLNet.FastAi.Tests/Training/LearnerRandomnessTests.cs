@@ -42,7 +42,9 @@ public sealed class LearnerRandomnessTests
         set_num_threads(1);
         using var data = Data();
         using var learner = NewLearner(data, seed);
-        start?.SignalAndWait();
+        // Bounded, so that a fit that failed before the barrier is reported rather than waited for.
+        if (start is not null && !start.SignalAndWait(TimeSpan.FromMinutes(3)))
+            throw new TimeoutException("the other threads never reached the start");
         learner.FitOneCycle(Epochs, PeakRate);
         return TestTorch.Snapshot(learner.Model);
     }
@@ -57,7 +59,7 @@ public sealed class LearnerRandomnessTests
         long draws = 0;
         var disturber = Task.Run(() =>
         {
-            start.SignalAndWait();
+            if (!start.SignalAndWait(TimeSpan.FromMinutes(3))) return;
             while (!done.IsSet)
             {
                 manual_seed(Interlocked.Increment(ref draws));
