@@ -23,9 +23,20 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 /// Quantization Through Weight Equalization and Bias Correction", 2019): <c>Σ (W_int8·scale − W)·E[x]</c> per output
 /// channel, with the means of its input that calibration saw (for the stem, the mean patch, padding included).</item>
 /// </list>
+/// The stem's weights are stored as uint8 offset by 128 (<see cref="WeightStorage.OffsetUnsigned"/>): the same integers,
+/// but ONNX Runtime then runs the stem on its u8×u8 kernels, which widen to 16 bits before multiplying. Its u8×s8
+/// kernels on CPUs without VNNI (AVX2, and AVX-512 without VNNI: AMD Zen 2 and 3, Intel before Cascade Lake) add each
+/// pair of byte products in a saturating int16 (<c>vpmaddubsw</c>); bright pixels, up to 255, times weights up to ±127
+/// overflow it (255·127·2 = 64,770 > 32,767). Measured under QEMU as such a CPU, signed stem weights lost 2 to 7 points
+/// of test accuracy (MNIST, Fashion-MNIST, photos at 224 px) that offset ones keep (bench/RESULTS.md, "int8 on CPUs
+/// without VNNI"). The inner layers read ReLU outputs, rarely near the top of their range, and keep the faster u8×s8
+/// kernels (VNNI's int8 dot product where the CPU has it).
 /// </remarks>
 internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibration, NormalizationStats normalization)
 {
+    /// <summary>The zero point of weights stored as uint8: an int8 weight q is stored as q + 128.</summary>
+    private const int WeightOffset = 128;
+
     private readonly Dictionary<string, Quantized> _quantized = new(StringComparer.Ordinal);
 
     /// <summary>A quantized activation: its scale and zero point, and the mean of each of its channels over calibration.</summary>
@@ -110,14 +121,15 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
         var patches = calibration.ImagePatchesOf(name)
             ?? throw new InvalidOperationException($"Calibration kept no patches of convolution '{name}', the one that reads the pixels.");
         string x = QuantizeDequantize(b.Add(padded, mean, name + ".pad_fill"), new Quantized(1f, 0, patches.ChannelMeans()), name + ".input.q");
-        return Conv(x, folded, dims, foldedBias, strides, new long[pads.Length], group, dilations, name);
+        return Conv(x, folded, dims, foldedBias, strides, new long[pads.Length], group, dilations, name, WeightStorage.OffsetUnsigned);
     }
 
     /// <summary>
     /// A convolution of a quantized input: weights int8 per output channel (scale max|w|/127), bias int32 at the scale
     /// input·weight, as ONNX Runtime's QLinearConv takes them, corrected for the mean the rounding shifts.
     /// </summary>
-    public string Conv(string x, float[] weight, long[] dims, float[] bias, long[] strides, long[] pads, long group, long[] dilations, string name)
+    public string Conv(string x, float[] weight, long[] dims, float[] bias, long[] strides, long[] pads, long group, long[] dilations, string name,
+        WeightStorage storage = WeightStorage.Signed)
     {
         if (!_quantized.TryGetValue(x, out var input))
             throw new InvalidOperationException($"Convolution '{name}': its input '{x}' is not quantized.");
@@ -158,10 +170,11 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
             biasScales[c] = input.Scale * scales[c];
             biasQ[c] = (int)Math.Clamp(Math.Round((bias[c] - shift) / biasScales[c]), int.MinValue, int.MaxValue);
         }
-        string w = b.DequantizeLinear(
-            b.AddInitializer(OnnxTensor.FromInt8s(name + ".weight_quantized", q, dims)),
-            b.AddInitializer(scales, [outChannels], name + ".weight_scale"),
-            b.AddInitializer(OnnxTensor.FromInt8s(name + ".weight_zero_point", new sbyte[outChannels], outChannels)),
+        var (weights, zeroPoints) = storage == WeightStorage.Signed
+            ? (OnnxTensor.FromInt8s(name + ".weight_quantized", q, dims), OnnxTensor.FromInt8s(name + ".weight_zero_point", new sbyte[outChannels], outChannels))
+            : (OnnxTensor.FromUInt8s(name + ".weight_quantized", Array.ConvertAll(q, v => (byte)(v + WeightOffset)), dims),
+               OnnxTensor.FromUInt8s(name + ".weight_zero_point", Enumerable.Repeat((byte)WeightOffset, outChannels).ToArray(), outChannels));
+        string w = b.DequantizeLinear(b.AddInitializer(weights), b.AddInitializer(scales, [outChannels], name + ".weight_scale"), b.AddInitializer(zeroPoints),
             axis: 0, name: name + ".weight");
         string bq = b.DequantizeLinear(
             b.AddInitializer(OnnxTensor.FromInt32s(name + ".bias_quantized", biasQ, outChannels)),
@@ -170,4 +183,14 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
             axis: 0, name: name + ".bias");
         return b.Conv(x, w, bq, dims[2..], strides, pads, group, dilations, name);
     }
+}
+
+/// <summary>How a convolution's int8 weights are written.</summary>
+internal enum WeightStorage
+{
+    /// <summary>int8, zero point 0: ONNX Runtime's u8×s8 kernels (VNNI where the CPU has it).</summary>
+    Signed,
+
+    /// <summary>The same integers as uint8 with zero point 128: ONNX Runtime's u8×u8 kernels, which never saturate.</summary>
+    OffsetUnsigned,
 }
