@@ -52,6 +52,8 @@ public sealed class Int8ExportTests(SmallMnistFixture fixture, ITestOutputHelper
         Assert.Equal(convs, zeroPoints.Count);
         var stemZeroPoint = zeroPoints.Single(t => t.Name == "conv1.weight_zero_point");
         Assert.Equal(OnnxDataType.Uint8, stemZeroPoint.DataType);
+        Assert.Equal(graph.Initializer.Single(t => t.Name == "conv1.weight_scale").Dims, stemZeroPoint.Dims);
+        Assert.Equal(stemZeroPoint.Dims.Single(), stemZeroPoint.RawData.Length);
         Assert.All(stemZeroPoint.RawData.ToByteArray(), z => Assert.Equal(128, z));
         Assert.Equal(OnnxDataType.Uint8, graph.Initializer.Single(t => t.Name == "conv1.weight_quantized").DataType);
         Assert.All(zeroPoints.Where(t => t != stemZeroPoint), t => Assert.Equal(OnnxDataType.Int8, t.DataType));

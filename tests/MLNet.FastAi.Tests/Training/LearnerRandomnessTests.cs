@@ -71,7 +71,17 @@ public sealed class LearnerRandomnessTests
             try { return FitAndSnapshot(Seed, start); }
             finally { done.Signal(); }
         }, TaskCreationOptions.LongRunning)).ToArray();
-        var results = await Task.WhenAll(fits);
+        var both = Task.WhenAll(fits);
+        Dictionary<string, float[]>[] results;
+        try
+        {
+            results = await both;
+        }
+        catch when (both.Exception is { InnerExceptions.Count: > 1 } all)
+        {
+            // await rethrows the first fit's failure only; when one fit failed before the barrier, that is the other's timeout.
+            throw all;
+        }
         await disturber;
 
         Assert.True(draws > 10, $"the disturbing thread drew only {draws} times during the fits");

@@ -6,7 +6,7 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 /// <summary>
 /// Writes the int8 form of the network's layers as ONNX QDQ (<c>QuantizeLinear</c>/<c>DequantizeLinear</c> around
 /// float operators), the form ONNX Runtime's CPU provider fuses into int8 kernels: every convolution with per-output-
-/// channel symmetric int8 weights and an int32 bias, every activation a uint8 tensor with one scale and zero point
+/// channel symmetric int8 weights (the stem's stored as uint8, see below) and an int32 bias, every activation a uint8 tensor with one scale and zero point
 /// from calibration (the pixels: scale 1, zero point 0). A ReLU after a layer is not written: quantizing to a zero point of 0 clamps at 0 exactly as it does.
 /// </summary>
 /// <remarks>
@@ -25,11 +25,10 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 /// </list>
 /// The stem's weights are stored as uint8 offset by 128 (<see cref="WeightStorage.OffsetUnsigned"/>): the same integers,
 /// but ONNX Runtime then runs the stem on its u8×u8 kernels, which widen to 16 bits before multiplying. Its u8×s8
-/// kernels on CPUs without VNNI (AVX2, and AVX-512 without VNNI: AMD Zen 2 and 3, Intel before Cascade Lake) add each
+/// kernels on CPUs without VNNI (AVX2, and AVX-512 without VNNI; which CPUs: bench/RESULTS.md) add each
 /// pair of byte products in a saturating int16 (<c>vpmaddubsw</c>); bright pixels, up to 255, times weights up to ±127
-/// overflow it (255·127·2 = 64,770 > 32,767). Measured under QEMU as such a CPU, signed stem weights lost 2 to 7 points
-/// of test accuracy (MNIST, Fashion-MNIST, photos at 224 px) that offset ones keep (bench/RESULTS.md, "int8 on CPUs
-/// without VNNI"). The inner layers read ReLU outputs, rarely near the top of their range, and keep the faster u8×s8
+/// overflow it (255·127·2 = 64,770 > 32,767). Measured under QEMU as such a CPU, signed stem weights lost points of test
+/// accuracy that offset ones keep (bench/RESULTS.md, "int8 on CPUs without VNNI"). The inner layers read ReLU outputs, rarely near the top of their range, and keep the faster u8×s8
 /// kernels (VNNI's int8 dot product where the CPU has it).
 /// </remarks>
 internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibration, NormalizationStats normalization)
@@ -125,8 +124,9 @@ internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibr
     }
 
     /// <summary>
-    /// A convolution of a quantized input: weights int8 per output channel (scale max|w|/127), bias int32 at the scale
-    /// input·weight, as ONNX Runtime's QLinearConv takes them, corrected for the mean the rounding shifts.
+    /// A convolution of a quantized input: weights int8 per output channel (scale max|w|/127), written as
+    /// <paramref name="storage"/> says, bias int32 at the scale input·weight, as ONNX Runtime's QLinearConv takes them,
+    /// corrected for the mean the rounding shifts.
     /// </summary>
     public string Conv(string x, float[] weight, long[] dims, float[] bias, long[] strides, long[] pads, long group, long[] dilations, string name,
         WeightStorage storage = WeightStorage.Signed)
