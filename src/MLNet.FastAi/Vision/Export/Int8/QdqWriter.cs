@@ -6,8 +6,8 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 /// <summary>
 /// Writes the int8 form of the network's layers as ONNX QDQ (<c>QuantizeLinear</c>/<c>DequantizeLinear</c> around
 /// float operators), the form ONNX Runtime's CPU provider fuses into int8 kernels: every convolution with per-output-
-/// channel symmetric int8 weights (the stem's stored as uint8, see below) and an int32 bias, every activation a uint8 tensor with one scale and zero point
-/// from calibration (the pixels: scale 1, zero point 0). A ReLU after a layer is not written: quantizing to a zero point of 0 clamps at 0 exactly as it does.
+/// channel symmetric int8 weights (the stem's stored as uint8, see below) and an int32 bias, every activation a uint8
+/// tensor with one scale and zero point from calibration (the pixels: scale 1, zero point 0). A ReLU after a layer is not written: quantizing to a zero point of 0 clamps at 0 exactly as it does.
 /// </summary>
 /// <remarks>
 /// Three things keep the int8 network close to the float32 one, each measured on MNIST and upscaled Fashion-MNIST
@@ -23,13 +23,13 @@ namespace MLNet.FastAi.Vision.Export.Int8;
 /// Quantization Through Weight Equalization and Bias Correction", 2019): <c>Σ (W_int8·scale − W)·E[x]</c> per output
 /// channel, with the means of its input that calibration saw (for the stem, the mean patch, padding included).</item>
 /// </list>
-/// The stem's weights are stored as uint8 offset by 128 (<see cref="WeightStorage.OffsetUnsigned"/>): the same integers,
-/// but ONNX Runtime then runs the stem on its u8×u8 kernels, which widen to 16 bits before multiplying. Its u8×s8
-/// kernels on CPUs without VNNI (AVX2, and AVX-512 without VNNI; which CPUs: bench/RESULTS.md) add each
-/// pair of byte products in a saturating int16 (<c>vpmaddubsw</c>); bright pixels, up to 255, times weights up to ±127
-/// overflow it (255·127·2 = 64,770 > 32,767). Measured under QEMU as such a CPU, signed stem weights lost points of test
-/// accuracy that offset ones keep (bench/RESULTS.md, "int8 on CPUs without VNNI"). The inner layers read ReLU outputs, rarely near the top of their range, and keep the faster u8×s8
-/// kernels (VNNI's int8 dot product where the CPU has it).
+/// <para>The stem's weights are stored as uint8 offset by 128 (<see cref="WeightStorage.OffsetUnsigned"/>): the same
+/// integers, but ONNX Runtime then runs the stem on its u8×u8 kernels, which widen to 16 bits before multiplying. Its
+/// u8×s8 kernels on CPUs without VNNI (AVX2, and AVX-512 without VNNI; which CPUs: bench/RESULTS.md) add each pair of
+/// byte products in a saturating int16 (<c>vpmaddubsw</c>); bright pixels, up to 255, times weights up to ±127 overflow
+/// it (255·127·2 = 64,770 > 32,767). Measured under QEMU as such a CPU, signed stem weights lost points of test accuracy
+/// that offset ones keep (bench/RESULTS.md, "int8 on CPUs without VNNI"). The inner layers read ReLU outputs, rarely
+/// near the top of their range, and keep the faster u8×s8 kernels (VNNI's int8 dot product where the CPU has it).</para>
 /// </remarks>
 internal sealed class QdqWriter(OnnxGraphBuilder b, CalibrationStatistics calibration, NormalizationStats normalization)
 {
